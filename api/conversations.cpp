@@ -1,0 +1,77 @@
+// Routes of /conversations: create, read, delete, list by project.
+#include <spdlog/spdlog.h>
+
+#include "chat/chat_service.hpp"
+#include "common/ids.hpp"
+#include "json_mapping.hpp"
+#include "routes.hpp"
+
+namespace omnichat {
+namespace {
+
+constexpr size_t kMaxProjectIdBytes = 256;
+constexpr size_t kMaxTitleBytes = 1024;
+
+bool validProjectId(const std::string& id) {
+    return !id.empty() && id.size() <= kMaxProjectIdBytes && isStorableText(id);
+}
+
+}  // namespace
+
+void createConversation(RouteContext& ctx) {
+    auto projectId = ctx.request.query().get("project_id");
+    if (!projectId || projectId->empty())
+        return ctx.respond->error(400, "missing_project_id", "query parameter project_id is required");
+    if (!validProjectId(*projectId))
+        return ctx.respond->error(400, "invalid_project_id", "project_id must be 1-256 bytes of text");
+    auto body = readJsonObject(ctx, false);
+    if (!body) return;
+    std::optional<std::string> title;
+    if (auto it = body->find("title"); it != body->end() && !it->is_null()) {
+        if (!it->is_string()) return ctx.respond->error(400, "invalid_title", "title must be a string");
+        title = it->get<std::string>();
+        if (title->size() > kMaxTitleBytes || !isStorableText(*title))
+            return ctx.respond->error(400, "invalid_title", "title must be at most 1024 bytes of text");
+    }
+    auto respond = ctx.respond;
+    if (!ctx.chat.createConversation(ctx.userId, *projectId, title, [respond](Outcome<Conversation> out) {
+            if (auto* f = std::get_if<Failure>(&out)) return respond->failure(*f);
+            respond->json(201, toJson(std::get<Conversation>(out)).dump());
+        }))
+        overloaded(ctx);
+}
+
+void getConversation(RouteContext& ctx) {
+    if (!requireUuidParam(ctx, 0)) return;
+    auto respond = ctx.respond;
+    if (!ctx.chat.getConversation(ctx.userId, ctx.params[0], [respond](Outcome<Conversation> out) {
+            if (auto* f = std::get_if<Failure>(&out)) return respond->failure(*f);
+            respond->json(200, toJson(std::get<Conversation>(out)).dump());
+        }))
+        overloaded(ctx);
+}
+
+void deleteConversation(RouteContext& ctx) {
+    if (!requireUuidParam(ctx, 0)) return;
+    auto respond = ctx.respond;
+    if (!ctx.chat.deleteConversation(ctx.userId, ctx.params[0], [respond](Outcome<Done> out) {
+            if (auto* f = std::get_if<Failure>(&out)) return respond->failure(*f);
+            respond->noContent();
+        }))
+        overloaded(ctx);
+}
+
+void listProjectConversations(RouteContext& ctx) {
+    if (!validProjectId(ctx.params[0]))
+        return ctx.respond->error(400, "invalid_project_id", "project_id must be 1-256 bytes of text");
+    auto respond = ctx.respond;
+    if (!ctx.chat.listConversations(ctx.userId, ctx.params[0], [respond](Outcome<std::vector<Conversation>> out) {
+            if (auto* f = std::get_if<Failure>(&out)) return respond->failure(*f);
+            auto array = nlohmann::json::array();
+            for (const auto& c : std::get<std::vector<Conversation>>(out)) array.push_back(toJson(c));
+            respond->json(200, array.dump());
+        }))
+        overloaded(ctx);
+}
+
+}  // namespace omnichat

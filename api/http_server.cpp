@@ -1,0 +1,211 @@
+#include "http_server.hpp"
+
+#include <pistache/endpoint.h>
+#include <pistache/http.h>
+#include <pistache/peer.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "auth/jwt.hpp"
+#include "chat/chat_service.hpp"
+#include "common/ids.hpp"
+#include "config/config.hpp"
+#include "routes.hpp"
+
+namespace omnichat {
+
+using namespace Pistache;
+
+namespace {
+
+// Room for the request line and headers on top of the body limit; bodies
+// between the limit and twice the limit get our JSON 413, larger ones
+// Pistache's own 413.
+constexpr size_t kHeaderAllowance = 64 * 1024;
+
+using Handler = void (*)(RouteContext&);
+
+struct Route {
+    Http::Method method;
+    std::vector<std::string> pattern;  // "{}" matches one segment
+    Handler handler;
+};
+
+const std::vector<Route>& routes() {
+    static const std::vector<Route> table{
+        {Http::Method::Post, {"conversations"}, &createConversation},
+        {Http::Method::Get, {"conversations", "project", "{}"}, &listProjectConversations},
+        {Http::Method::Get, {"conversations", "{}"}, &getConversation},
+        {Http::Method::Delete, {"conversations", "{}"}, &deleteConversation},
+        {Http::Method::Get, {"conversations", "{}", "messages"}, &listMessages},
+        {Http::Method::Post, {"conversations", "{}", "messages"}, &sendMessage},
+    };
+    return table;
+}
+
+std::vector<std::string> splitPath(const std::string& resource) {
+    std::vector<std::string> out;
+    size_t i = 0;
+    while (i < resource.size()) {
+        size_t j = resource.find('/', i);
+        if (j == std::string::npos) j = resource.size();
+        if (j > i) out.push_back(resource.substr(i, j - i));
+        i = j + 1;
+    }
+    return out;
+}
+
+bool matches(const Route& r, const std::vector<std::string>& segments, std::vector<std::string>& params) {
+    if (r.pattern.size() != segments.size()) return false;
+    std::vector<std::string> captured;
+    for (size_t i = 0; i < segments.size(); ++i) {
+        if (r.pattern[i] == "{}")
+            captured.push_back(segments[i]);
+        else if (r.pattern[i] != segments[i])
+            return false;
+    }
+    params = std::move(captured);
+    return true;
+}
+
+std::optional<std::string> bearerToken(const Http::Request& request) {
+    auto raw = request.headers().tryGetRaw("Authorization");
+    if (!raw) return std::nullopt;
+    const std::string& v = raw->value();
+    if (v.size() < 7) return std::nullopt;
+    std::string scheme = v.substr(0, 7);
+    std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (scheme != "bearer ") return std::nullopt;
+    auto token = v.substr(7);
+    token.erase(0, token.find_first_not_of(' '));
+    return token;
+}
+
+class RestHandler : public Http::Handler {
+public:
+    HTTP_PROTOTYPE(RestHandler)
+
+    RestHandler(const Config& config, ChatService& chat, const JwtAuthenticator& auth)
+        : config_(config), chat_(chat), auth_(auth) {}
+
+    void onRequest(const Http::Request& request, Http::ResponseWriter writer) override {
+        // Deferred responses outlive Pistache's header and body timers;
+        // marking the peer idle puts the connection under the keep-alive
+        // timeout instead of answering 408 mid-way.
+        if (auto peer = writer.peer()) peer->setIdle(true);
+        auto respond = std::make_shared<Responder>(request, std::move(writer));
+        try {
+            dispatch(request, respond);
+        } catch (const std::exception& e) {
+            spdlog::error("unhandled error in {}: {}", request.resource(), e.what());
+            respond->error(500, "internal_error", "internal error");
+        }
+    }
+
+private:
+    void dispatch(const Http::Request& request, const ResponderPtr& respond) {
+        auto segments = splitPath(request.resource());
+        std::vector<std::string> params;
+        const Route* found = nullptr;
+        std::vector<std::string> allowed;
+        for (const auto& r : routes()) {
+            std::vector<std::string> p;
+            if (!matches(r, segments, p)) continue;
+            // A literal route ("project/{}") wins over a parameter one.
+            if (r.method == request.method() && !found) {
+                found = &r;
+                params = std::move(p);
+            }
+            allowed.push_back(Http::methodString(r.method));
+        }
+        if (!found) {
+            if (allowed.empty()) return respond->error(404, "not_found", "no such route");
+            return respond->error(405, "method_not_allowed", "method not allowed on this route");
+        }
+        auto token = bearerToken(request);
+        auto user = token ? auth_.verify(*token, nowUnixMs() / 1000) : std::nullopt;
+        if (!user) return respond->error(401, "unauthorized", "a valid bearer token is required");
+        if (request.body().size() > config_.maxBodyBytes)
+            return respond->error(413, "payload_too_large",
+                                  "request body exceeds " + std::to_string(config_.maxBodyBytes) + " bytes");
+        RouteContext ctx{request, respond, std::move(*user), std::move(params), chat_, config_};
+        found->handler(ctx);
+    }
+
+    const Config& config_;
+    ChatService& chat_;
+    const JwtAuthenticator& auth_;
+};
+
+}  // namespace
+
+void overloaded(RouteContext& ctx) {
+    ctx.respond->error(503, "overloaded", "the server is busy, try again", 1);
+}
+
+bool requireUuidParam(RouteContext& ctx, size_t index) {
+    if (isUuid(ctx.params[index])) return true;
+    ctx.respond->error(400, "invalid_id", "the id in the path must be a UUID");
+    return false;
+}
+
+std::optional<nlohmann::json> readJsonObject(RouteContext& ctx, bool required) {
+    const auto& body = ctx.request.body();
+    if (body.empty() && !required) return nlohmann::json::object();
+    auto type = ctx.request.headers().tryGetRaw("Content-Type");
+    std::string mime = type ? type->value() : "";
+    std::transform(mime.begin(), mime.end(), mime.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (mime.rfind("application/json", 0) != 0) {
+        ctx.respond->error(415, "unsupported_media_type", "the body must be application/json");
+        return std::nullopt;
+    }
+    auto parsed = nlohmann::json::parse(body, nullptr, false);
+    if (parsed.is_discarded()) {
+        ctx.respond->error(400, "malformed_json", "the body is not valid JSON (UTF-8)");
+        return std::nullopt;
+    }
+    if (!parsed.is_object()) {
+        ctx.respond->error(400, "invalid_body", "the body must be a JSON object");
+        return std::nullopt;
+    }
+    return parsed;
+}
+
+struct HttpServer::Impl {
+    const Config& config;
+    ChatService& chat;
+    const JwtAuthenticator& auth;
+    std::unique_ptr<Http::Endpoint> endpoint;
+};
+
+HttpServer::HttpServer(const Config& config, ChatService& chat, const JwtAuthenticator& auth)
+    : impl_(new Impl{config, chat, auth, nullptr}) {}
+
+HttpServer::~HttpServer() { shutdown(); }
+
+void HttpServer::start() {
+    Address address(impl_->config.listenHost, Port(impl_->config.listenPort));
+    impl_->endpoint = std::make_unique<Http::Endpoint>(address);
+    auto opts = Http::Endpoint::options()
+                    .threads(static_cast<int>(impl_->config.reactorThreads))
+                    .flags(Tcp::Options::ReuseAddr)
+                    .maxRequestSize(2 * impl_->config.maxBodyBytes + kHeaderAllowance)
+                    .headerTimeout(std::chrono::seconds(30))
+                    .bodyTimeout(std::chrono::seconds(60));
+    impl_->endpoint->init(opts);
+    impl_->endpoint->setHandler(Http::make_handler<RestHandler>(impl_->config, impl_->chat, impl_->auth));
+    impl_->endpoint->serveThreaded();
+}
+
+uint16_t HttpServer::port() const { return impl_->endpoint ? static_cast<uint16_t>(impl_->endpoint->getPort()) : 0; }
+
+void HttpServer::shutdown() {
+    if (impl_->endpoint) {
+        impl_->endpoint->shutdown();
+        impl_->endpoint.reset();
+    }
+}
+
+}  // namespace omnichat

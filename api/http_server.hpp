@@ -1,0 +1,26 @@
+#pragma once
+#include <memory>
+
+namespace omnichat {
+
+class ChatService;
+class JwtAuthenticator;
+struct Config;
+
+// The REST front end on Pistache.
+class HttpServer {
+public:
+    HttpServer(const Config& config, ChatService& chat, const JwtAuthenticator& auth);
+    ~HttpServer();
+    // Binds and starts the reactor threads; throws when the port is taken.
+    void start();
+    // The port actually bound (useful with port 0).
+    uint16_t port() const;
+    void shutdown();
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace omnichat

@@ -1,0 +1,33 @@
+#include "json_mapping.hpp"
+
+#include "common/ids.hpp"
+
+namespace omnichat {
+
+nlohmann::json toJson(const Conversation& c) {
+    nlohmann::json j = {{"id", c.id},
+                        {"project_id", c.projectId},
+                        {"user_id", c.userId},
+                        {"title", c.title ? nlohmann::json(*c.title) : nlohmann::json(nullptr)},
+                        {"created_at", formatIsoMillis(c.createdAtMs)},
+                        {"updated_at", formatIsoMillis(c.updatedAtMs)}};
+    return j;
+}
+
+nlohmann::json toJson(const StoredMessage& m) {
+    nlohmann::json j = {{"id", m.id},
+                        {"role", m.role == OMNICHAT_ROLE_ASSISTANT ? "assistant" : "user"},
+                        {"content", m.content},
+                        {"created_at", formatIsoMillis(m.createdAtMs)}};
+    if (m.role == OMNICHAT_ROLE_ASSISTANT) {
+        j["provider"] = m.provider;
+        j["model"] = m.model;
+        j["finish_reason"] = m.finishReason.empty() ? nlohmann::json(nullptr) : nlohmann::json(m.finishReason);
+        auto tokens = [](int64_t v) { return v < 0 ? nlohmann::json(nullptr) : nlohmann::json(v); };
+        j["usage"] = {{"prompt_tokens", tokens(m.promptTokens)}, {"completion_tokens", tokens(m.completionTokens)}};
+        j["latency_ms"] = tokens(m.latencyMs);
+    }
+    return j;
+}
+
+}  // namespace omnichat

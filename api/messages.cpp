@@ -1,0 +1,61 @@
+// Routes of /conversations/{id}/messages: read the history, send a message.
+#include "chat/chat_service.hpp"
+#include "common/ids.hpp"
+#include "json_mapping.hpp"
+#include "routes.hpp"
+
+namespace omnichat {
+
+void listMessages(RouteContext& ctx) {
+    if (!requireUuidParam(ctx, 0)) return;
+    int64_t limit = -1;
+    if (auto text = ctx.request.query().get("limit")) {
+        try {
+            size_t used = 0;
+            limit = std::stoll(*text, &used);
+            if (used != text->size() || limit < 1 || limit > 10000) throw std::out_of_range("limit");
+        } catch (const std::logic_error&) {
+            return ctx.respond->error(400, "invalid_limit", "limit must be an integer from 1 to 10000");
+        }
+    }
+    std::string after = ctx.request.query().get("after").value_or("");
+    if (!after.empty() && !isUuid(after))
+        return ctx.respond->error(400, "invalid_after", "after must be a message id (UUID)");
+    auto respond = ctx.respond;
+    if (!ctx.chat.listMessages(ctx.userId, ctx.params[0], after, limit,
+                               [respond](Outcome<std::vector<StoredMessage>> out) {
+                                   if (auto* f = std::get_if<Failure>(&out)) return respond->failure(*f);
+                                   auto array = nlohmann::json::array();
+                                   for (const auto& m : std::get<std::vector<StoredMessage>>(out))
+                                       array.push_back(toJson(m));
+                                   respond->json(200, array.dump());
+                               }))
+        overloaded(ctx);
+}
+
+void sendMessage(RouteContext& ctx) {
+    if (!requireUuidParam(ctx, 0)) return;
+    auto body = readJsonObject(ctx, true);
+    if (!body) return;
+    auto it = body->find("content");
+    if (it == body->end() || it->is_null())
+        return ctx.respond->error(400, "missing_content", "content is required");
+    if (!it->is_string()) return ctx.respond->error(400, "invalid_content", "content must be a string");
+    auto content = it->get<std::string>();
+    if (content.find_first_not_of(" \t\r\n") == std::string::npos)
+        return ctx.respond->error(400, "empty_content", "content must not be empty");
+    if (!isStorableText(content))
+        return ctx.respond->error(400, "invalid_content", "content must be UTF-8 text without NUL characters");
+    auto respond = ctx.respond;
+    if (!ctx.chat.sendMessage(ctx.userId, ctx.params[0], std::move(content), [respond](Outcome<StoredMessage> out) {
+            if (auto* f = std::get_if<Failure>(&out)) return respond->failure(*f);
+            const auto& m = std::get<StoredMessage>(out);
+            nlohmann::json j = {{"message_id", m.id},
+                                {"response", m.content},
+                                {"created_at", formatIsoMillis(m.createdAtMs)}};
+            respond->json(200, j.dump());
+        }))
+        overloaded(ctx);
+}
+
+}  // namespace omnichat

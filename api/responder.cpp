@@ -1,0 +1,86 @@
+#include "responder.hpp"
+
+#include <pistache/http.h>
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
+#include "chat/chat_service.hpp"
+
+namespace omnichat {
+
+using namespace Pistache;
+
+Responder::Responder(const Http::Request& request, Http::ResponseWriter writer)
+    : writer_(std::make_shared<Http::ResponseWriter>(std::move(writer))) {
+    // Pistache answers "Connection: Close" to requests without a Connection
+    // header although it keeps the socket: decide from the request instead.
+    auto connection = request.headers().tryGet<Http::Header::Connection>();
+    if (connection)
+        keepAlive_ = connection->control() != Http::ConnectionControl::Close;
+    else
+        keepAlive_ = request.version() == Http::Version::Http11;
+}
+
+void Responder::send(int status, const std::string& body, bool isJson, int retryAfterSeconds) {
+    auto& headers = writer_->headers();
+    // Collection::add keeps an existing header: replace Pistache's default.
+    headers.remove<Http::Header::Connection>();
+    headers.add<Http::Header::Connection>(keepAlive_ ? Http::ConnectionControl::KeepAlive
+                                                     : Http::ConnectionControl::Close);
+    if (retryAfterSeconds >= 0) headers.addRaw(Http::Header::Raw("Retry-After", std::to_string(retryAfterSeconds)));
+    if (status == 401) headers.addRaw(Http::Header::Raw("WWW-Authenticate", "Bearer"));
+    if (isJson)
+        writer_->send(static_cast<Http::Code>(status), body, MIME(Application, Json));
+    else
+        writer_->send(static_cast<Http::Code>(status), body);
+}
+
+void Responder::json(int status, const std::string& body) { send(status, body, true, -1); }
+
+void Responder::noContent() { send(204, "", false, -1); }
+
+void Responder::error(int status, const std::string& code, const std::string& message, int retryAfterSeconds) {
+    nlohmann::json body = {{"error", {{"code", code}, {"message", message}}}};
+    send(status, body.dump(), true, retryAfterSeconds);
+}
+
+void Responder::failure(const Failure& f) {
+    using S = Failure::Source;
+    int retry = f.retryAfterMs >= 0 ? static_cast<int>((f.retryAfterMs + 999) / 1000) : -1;
+    if (f.source == S::Storage) {
+        switch (f.status) {
+        case OMNICHAT_ERR_NOT_FOUND: return error(404, "not_found", "conversation not found");
+        case OMNICHAT_ERR_BAD_REQUEST:
+            return error(400, "invalid_content", "the content cannot be stored as given");
+        case OMNICHAT_ERR_UNAVAILABLE:
+            spdlog::warn("storage unavailable: {}", f.detail);
+            return error(503, "storage_unavailable", "storage is unavailable, try again", 1);
+        default:
+            spdlog::error("storage failure: {}", f.detail);
+            return error(500, "internal_error", "internal error");
+        }
+    }
+    if (f.source == S::Provider) {
+        spdlog::warn("provider failure: {}", f.detail);
+        switch (f.status) {
+        case OMNICHAT_ERR_TIMEOUT: return error(504, "provider_timeout", "the provider did not answer in time");
+        case OMNICHAT_ERR_RATE_LIMITED:
+            return error(502, "provider_rate_limited", "the provider is rate limiting requests", retry);
+        case OMNICHAT_ERR_AUTH: return error(502, "provider_auth_failed", "the provider rejected our credentials");
+        case OMNICHAT_ERR_BAD_RESPONSE:
+            return error(502, "provider_bad_response", "the provider sent a response that could not be used");
+        case OMNICHAT_ERR_UNAVAILABLE: return error(502, "provider_unavailable", "the provider could not be reached");
+        case OMNICHAT_ERR_BAD_REQUEST:
+            return error(502, "provider_rejected_request", "the provider rejected the request");
+        case OMNICHAT_ERR_CONTENT_FILTERED:
+            return error(502, "provider_content_filtered", "the provider refused the content");
+        case OMNICHAT_ERR_CANCELLED: return error(503, "cancelled", "the request was cancelled", 1);
+        default: return error(502, "provider_error", "the provider failed");
+        }
+    }
+    spdlog::error("service failure: {}", f.detail);
+    error(500, "internal_error", "internal error");
+}
+
+}  // namespace omnichat

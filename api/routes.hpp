@@ -1,0 +1,45 @@
+#pragma once
+#include <pistache/http.h>
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "responder.hpp"
+
+namespace omnichat {
+
+class ChatService;
+struct Config;
+
+// Everything a route handler needs. Handlers run on a reactor thread: they
+// validate, hand the work to ChatService and return; the reply is sent
+// later through `respond`.
+struct RouteContext {
+    const Pistache::Http::Request& request;
+    ResponderPtr respond;
+    std::string userId;
+    std::vector<std::string> params;  // path segments matched by {}
+    ChatService& chat;
+    const Config& config;
+};
+
+// conversations.cpp
+void createConversation(RouteContext& ctx);
+void getConversation(RouteContext& ctx);
+void deleteConversation(RouteContext& ctx);
+void listProjectConversations(RouteContext& ctx);
+// messages.cpp
+void listMessages(RouteContext& ctx);
+void sendMessage(RouteContext& ctx);
+
+// Shared by the route files.
+void overloaded(RouteContext& ctx);
+// 400 unless ctx.params[index] is a UUID; returns whether it is.
+bool requireUuidParam(RouteContext& ctx, size_t index);
+// The body as a JSON object, or nullopt after answering 415 or 400. An
+// empty body is an empty object unless `required`.
+std::optional<nlohmann::json> readJsonObject(RouteContext& ctx, bool required);
+
+}  // namespace omnichat

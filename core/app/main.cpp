@@ -1,0 +1,168 @@
+// omnichat: `serve`, `token` and `check-config`.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "api/http_server.hpp"
+#include "auth/jwt.hpp"
+#include "chat/chat_service.hpp"
+#include "chat/storage_client.hpp"
+#include "common/ids.hpp"
+#include "config/config.hpp"
+#include "host/host_api.hpp"
+#include "host/http_client.hpp"
+#include "plugins/plugin_loader.hpp"
+#include "runtime/worker_pool.hpp"
+
+namespace fs = std::filesystem;
+using namespace omnichat;
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: omnichat serve [--config FILE]\n"
+    "       omnichat check-config [--config FILE]\n"
+    "       omnichat token --sub USER [--ttl SECONDS] [--config FILE]\n";
+
+struct Args {
+    std::string command;
+    std::optional<std::string> config;
+    std::string sub;
+    int64_t ttl = 24 * 3600;
+};
+
+Args parseArgs(int argc, char** argv) {
+    if (argc < 2) throw std::invalid_argument("missing command");
+    Args a;
+    a.command = argv[1];
+    for (int i = 2; i < argc; ++i) {
+        std::string k = argv[i];
+        if (i + 1 >= argc) throw std::invalid_argument("missing value for " + k);
+        std::string v = argv[++i];
+        if (k == "--config")
+            a.config = v;
+        else if (k == "--sub")
+            a.sub = v;
+        else if (k == "--ttl")
+            a.ttl = std::stoll(v);
+        else
+            throw std::invalid_argument("unknown option " + k);
+    }
+    return a;
+}
+
+// --config, else $OMNICHAT_CONFIG, else config/omnichat.yaml when run from
+// the repository root, else the built-in defaults.
+std::optional<std::string> configPath(const Args& args, const Environment& env) {
+    if (args.config) return args.config;
+    if (auto it = env.find("OMNICHAT_CONFIG"); it != env.end() && !it->second.empty()) return it->second;
+    if (fs::exists("config/omnichat.yaml")) return std::string("config/omnichat.yaml");
+    return std::nullopt;
+}
+
+std::string pluginDirectory(const Config& config) {
+    if (!config.pluginDirectory.empty()) return config.pluginDirectory;
+    // First-party plugins sit beside the executable's folder: build/plugins.
+    return (fs::read_symlink("/proc/self/exe").parent_path().parent_path() / "plugins").string();
+}
+
+std::unique_ptr<StorageClient> openStorage(const Config& config, const std::string& pluginDir) {
+    auto storage = std::make_unique<StorageClient>(
+        createInstance(pluginDir, config.storage, "storage", OMNICHAT_PLUGIN_STORAGE));
+    // The database may still be starting (containers, CI): retry a bounded
+    // time, then fail with the last reason.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(config.storageStartupTimeoutSeconds);
+    for (;;) {
+        try {
+            storage->migrate();
+            return storage;
+        } catch (const StorageError& e) {
+            if (e.status() != OMNICHAT_ERR_UNAVAILABLE || std::chrono::steady_clock::now() >= deadline)
+                throw StorageError(e.status(), std::string("storage (") + config.storage.plugin +
+                                                   "): " + e.what());
+            std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        }
+    }
+}
+
+int serve(const Config& config, bool checkOnly) {
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    // Blocked before any thread starts, so every thread inherits the mask
+    // and sigwait below is the only receiver.
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+
+    auto pluginDir = pluginDirectory(config);
+    HttpClient http;
+    attachHttpClient(&http);
+    auto storage = openStorage(config, pluginDir);
+    std::map<std::string, std::unique_ptr<PluginInstance>> providers;
+    providers[config.defaultProvider] = createInstance(pluginDir, config.providers.at(config.defaultProvider),
+                                                       "providers." + config.defaultProvider,
+                                                       OMNICHAT_PLUGIN_PROVIDER);
+    if (checkOnly) {
+        std::cout << "configuration OK (" << config.source << ")\n";
+        return 0;
+    }
+    {
+        WorkerPool pool(config.workerThreads, config.queueDepth);
+        ChatService chat(config, *storage, providers, pool);
+        JwtAuthenticator auth(config.jwtSecret);
+        HttpServer server(config, chat, auth);
+        server.start();
+        spdlog::info("omnichat listening on http://{}:{} (storage {}, provider {})", config.listenHost,
+                     server.port(), config.storage.plugin, config.defaultProvider);
+        int sig = 0;
+        sigwait(&signals, &sig);
+        spdlog::info("signal {} received, shutting down", sig);
+        server.shutdown();
+        // Pending provider calls complete as cancelled; their replies drain
+        // through the pool as it stops at the end of this scope.
+        http.stop();
+    }
+    attachHttpClient(nullptr);
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Args args;
+    try {
+        args = parseArgs(argc, argv);
+    } catch (const std::exception& e) {
+        std::cerr << "omnichat: " << e.what() << "\n" << kUsage;
+        return 2;
+    }
+    try {
+        auto env = processEnvironment();
+        auto config = loadConfig(configPath(args, env), env);
+        auto logger = spdlog::stderr_color_mt("omnichat");
+        spdlog::set_default_logger(logger);
+        spdlog::set_level(spdlog::level::from_str(config.logLevel));
+        if (args.command == "serve" || args.command == "check-config")
+            return serve(config, args.command == "check-config");
+        if (args.command == "token") {
+            if (args.sub.empty()) throw std::invalid_argument("token needs --sub USER");
+            std::cout << JwtAuthenticator(config.jwtSecret).mint(args.sub, args.ttl, nowUnixMs() / 1000) << "\n";
+            return 0;
+        }
+        std::cerr << "omnichat: unknown command '" << args.command << "'\n" << kUsage;
+        return 2;
+    } catch (const std::exception& e) {
+        // One line naming the problem: ConfigError, PluginError, StorageError.
+        std::cerr << "omnichat: error: " << e.what() << "\n";
+        return 1;
+    }
+}

@@ -1,0 +1,50 @@
+#include "auth/jwt.hpp"
+
+#include <Poco/JWT/Signer.h>
+#include <Poco/JWT/Token.h>
+
+namespace omnichat {
+namespace {
+
+// A numeric claim as seconds; nullopt when absent; throws when not a number.
+std::optional<int64_t> numericClaim(const Poco::JSON::Object& payload, const std::string& name) {
+    if (!payload.has(name)) return std::nullopt;
+    auto v = payload.get(name);
+    if (!v.isNumeric()) throw std::invalid_argument(name);
+    return static_cast<int64_t>(v.convert<double>());
+}
+
+}  // namespace
+
+JwtAuthenticator::JwtAuthenticator(std::string secret) : secret_(std::move(secret)) {}
+
+std::optional<std::string> JwtAuthenticator::verify(std::string_view token, int64_t nowSeconds) const {
+    try {
+        Poco::JWT::Signer signer(secret_);  // allows HS256 only
+        Poco::JWT::Token t = signer.verify(std::string(token));
+        if (t.getAlgorithm() != "HS256") return std::nullopt;
+        const auto& payload = t.payload();
+        auto exp = numericClaim(payload, "exp");
+        if (!exp || nowSeconds >= *exp) return std::nullopt;
+        if (auto nbf = numericClaim(payload, "nbf"); nbf && nowSeconds < *nbf) return std::nullopt;
+        if (!payload.has("sub") || !payload.get("sub").isString()) return std::nullopt;
+        auto sub = payload.getValue<std::string>("sub");
+        if (sub.empty()) return std::nullopt;
+        return sub;
+    } catch (...) {
+        // Every malformed, tampered or foreign token ends here alike.
+        return std::nullopt;
+    }
+}
+
+std::string JwtAuthenticator::mint(const std::string& subject, int64_t ttlSeconds, int64_t nowSeconds) const {
+    Poco::JWT::Token t;
+    t.setType("JWT");
+    t.setSubject(subject);
+    t.payload().set("iat", static_cast<Poco::Int64>(nowSeconds));
+    t.payload().set("exp", static_cast<Poco::Int64>(nowSeconds + ttlSeconds));
+    Poco::JWT::Signer signer(secret_);
+    return signer.sign(t, Poco::JWT::Signer::ALGO_HS256);
+}
+
+}  // namespace omnichat

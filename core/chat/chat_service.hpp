@@ -1,0 +1,73 @@
+#pragma once
+#include <omnichat/plugin.hpp>
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "config/config.hpp"
+#include "plugins/plugin_loader.hpp"
+
+namespace omnichat {
+
+class StorageClient;
+class WorkerPool;
+
+// Why an operation failed, in domain terms; the API layer picks the HTTP
+// status. `detail` is for the operator's log, never for the client.
+struct Failure {
+    enum class Source { Storage, Provider, Service };
+    Source source;
+    omnichat_status_t status;
+    int64_t retryAfterMs = -1;
+    std::string detail;
+};
+
+template <class T>
+using Outcome = std::variant<T, Failure>;
+template <class T>
+using Reply = std::function<void(Outcome<T>)>;
+struct Done {};
+
+// The chat domain: conversations, history and the send flow. Every method
+// returns at once; `reply` runs later on a worker or I/O thread, exactly
+// once. A method returns false (and never calls `reply`) when the work
+// cannot be admitted: the queue is full or too many calls are in flight.
+class ChatService {
+public:
+    ChatService(const Config& config, StorageClient& storage,
+                std::map<std::string, std::unique_ptr<PluginInstance>>& providers, WorkerPool& pool);
+
+    bool createConversation(std::string userId, std::string projectId, std::optional<std::string> title,
+                            Reply<Conversation> reply);
+    bool getConversation(std::string userId, std::string id, Reply<Conversation> reply);
+    bool listConversations(std::string userId, std::string projectId, Reply<std::vector<Conversation>> reply);
+    bool deleteConversation(std::string userId, std::string id, Reply<Done> reply);
+    // NOT_FOUND also when `afterId` is not a message of the conversation.
+    bool listMessages(std::string userId, std::string id, std::string afterId, int64_t limit,
+                      Reply<std::vector<StoredMessage>> reply);
+    // Sends history + `content` to the provider, then stores both messages
+    // in one transaction. Replies with the stored assistant message.
+    bool sendMessage(std::string userId, std::string conversationId, std::string content, Reply<StoredMessage> reply);
+
+    size_t inFlight() const { return inFlight_.load(); }
+
+private:
+    template <class T, class F>
+    bool runStorage(Reply<T> reply, F body);
+    void callProvider(const Conversation& conversation, std::vector<StoredMessage> history,
+                      StoredMessage userMessage, Reply<StoredMessage> reply);
+
+    const Config& config_;
+    StorageClient& storage_;
+    std::map<std::string, std::unique_ptr<PluginInstance>>& providers_;
+    WorkerPool& pool_;
+    std::atomic<size_t> inFlight_{0};
+};
+
+}  // namespace omnichat

@@ -1,0 +1,95 @@
+#include "chat/storage_client.hpp"
+
+#include <cstring>
+
+namespace omnichat {
+namespace {
+
+struct ErrorBox {
+    omnichat_error_t e{};
+    ErrorBox() { e.struct_size = sizeof e; }
+};
+
+// OK -> true, NOT_FOUND -> false, anything else throws.
+bool check(omnichat_status_t status, const ErrorBox& box, const char* what) {
+    if (status == OMNICHAT_OK) return true;
+    if (status == OMNICHAT_ERR_NOT_FOUND) return false;
+    throw StorageError(status, std::string(what) + ": " +
+                                   std::string(box.e.message, strnlen(box.e.message, sizeof box.e.message)));
+}
+
+omnichat_str_t str(const std::string& s) { return {s.data(), s.size()}; }
+
+void collectConversation(void* ud, const omnichat_conversation_t* c) {
+    static_cast<std::vector<Conversation>*>(ud)->push_back(fromC(*c));
+}
+void collectMessage(void* ud, const omnichat_stored_message_t* m) {
+    static_cast<std::vector<StoredMessage>*>(ud)->push_back(fromC(*m));
+}
+
+}  // namespace
+
+StorageClient::StorageClient(std::unique_ptr<PluginInstance> instance)
+    : instance_(std::move(instance)), vt_(instance_->library().storage()) {}
+
+void StorageClient::migrate() {
+    ErrorBox b;
+    if (!check(vt_.migrate(instance_->handle(), &b.e), b, "migrate"))
+        throw StorageError(OMNICHAT_ERR_INTERNAL, "migrate: not found");
+}
+
+void StorageClient::ping() {
+    ErrorBox b;
+    if (!check(vt_.ping(instance_->handle(), &b.e), b, "ping"))
+        throw StorageError(OMNICHAT_ERR_UNAVAILABLE, "ping: not found");
+}
+
+void StorageClient::createConversation(const Conversation& c) {
+    ErrorBox b;
+    auto raw = toC(c);
+    if (!check(vt_.conversation_create(instance_->handle(), &raw, &b.e), b, "create conversation"))
+        throw StorageError(OMNICHAT_ERR_INTERNAL, "create conversation: not found");
+}
+
+std::optional<Conversation> StorageClient::getConversation(const std::string& id, const std::string& userId) {
+    ErrorBox b;
+    std::vector<Conversation> out;
+    if (!check(vt_.conversation_get(instance_->handle(), str(id), str(userId), &collectConversation, &out, &b.e), b,
+               "get conversation") ||
+        out.empty())
+        return std::nullopt;
+    return std::move(out.front());
+}
+
+std::vector<Conversation> StorageClient::listConversations(const std::string& userId, const std::string& projectId) {
+    ErrorBox b;
+    std::vector<Conversation> out;
+    check(vt_.conversation_list(instance_->handle(), str(userId), str(projectId), &collectConversation, &out, &b.e),
+          b, "list conversations");
+    return out;
+}
+
+bool StorageClient::deleteConversation(const std::string& id, const std::string& userId) {
+    ErrorBox b;
+    return check(vt_.conversation_delete(instance_->handle(), str(id), str(userId), &b.e), b, "delete conversation");
+}
+
+std::optional<std::vector<StoredMessage>> StorageClient::listMessages(const std::string& conversationId,
+                                                                      const std::string& userId,
+                                                                      const std::string& afterId, int64_t limit) {
+    ErrorBox b;
+    std::vector<StoredMessage> out;
+    if (!check(vt_.messages_list(instance_->handle(), str(conversationId), str(userId), str(afterId), limit,
+                                 &collectMessage, &out, &b.e),
+               b, "list messages"))
+        return std::nullopt;
+    return out;
+}
+
+bool StorageClient::appendExchange(const StoredMessage& user, const StoredMessage& assistant) {
+    ErrorBox b;
+    auto u = toC(user), a = toC(assistant);
+    return check(vt_.exchange_append(instance_->handle(), &u, &a, &b.e), b, "append exchange");
+}
+
+}  // namespace omnichat

@@ -1,0 +1,48 @@
+#pragma once
+#include <omnichat/plugin.hpp>
+
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "plugins/plugin_loader.hpp"
+
+namespace omnichat {
+
+// A storage hook failed for a reason other than "not found".
+class StorageError : public std::runtime_error {
+public:
+    StorageError(omnichat_status_t status, const std::string& message)
+        : std::runtime_error(message), status_(status) {}
+    omnichat_status_t status() const { return status_; }
+
+private:
+    omnichat_status_t status_;
+};
+
+// Core's typed view of the storage plugin instance. Every call blocks: run
+// them on the worker pool, never on a reactor thread.
+class StorageClient {
+public:
+    explicit StorageClient(std::unique_ptr<PluginInstance> instance);
+
+    void migrate();
+    void ping();
+    void createConversation(const Conversation& c);
+    std::optional<Conversation> getConversation(const std::string& id, const std::string& userId);
+    std::vector<Conversation> listConversations(const std::string& userId, const std::string& projectId);
+    bool deleteConversation(const std::string& id, const std::string& userId);
+    // nullopt: the conversation is not the user's, or `afterId` is not in it.
+    std::optional<std::vector<StoredMessage>> listMessages(const std::string& conversationId, const std::string& userId,
+                                                           const std::string& afterId, int64_t limit);
+    // false: the conversation is gone.
+    bool appendExchange(const StoredMessage& user, const StoredMessage& assistant);
+
+private:
+    std::unique_ptr<PluginInstance> instance_;
+    const omnichat_storage_vtable_t& vt_;
+};
+
+}  // namespace omnichat

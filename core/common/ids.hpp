@@ -1,0 +1,22 @@
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace omnichat {
+
+// Random (version 4) UUID in canonical lowercase text.
+std::string newUuid();
+// True for a canonical 8-4-4-4-12 hex UUID (any case).
+bool isUuid(std::string_view s);
+
+// Unix epoch milliseconds, wall clock.
+int64_t nowUnixMs();
+// "2026-11-26T11:37:38.123Z"
+std::string formatIsoMillis(int64_t unixMs);
+
+// True when `s` is well-formed UTF-8 without NUL bytes: what every storage
+// backend can keep byte-identical.
+bool isStorableText(std::string_view s);
+
+}  // namespace omnichat

@@ -1,0 +1,283 @@
+#include "config/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+
+extern char** environ;
+
+namespace omnichat {
+namespace {
+
+std::string trim(const std::string& s) {
+    size_t b = s.find_first_not_of(" \t\r");
+    if (b == std::string::npos) return "";
+    size_t e = s.find_last_not_of(" \t\r");
+    return s.substr(b, e - b + 1);
+}
+
+std::string where(const std::string& file, const YAML::Node& node) {
+    return file + ":" + std::to_string(node.Mark().line + 1);
+}
+
+// A section is a map whose keys must all be known.
+void requireKnownKeys(const std::string& file, const YAML::Node& map, const std::string& section,
+                      const std::set<std::string>& known) {
+    if (!map.IsMap()) throw ConfigError(where(file, map) + ": '" + section + "' must be a mapping");
+    for (const auto& kv : map) {
+        auto key = kv.first.as<std::string>();
+        if (!known.count(key)) {
+            std::string list;
+            for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+            throw ConfigError(where(file, kv.first) + ": unknown key '" + key + "' in '" + section +
+                              "' (known: " + list + ")");
+        }
+    }
+}
+
+std::string scalar(const std::string& file, const YAML::Node& node, const std::string& key) {
+    if (!node.IsScalar()) throw ConfigError(where(file, node) + ": '" + key + "' must be a single value");
+    return node.as<std::string>();
+}
+
+template <class T>
+T number(const std::string& file, const YAML::Node& node, const std::string& key, T min, T max) {
+    auto text = scalar(file, node, key);
+    try {
+        size_t used = 0;
+        long long v = std::stoll(text, &used);
+        if (used != text.size() || v < static_cast<long long>(min) || v > static_cast<long long>(max))
+            throw std::out_of_range(key);
+        return static_cast<T>(v);
+    } catch (const std::logic_error&) {
+        throw ConfigError(where(file, node) + ": '" + key + "' must be an integer between " + std::to_string(min) +
+                          " and " + std::to_string(max) + ", got '" + text + "'");
+    }
+}
+
+void parseListen(const std::string& value, const std::string& origin, Config& c) {
+    auto colon = value.rfind(':');
+    if (colon == std::string::npos) throw ConfigError(origin + ": listen must be host:port, got '" + value + "'");
+    std::string host = value.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    try {
+        size_t used = 0;
+        int port = std::stoi(value.substr(colon + 1), &used);
+        if (used != value.size() - colon - 1 || port < 0 || port > 65535) throw std::out_of_range("port");
+        c.listenPort = static_cast<uint16_t>(port);
+    } catch (const std::logic_error&) {
+        throw ConfigError(origin + ": listen port must be 0-65535, got '" + value + "'");
+    }
+    c.listenHost = host.empty() ? "0.0.0.0" : host;
+}
+
+PluginInstanceConfig pluginInstance(const std::string& file, const YAML::Node& node, const std::string& section,
+                                    std::set<std::string> extraKeys = {}) {
+    extraKeys.insert({"plugin", "options"});
+    requireKnownKeys(file, node, section, extraKeys);
+    PluginInstanceConfig out;
+    out.origin = where(file, node);
+    if (!node["plugin"]) throw ConfigError(where(file, node) + ": '" + section + "' needs a 'plugin'");
+    out.plugin = scalar(file, node["plugin"], "plugin");
+    if (auto opts = node["options"]) {
+        if (!opts.IsMap() && !opts.IsNull())
+            throw ConfigError(where(file, opts) + ": '" + section + ".options' must be a mapping");
+        if (opts.IsMap())
+            for (const auto& kv : opts) {
+                auto key = kv.first.as<std::string>();
+                out.options[key] = {scalar(file, kv.second, key), where(file, kv.first)};
+            }
+    }
+    return out;
+}
+
+void defaultProviders(Config& c) {
+    const std::string origin = "built-in default";
+    c.providers["echo"] = {"echo", {}, origin};
+    c.providers["openai"] = {"openai", {}, origin};
+    c.providers["openrouter"] = {"openrouter", {}, origin};
+}
+
+void readYaml(const std::string& file, Config& c) {
+    YAML::Node root;
+    try {
+        root = YAML::LoadFile(file);
+    } catch (const YAML::BadFile&) {
+        throw ConfigError(file + ": cannot read the configuration file");
+    } catch (const YAML::Exception& e) {
+        throw ConfigError(file + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
+    }
+    if (root.IsNull()) return;
+    requireKnownKeys(file, root, "top level", {"server", "auth", "storage", "providers", "chat", "plugins", "logging"});
+
+    if (auto s = root["server"]) {
+        requireKnownKeys(file, s, "server",
+                         {"listen", "reactor_threads", "worker_threads", "queue_depth", "max_body_bytes", "max_in_flight"});
+        if (s["listen"]) parseListen(scalar(file, s["listen"], "listen"), where(file, s["listen"]), c);
+        if (s["reactor_threads"]) c.reactorThreads = number<unsigned>(file, s["reactor_threads"], "reactor_threads", 1, 256);
+        if (s["worker_threads"]) c.workerThreads = number<unsigned>(file, s["worker_threads"], "worker_threads", 1, 1024);
+        if (s["queue_depth"]) c.queueDepth = number<size_t>(file, s["queue_depth"], "queue_depth", 1, 1000000);
+        if (s["max_in_flight"]) c.maxInFlight = number<size_t>(file, s["max_in_flight"], "max_in_flight", 1, 1000000);
+        if (s["max_body_bytes"])
+            c.maxBodyBytes = number<size_t>(file, s["max_body_bytes"], "max_body_bytes", 1024, 64 * 1024 * 1024);
+    }
+    if (auto a = root["auth"]) {
+        requireKnownKeys(file, a, "auth", {"jwt_secret"});
+        if (a["jwt_secret"]) c.jwtSecret = scalar(file, a["jwt_secret"], "jwt_secret");
+    }
+    if (auto s = root["storage"]) {
+        c.storage = pluginInstance(file, s, "storage", {"startup_timeout_seconds"});
+        if (s["startup_timeout_seconds"])
+            c.storageStartupTimeoutSeconds =
+                number<unsigned>(file, s["startup_timeout_seconds"], "startup_timeout_seconds", 0, 3600);
+    }
+    if (auto p = root["providers"]) {
+        if (!p.IsMap()) throw ConfigError(where(file, p) + ": 'providers' must be a mapping of named instances");
+        c.providers.clear();
+        for (const auto& kv : p)
+            c.providers[kv.first.as<std::string>()] =
+                pluginInstance(file, kv.second, "providers." + kv.first.as<std::string>());
+    }
+    if (auto ch = root["chat"]) {
+        requireKnownKeys(file, ch, "chat", {"default_provider", "default_model", "system_prompt", "timeout_seconds"});
+        if (ch["default_provider"]) c.defaultProvider = scalar(file, ch["default_provider"], "default_provider");
+        if (ch["default_model"]) c.defaultModel = scalar(file, ch["default_model"], "default_model");
+        if (ch["system_prompt"]) c.systemPrompt = scalar(file, ch["system_prompt"], "system_prompt");
+        if (ch["timeout_seconds"])
+            c.providerTimeoutMs = 1000LL * number<int64_t>(file, ch["timeout_seconds"], "timeout_seconds", 1, 3600);
+    }
+    if (auto pl = root["plugins"]) {
+        requireKnownKeys(file, pl, "plugins", {"directory"});
+        if (pl["directory"]) c.pluginDirectory = scalar(file, pl["directory"], "directory");
+    }
+    if (auto l = root["logging"]) {
+        requireKnownKeys(file, l, "logging", {"level"});
+        if (l["level"]) {
+            c.logLevel = scalar(file, l["level"], "level");
+            static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "off"};
+            if (!levels.count(c.logLevel))
+                throw ConfigError(where(file, l["level"]) + ": logging.level must be one of trace, debug, info, "
+                                  "warn, error, off");
+        }
+    }
+}
+
+// SQLAlchemy's URL forms of the service omnichat replaces.
+PluginInstanceConfig storageFromDatabaseUrl(const std::string& url) {
+    const std::string origin = "environment DATABASE_URL";
+    PluginInstanceConfig out;
+    out.origin = origin;
+    auto starts = [&](const char* p) { return url.rfind(p, 0) == 0; };
+    if (starts("postgresql://") || starts("postgres://") || starts("postgresql+psycopg2://") ||
+        starts("postgresql+asyncpg://")) {
+        out.plugin = "postgres";
+        std::string normalized = "postgresql://" + url.substr(url.find("://") + 3);
+        out.options["url"] = {normalized, origin};
+    } else if (starts("sqlite:///")) {
+        out.plugin = "sqlite";
+        // sqlite:///relative.db and sqlite:////absolute.db
+        out.options["path"] = {url.substr(std::string("sqlite:///").size()), origin};
+    } else if (starts("sqlite+aiosqlite:///")) {
+        out.plugin = "sqlite";
+        out.options["path"] = {url.substr(std::string("sqlite+aiosqlite:///").size()), origin};
+    } else {
+        throw ConfigError("environment DATABASE_URL: unsupported URL scheme (use postgresql://... or sqlite:///...)");
+    }
+    return out;
+}
+
+void applyEnvironment(const Environment& env, Config& c) {
+    auto get = [&](const char* k) -> const std::string* {
+        auto it = env.find(k);
+        return it == env.end() || it->second.empty() ? nullptr : &it->second;
+    };
+    if (auto v = get("DATABASE_URL")) c.storage = storageFromDatabaseUrl(*v);
+    if (auto v = get("JWT_SECRET")) c.jwtSecret = *v;
+    if (auto v = get("LLM_PROVIDER")) c.defaultProvider = *v;
+    if (auto v = get("LLM_MODEL")) c.defaultModel = *v;
+    if (auto v = get("OMNICHAT_LISTEN")) parseListen(*v, "environment OMNICHAT_LISTEN", c);
+    struct Mapping {
+        const char* var;
+        const char* instance;
+        const char* option;
+    };
+    for (auto m : {Mapping{"OPENAI_API_KEY", "openai", "api_key"}, Mapping{"OPENAI_BASE_URL", "openai", "base_url"},
+                   Mapping{"OPENROUTER_API_KEY", "openrouter", "api_key"},
+                   Mapping{"OPENROUTER_BASE_URL", "openrouter", "base_url"}}) {
+        auto v = get(m.var);
+        if (!v) continue;
+        auto it = c.providers.find(m.instance);
+        if (it == c.providers.end())
+            c.providers[m.instance] = {m.instance, {}, std::string("environment ") + m.var};
+        c.providers[m.instance].options[m.option] = {*v, std::string("environment ") + m.var};
+    }
+    // Without an explicit choice, the first provider that has a key, else the
+    // offline echo provider.
+    if (c.defaultProvider.empty()) {
+        if (get("OPENROUTER_API_KEY"))
+            c.defaultProvider = "openrouter";
+        else if (get("OPENAI_API_KEY"))
+            c.defaultProvider = "openai";
+        else
+            c.defaultProvider = "echo";
+    }
+}
+
+}  // namespace
+
+Environment parseDotenv(const std::string& text) {
+    Environment out;
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+        line = trim(line);
+        if (line.empty() || line[0] == '#') continue;
+        if (line.rfind("export ", 0) == 0) line = trim(line.substr(7));
+        auto eq = line.find('=');
+        if (eq == std::string::npos) continue;
+        std::string key = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
+        if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front())
+            value = value.substr(1, value.size() - 2);
+        else if (auto hash = value.find(" #"); hash != std::string::npos)
+            value = trim(value.substr(0, hash));
+        if (!key.empty()) out[key] = value;
+    }
+    return out;
+}
+
+Environment processEnvironment(const std::string& dotenvPath) {
+    Environment env;
+    if (std::ifstream f{dotenvPath}) {
+        std::stringstream ss;
+        ss << f.rdbuf();
+        env = parseDotenv(ss.str());
+    }
+    for (char** e = environ; e && *e; ++e) {
+        std::string kv(*e);
+        auto eq = kv.find('=');
+        if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    return env;
+}
+
+Config loadConfig(const std::optional<std::string>& path, const Environment& env) {
+    Config c;
+    c.source = path.value_or("built-in defaults");
+    c.storage = {"sqlite", {{"path", {"data/omnichat.db", "built-in default"}}}, "built-in default"};
+    defaultProviders(c);
+    if (path) readYaml(*path, c);
+    applyEnvironment(env, c);
+
+    if (c.jwtSecret.empty())
+        throw ConfigError(c.source + ": no JWT secret: set auth.jwt_secret or the JWT_SECRET environment variable");
+    if (!c.providers.count(c.defaultProvider))
+        throw ConfigError(c.source + ": default provider '" + c.defaultProvider +
+                          "' is not a configured provider instance");
+    if (c.storage.plugin.empty()) throw ConfigError(c.source + ": storage needs a plugin");
+    return c;
+}
+
+}  // namespace omnichat

@@ -1,0 +1,72 @@
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+namespace omnichat {
+
+// A startup problem, worded for one log line: "file:line: what is wrong".
+class ConfigError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// A plugin option as written, with where it was written, so the host can
+// report an unknown or ill-typed option against its line.
+struct OptionValue {
+    std::string value;
+    std::string origin;  // "config/omnichat.yaml:12" or "environment OPENAI_API_KEY"
+};
+
+struct PluginInstanceConfig {
+    std::string plugin;
+    std::map<std::string, OptionValue> options;
+    std::string origin;
+};
+
+struct Config {
+    std::string source;  // the YAML file read, for messages
+
+    // server
+    std::string listenHost = "0.0.0.0";
+    uint16_t listenPort = 8002;
+    unsigned reactorThreads = 2;
+    unsigned workerThreads = 8;
+    size_t queueDepth = 1024;
+    size_t maxBodyBytes = 1024 * 1024;
+    size_t maxInFlight = 10000;  // provider calls at once; beyond: 503
+
+    // auth
+    std::string jwtSecret;
+
+    // storage
+    PluginInstanceConfig storage;
+    unsigned storageStartupTimeoutSeconds = 10;
+
+    // providers and chat
+    std::map<std::string, PluginInstanceConfig> providers;
+    std::string defaultProvider;  // resolved: never empty after loading
+    std::string defaultModel;     // empty: the provider's own default
+    std::string systemPrompt;
+    int64_t providerTimeoutMs = 120000;
+
+    // plugins and logging
+    std::string pluginDirectory;  // empty: <executable dir>/../plugins
+    std::string logLevel = "info";
+};
+
+using Environment = std::map<std::string, std::string>;
+
+// The process environment, completed by a .env file in the working directory
+// (real variables win over .env, as in the service omnichat replaces).
+Environment processEnvironment(const std::string& dotenvPath = ".env");
+// Parses .env text: KEY=VALUE lines, optional quotes, # comments, `export `.
+Environment parseDotenv(const std::string& text);
+
+// Reads the YAML file (none: built-in defaults), applies the environment and
+// validates. Throws ConfigError.
+Config loadConfig(const std::optional<std::string>& path, const Environment& env);
+
+}  // namespace omnichat

@@ -1,0 +1,14 @@
+#pragma once
+#include <omnichat/omnichat_plugin.h>
+
+namespace omnichat {
+
+class HttpClient;
+
+// The table of host services every plugin receives. The HTTP client is
+// attached once at startup, before any plugin instance is created, and
+// detached after the last one is destroyed.
+const omnichat_host_api_t* hostApi();
+void attachHttpClient(HttpClient* client);
+
+}  // namespace omnichat

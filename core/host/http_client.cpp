@@ -1,0 +1,258 @@
+#include "host/http_client.hpp"
+
+#include <curl/curl.h>
+
+#include <atomic>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+struct omnichat_http_exchange {
+    CURL* easy = nullptr;
+    curl_slist* headers = nullptr;
+    std::string url, method, body;
+    omnichat_http_callbacks_t callbacks{};
+    void* userData = nullptr;
+    std::vector<std::pair<std::string, std::string>> responseHeaders;
+    bool headersDelivered = false;
+    bool abortedByCallback = false;
+    char errorBuffer[CURL_ERROR_SIZE] = {0};
+};
+
+namespace omnichat {
+namespace {
+
+constexpr long kDefaultConnectTimeoutMs = 10000;
+constexpr long kDefaultTotalTimeoutMs = 300000;
+
+std::string_view trimView(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == '\r' || s.back() == '\n' || s.back() == ' ' || s.back() == '\t'))
+        s.remove_suffix(1);
+    return s;
+}
+
+void deliverHeaders(omnichat_http_exchange* ex) {
+    if (ex->headersDelivered) return;
+    ex->headersDelivered = true;
+    if (!ex->callbacks.on_headers) return;
+    long status = 0;
+    curl_easy_getinfo(ex->easy, CURLINFO_RESPONSE_CODE, &status);
+    std::vector<omnichat_http_header_t> list;
+    list.reserve(ex->responseHeaders.size());
+    for (const auto& [k, v] : ex->responseHeaders) list.push_back({{k.data(), k.size()}, {v.data(), v.size()}});
+    ex->callbacks.on_headers(ex->userData, static_cast<int32_t>(status), list.data(), list.size());
+}
+
+size_t onHeaderLine(char* data, size_t size, size_t count, void* ud) {
+    auto* ex = static_cast<omnichat_http_exchange*>(ud);
+    std::string_view line(data, size * count);
+    if (line.rfind("HTTP/", 0) == 0) {
+        ex->responseHeaders.clear();  // a new response (after 100 Continue)
+    } else if (auto colon = line.find(':'); colon != std::string_view::npos) {
+        ex->responseHeaders.emplace_back(std::string(trimView(line.substr(0, colon))),
+                                         std::string(trimView(line.substr(colon + 1))));
+    }
+    return size * count;
+}
+
+size_t onBodyChunk(char* data, size_t size, size_t count, void* ud) {
+    auto* ex = static_cast<omnichat_http_exchange*>(ud);
+    deliverHeaders(ex);
+    if (ex->callbacks.on_body && !ex->callbacks.on_body(ex->userData, {data, size * count})) {
+        ex->abortedByCallback = true;
+        return 0;  // makes curl fail the transfer with CURLE_WRITE_ERROR
+    }
+    return size * count;
+}
+
+omnichat_http_transport_t transportOf(CURLcode code) {
+    switch (code) {
+    case CURLE_OK: return OMNICHAT_HTTP_OK;
+    case CURLE_OPERATION_TIMEDOUT: return OMNICHAT_HTTP_TIMEOUT;
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY: return OMNICHAT_HTTP_CONNECT_FAILED;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE: return OMNICHAT_HTTP_TLS_FAILED;
+    default: return OMNICHAT_HTTP_FAILED;
+    }
+}
+
+}  // namespace
+
+struct HttpClient::Impl {
+    CURLM* multi = nullptr;
+    std::thread thread;
+    std::mutex mutex;
+    std::vector<omnichat_http_exchange*> toAdd;
+    std::vector<omnichat_http_exchange*> toCancel;
+    bool stopping = false;
+    std::unordered_set<omnichat_http_exchange*> active;  // I/O thread only
+
+    void finish(omnichat_http_exchange* ex, omnichat_http_transport_t transport, const char* message) {
+        curl_multi_remove_handle(multi, ex->easy);
+        active.erase(ex);
+        long status = 0;
+        if (transport == OMNICHAT_HTTP_OK) {
+            deliverHeaders(ex);
+            curl_easy_getinfo(ex->easy, CURLINFO_RESPONSE_CODE, &status);
+        }
+        omnichat_http_outcome_t outcome{sizeof(omnichat_http_outcome_t), transport, static_cast<int32_t>(status),
+                                        message};
+        ex->callbacks.on_complete(ex->userData, &outcome);
+        curl_slist_free_all(ex->headers);
+        curl_easy_cleanup(ex->easy);
+        delete ex;
+    }
+
+    void run() {
+        for (;;) {
+            std::vector<omnichat_http_exchange*> adds, cancels;
+            bool stop;
+            {
+                std::lock_guard lock(mutex);
+                adds.swap(toAdd);
+                cancels.swap(toCancel);
+                stop = stopping;
+            }
+            for (auto* ex : adds) {
+                active.insert(ex);
+                curl_multi_add_handle(multi, ex->easy);
+            }
+            for (auto* ex : cancels)
+                if (active.count(ex)) finish(ex, OMNICHAT_HTTP_CANCELLED, "cancelled");
+            if (stop) {
+                while (!active.empty()) finish(*active.begin(), OMNICHAT_HTTP_CANCELLED, "host shutting down");
+                return;
+            }
+            int running = 0;
+            curl_multi_perform(multi, &running);
+            int queued = 0;
+            while (CURLMsg* msg = curl_multi_info_read(multi, &queued)) {
+                if (msg->msg != CURLMSG_DONE) continue;
+                omnichat_http_exchange* ex = nullptr;
+                curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&ex));
+                CURLcode code = msg->data.result;
+                if (ex->abortedByCallback)
+                    finish(ex, OMNICHAT_HTTP_CANCELLED, "aborted by the plugin");
+                else
+                    finish(ex, transportOf(code), ex->errorBuffer[0] ? ex->errorBuffer : curl_easy_strerror(code));
+            }
+            curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+        }
+    }
+};
+
+HttpClient::HttpClient() : impl_(std::make_unique<Impl>()) {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    impl_->multi = curl_multi_init();
+    curl_multi_setopt(impl_->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
+    impl_->thread = std::thread([this] { impl_->run(); });
+}
+
+HttpClient::~HttpClient() {
+    stop();
+    curl_multi_cleanup(impl_->multi);
+}
+
+void HttpClient::stop() {
+    {
+        std::lock_guard lock(impl_->mutex);
+        if (impl_->stopping) return;
+        impl_->stopping = true;
+    }
+    curl_multi_wakeup(impl_->multi);
+    impl_->thread.join();
+    for (auto* ex : impl_->toAdd) {  // started after the loop's last look
+        omnichat_http_outcome_t outcome{sizeof(omnichat_http_outcome_t), OMNICHAT_HTTP_CANCELLED, 0,
+                                        "host shutting down"};
+        ex->callbacks.on_complete(ex->userData, &outcome);
+        curl_slist_free_all(ex->headers);
+        curl_easy_cleanup(ex->easy);
+        delete ex;
+    }
+    impl_->toAdd.clear();
+}
+
+omnichat_http_exchange_t* HttpClient::start(const omnichat_http_request_t& request,
+                                            const omnichat_http_callbacks_t& callbacks, void* userData) {
+    if (request.struct_size < offsetof(omnichat_http_request_t, total_timeout_ms) + sizeof(int64_t)) return nullptr;
+    if (callbacks.struct_size < sizeof(omnichat_http_callbacks_t) || !callbacks.on_complete) return nullptr;
+    auto ex = std::make_unique<omnichat_http_exchange>();
+    ex->callbacks = callbacks;
+    ex->userData = userData;
+    ex->url.assign(request.url.data ? request.url.data : "", request.url.len);
+    ex->method.assign(request.method.data ? request.method.data : "GET", request.method.data ? request.method.len : 3);
+    ex->body.assign(request.body.data ? request.body.data : "", request.body.len);
+    if (ex->url.rfind("http://", 0) != 0 && ex->url.rfind("https://", 0) != 0) return nullptr;
+
+    for (size_t i = 0; i < request.header_count; ++i) {
+        const auto& h = request.headers[i];
+        std::string line(h.name.data, h.name.len);
+        line += ": ";
+        line.append(h.value.data ? h.value.data : "", h.value.len);
+        if (line.find_first_of("\r\n") != std::string::npos) {
+            curl_slist_free_all(ex->headers);
+            return nullptr;
+        }
+        ex->headers = curl_slist_append(ex->headers, line.c_str());
+    }
+    // curl would otherwise wait for "100 Continue" before sending bodies.
+    ex->headers = curl_slist_append(ex->headers, "Expect:");
+
+    CURL* e = curl_easy_init();
+    ex->easy = e;
+    curl_easy_setopt(e, CURLOPT_URL, ex->url.c_str());
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, ex->method.c_str());
+    if (!ex->body.empty() || ex->method == "POST" || ex->method == "PUT") {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, ex->body.data());
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(ex->body.size()));
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, ex->headers);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &onHeaderLine);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, ex.get());
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &onBodyChunk);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, ex.get());
+    curl_easy_setopt(e, CURLOPT_PRIVATE, ex.get());
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, ex->errorBuffer);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     request.connect_timeout_ms > 0 ? static_cast<long>(request.connect_timeout_ms)
+                                                    : kDefaultConnectTimeoutMs);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, request.total_timeout_ms > 0 ? static_cast<long>(request.total_timeout_ms)
+                                                                         : kDefaultTotalTimeoutMs);
+    {
+        std::lock_guard lock(impl_->mutex);
+        if (impl_->stopping) {
+            curl_slist_free_all(ex->headers);
+            curl_easy_cleanup(e);
+            return nullptr;
+        }
+        impl_->toAdd.push_back(ex.get());
+    }
+    auto* handle = ex.release();  // the I/O thread owns it from here
+    curl_multi_wakeup(impl_->multi);
+    return handle;
+}
+
+void HttpClient::cancel(omnichat_http_exchange_t* exchange) {
+    {
+        std::lock_guard lock(impl_->mutex);
+        impl_->toCancel.push_back(exchange);
+    }
+    curl_multi_wakeup(impl_->multi);
+}
+
+}  // namespace omnichat

@@ -1,0 +1,88 @@
+#pragma once
+#include <omnichat/omnichat_plugin.h>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+
+struct omnichat_config;
+
+namespace omnichat {
+
+// A plugin that cannot be used, worded for one line: "<file>: <reason>".
+class PluginError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct OptionSpec {
+    std::string name;
+    omnichat_option_type_t type;
+    std::optional<std::string> defaultValue;
+    bool required;
+    std::string description;
+};
+
+// One loaded shared library and what it declared. Everything a plugin
+// creates holds a shared_ptr to this, so the library is unmapped only after
+// the last such object is gone.
+class PluginLibrary {
+public:
+    ~PluginLibrary();
+    const std::string& path() const { return path_; }
+    const std::string& name() const { return name_; }
+    omnichat_plugin_kind_t kind() const { return kind_; }
+    const std::vector<OptionSpec>& options() const { return options_; }
+    // Host-side copies, zero-filled past what the plugin's version provides.
+    const omnichat_provider_vtable_t& provider() const { return provider_; }
+    const omnichat_storage_vtable_t& storage() const { return storage_; }
+
+private:
+    friend std::shared_ptr<PluginLibrary> loadPlugin(const std::string&, const std::string&);
+    std::shared_ptr<void> handle_;
+    std::string path_, name_;
+    omnichat_plugin_kind_t kind_{};
+    std::vector<OptionSpec> options_;
+    omnichat_provider_vtable_t provider_{};
+    omnichat_storage_vtable_t storage_{};
+};
+
+// Loads `<directory>/libomnichat-<name>.so`, checks its ABI version and
+// descriptor. Throws PluginError naming the file and the reason.
+std::shared_ptr<PluginLibrary> loadPlugin(const std::string& directory, const std::string& name);
+
+// Checks an instance's options against what the plugin declares and applies
+// defaults. Throws ConfigError naming where the bad option was written.
+std::unique_ptr<omnichat_config> validateOptions(const PluginLibrary& library, const PluginInstanceConfig& instance,
+                                                 const std::string& instanceName);
+
+// A created plugin instance. Member order matters: the library is declared
+// first so it is released last.
+class PluginInstance {
+public:
+    PluginInstance(std::shared_ptr<PluginLibrary> library, std::unique_ptr<omnichat_config> config,
+                   std::string instanceName);
+    ~PluginInstance();
+    PluginInstance(const PluginInstance&) = delete;
+    PluginInstance& operator=(const PluginInstance&) = delete;
+
+    void* handle() const { return instance_; }
+    const PluginLibrary& library() const { return *library_; }
+    const std::string& name() const { return name_; }
+
+private:
+    std::shared_ptr<PluginLibrary> library_;
+    std::unique_ptr<omnichat_config> config_;
+    std::string name_;
+    void* instance_ = nullptr;
+};
+
+// Loads the plugin `instance.plugin` of the expected kind, validates the
+// options and creates the instance. Throws PluginError or ConfigError.
+std::unique_ptr<PluginInstance> createInstance(const std::string& directory, const PluginInstanceConfig& instance,
+                                               const std::string& instanceName, omnichat_plugin_kind_t kind);
+
+}  // namespace omnichat

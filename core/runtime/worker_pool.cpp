@@ -1,0 +1,64 @@
+#include "runtime/worker_pool.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace omnichat {
+
+WorkerPool::WorkerPool(unsigned threads, size_t capacity) : capacity_(capacity) {
+    threads_.reserve(threads);
+    for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
+}
+
+WorkerPool::~WorkerPool() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    ready_.notify_all();
+    for (auto& t : threads_) t.join();
+}
+
+bool WorkerPool::trySubmit(std::function<void()> task) {
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_ || queue_.size() >= capacity_) return false;
+        queue_.push_back(std::move(task));
+    }
+    ready_.notify_one();
+    return true;
+}
+
+void WorkerPool::submitContinuation(std::function<void()> task) {
+    {
+        std::lock_guard lock(mutex_);
+        queue_.push_back(std::move(task));
+    }
+    ready_.notify_one();
+}
+
+size_t WorkerPool::queued() const {
+    std::lock_guard lock(mutex_);
+    return queue_.size();
+}
+
+void WorkerPool::run() {
+    for (;;) {
+        std::function<void()> task;
+        {
+            std::unique_lock lock(mutex_);
+            ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+            if (queue_.empty()) return;  // stopping and drained
+            task = std::move(queue_.front());
+            queue_.pop_front();
+        }
+        try {
+            task();
+        } catch (const std::exception& e) {
+            spdlog::error("worker task failed: {}", e.what());
+        } catch (...) {
+            spdlog::error("worker task failed with an unknown exception");
+        }
+    }
+}
+
+}  // namespace omnichat

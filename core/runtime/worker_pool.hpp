@@ -1,0 +1,37 @@
+#pragma once
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace omnichat {
+
+// Fixed threads over a bounded queue: where blocking work (storage) runs so
+// reactor threads never wait. New work beyond the bound is refused (the
+// caller answers 503); continuations of admitted work may exceed it, since
+// admitted work is itself bounded and must not be lost halfway.
+class WorkerPool {
+public:
+    WorkerPool(unsigned threads, size_t capacity);
+    ~WorkerPool();  // runs what is queued, then joins
+    WorkerPool(const WorkerPool&) = delete;
+    WorkerPool& operator=(const WorkerPool&) = delete;
+
+    bool trySubmit(std::function<void()> task);
+    void submitContinuation(std::function<void()> task);
+    size_t queued() const;
+
+private:
+    void run();
+    mutable std::mutex mutex_;
+    std::condition_variable ready_;
+    std::deque<std::function<void()>> queue_;
+    size_t capacity_;
+    bool stopping_ = false;
+    std::vector<std::thread> threads_;
+};
+
+}  // namespace omnichat

@@ -1,0 +1,320 @@
+// The chat-domain storage over Poco::Data, shared by the postgres and sqlite
+// plugins. Both speak the same portable SQL (TEXT ids, BIGINT epoch
+// milliseconds); a Dialect supplies what differs: placeholders, the
+// migration lock and which failures mean "database unavailable".
+#pragma once
+
+#include <Poco/Data/RecordSet.h>
+#include <Poco/Data/Session.h>
+#include <Poco/Data/SessionPool.h>
+#include <Poco/Data/Statement.h>
+#include <Poco/Exception.h>
+#include <omnichat/plugin.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace omnichat_sql {
+
+using Poco::Data::Session;
+using Poco::Data::Statement;
+using namespace Poco::Data::Keywords;
+
+struct Dialect {
+    std::string connector;  // Poco connector name
+    bool dollarPlaceholders;  // $1..$n instead of ?
+    // Run inside the migration transaction, first: serializes concurrent
+    // migrations across processes.
+    std::vector<std::string> migrationLock;
+    // A failure of this kind means the database cannot be reached now.
+    std::function<bool(const Poco::Exception&)> isUnavailable;
+};
+
+// Schema versions, applied in order; each entry is one migration.
+inline const std::vector<std::vector<std::string>>& migrations() {
+    static const std::vector<std::vector<std::string>> list{
+        {
+            "CREATE TABLE conversations (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, user_id TEXT NOT NULL, "
+            "title TEXT, created_at_ms BIGINT NOT NULL, updated_at_ms BIGINT NOT NULL, "
+            "message_count BIGINT NOT NULL DEFAULT 0)",
+            "CREATE INDEX conversations_by_owner ON conversations (user_id, project_id, created_at_ms)",
+            "CREATE TABLE messages (id TEXT PRIMARY KEY, conversation_id TEXT NOT NULL, seq BIGINT NOT NULL, "
+            "role SMALLINT NOT NULL, content TEXT NOT NULL, created_at_ms BIGINT NOT NULL, provider TEXT, "
+            "model TEXT, finish_reason TEXT, prompt_tokens BIGINT, completion_tokens BIGINT, latency_ms BIGINT)",
+            "CREATE UNIQUE INDEX messages_by_conversation ON messages (conversation_id, seq)",
+        },
+    };
+    return list;
+}
+
+class PocoSqlStorage : public omnichat::Storage {
+public:
+    PocoSqlStorage(const omnichat::Host& host, Dialect dialect, const std::string& connectionString,
+                   int poolSize)
+        : Storage(host), dialect_(std::move(dialect)) {
+        pool_ = std::make_unique<Poco::Data::SessionPool>(dialect_.connector, connectionString, 1, poolSize, 60);
+    }
+
+    void migrate() override {
+        run([&](Session& s) {
+            s.begin();
+            try {
+                for (const auto& sql : dialect_.migrationLock) s << sql, now;
+                s << "CREATE TABLE IF NOT EXISTS omnichat_schema (version BIGINT NOT NULL)", now;
+                Poco::Int64 version = 0;
+                Statement st(s);
+                st << sql("SELECT COALESCE(MAX(version), 0) FROM omnichat_schema"), into(version), now;
+                const auto& all = migrations();
+                for (size_t v = static_cast<size_t>(version); v < all.size(); ++v) {
+                    for (const auto& ddl : all[v]) s << ddl, now;
+                    Poco::Int64 next = static_cast<Poco::Int64>(v + 1);
+                    s << sql("INSERT INTO omnichat_schema (version) VALUES (?)"), use(next), now;
+                }
+                s.commit();
+            } catch (...) {
+                rollbackQuietly(s);
+                throw;
+            }
+        });
+    }
+
+    void ping() override {
+        run([&](Session& s) { s << "SELECT 1", now; });
+    }
+
+    void createConversation(const omnichat::Conversation& c) override {
+        run([&](Session& s) {
+            Poco::Nullable<std::string> title;
+            if (c.title) title = *c.title;
+            Poco::Int64 created = c.createdAtMs, updated = c.updatedAtMs;
+            std::string id = c.id, project = c.projectId, user = c.userId;
+            s << sql("INSERT INTO conversations (id, project_id, user_id, title, created_at_ms, updated_at_ms) "
+                     "VALUES (?, ?, ?, ?, ?, ?)"),
+                use(id), use(project), use(user), use(title), use(created), use(updated), now;
+        });
+    }
+
+    void getConversation(std::string_view id, std::string_view userId,
+                         const omnichat::ConversationSink& sink) override {
+        run([&](Session& s) {
+            std::string i(id), u(userId);
+            Statement st(s);
+            st << sql(selectConversations() + " WHERE id = ? AND user_id = ?"), use(i), use(u);
+            st.execute();
+            if (!emitConversations(st, sink)) throw omnichat::Error(OMNICHAT_ERR_NOT_FOUND, "no such conversation");
+        });
+    }
+
+    void listConversations(std::string_view userId, std::string_view projectId,
+                           const omnichat::ConversationSink& sink) override {
+        run([&](Session& s) {
+            std::string u(userId), p(projectId);
+            Statement st(s);
+            st << sql(selectConversations() + " WHERE user_id = ? AND project_id = ? ORDER BY created_at_ms DESC, id"),
+                use(u), use(p);
+            st.execute();
+            emitConversations(st, sink);
+        });
+    }
+
+    void deleteConversation(std::string_view id, std::string_view userId) override {
+        run([&](Session& s) {
+            std::string i(id), u(userId);
+            s.begin();
+            try {
+                Statement del(s);
+                del << sql("DELETE FROM conversations WHERE id = ? AND user_id = ?"), use(i), use(u);
+                if (del.execute() == 0) {
+                    rollbackQuietly(s);
+                    throw omnichat::Error(OMNICHAT_ERR_NOT_FOUND, "no such conversation");
+                }
+                s << sql("DELETE FROM messages WHERE conversation_id = ?"), use(i), now;
+                s.commit();
+            } catch (const omnichat::Error&) {
+                throw;
+            } catch (...) {
+                rollbackQuietly(s);
+                throw;
+            }
+        });
+    }
+
+    void listMessages(std::string_view conversationId, std::string_view userId, std::string_view afterId,
+                      int64_t limit, const omnichat::MessageSink& sink) override {
+        run([&](Session& s) {
+            std::string c(conversationId), u(userId), a(afterId);
+            Poco::Int64 owned = 0;
+            s << sql("SELECT COUNT(*) FROM conversations WHERE id = ? AND user_id = ?"), use(c), use(u), into(owned),
+                now;
+            if (owned == 0) throw omnichat::Error(OMNICHAT_ERR_NOT_FOUND, "no such conversation");
+            Poco::Int64 afterSeq = -1;
+            if (!a.empty()) {
+                std::vector<Poco::Int64> seqs;
+                s << sql("SELECT seq FROM messages WHERE id = ? AND conversation_id = ?"), use(a), use(c),
+                    into(seqs), now;
+                if (seqs.empty()) throw omnichat::Error(OMNICHAT_ERR_NOT_FOUND, "no such message");
+                afterSeq = seqs.front();
+            }
+            Poco::Int64 max = limit < 0 ? std::numeric_limits<Poco::Int64>::max() : limit;
+            Statement st(s);
+            st << sql("SELECT id, role, content, created_at_ms, provider, model, finish_reason, prompt_tokens, "
+                      "completion_tokens, latency_ms FROM messages WHERE conversation_id = ? AND seq > ? "
+                      "ORDER BY seq LIMIT ?"),
+                use(c), use(afterSeq), use(max);
+            st.execute();
+            Poco::Data::RecordSet rs(st);
+            omnichat::StoredMessage m;
+            m.conversationId = c;
+            for (bool more = rs.moveFirst(); more; more = rs.moveNext()) {
+                m.id = rs.value(0).convert<std::string>();
+                m.role = static_cast<omnichat_role_t>(rs.value(1).convert<int>());
+                m.content = rs.value(2).convert<std::string>();
+                m.createdAtMs = rs.value(3).convert<Poco::Int64>();
+                m.provider = text(rs, 4);
+                m.model = text(rs, 5);
+                m.finishReason = text(rs, 6);
+                m.promptTokens = integer(rs, 7);
+                m.completionTokens = integer(rs, 8);
+                m.latencyMs = integer(rs, 9);
+                sink(m);
+            }
+        });
+    }
+
+    void appendExchange(const omnichat::StoredMessage& user, const omnichat::StoredMessage& assistant) override {
+        run([&](Session& s) {
+            s.begin();
+            try {
+                // Bumping the counter locks the conversation row until commit,
+                // so concurrent appends (from any host) take turns and each
+                // pair gets adjacent sequence numbers.
+                std::string c = user.conversationId;
+                Poco::Int64 touched = assistant.createdAtMs;
+                std::vector<Poco::Int64> counts;
+                s << sql("UPDATE conversations SET message_count = message_count + 2, updated_at_ms = ? "
+                         "WHERE id = ? RETURNING message_count"),
+                    use(touched), use(c), into(counts), now;
+                if (counts.empty()) {
+                    rollbackQuietly(s);
+                    throw omnichat::Error(OMNICHAT_ERR_NOT_FOUND, "conversation is gone");
+                }
+                insertMessage(s, user, counts.front() - 1);
+                insertMessage(s, assistant, counts.front());
+                s.commit();
+            } catch (const omnichat::Error&) {
+                throw;
+            } catch (...) {
+                rollbackQuietly(s);
+                throw;
+            }
+        });
+    }
+
+protected:
+    void execute(const std::string& statement) {
+        run([&](Session& s) { s << statement, now; });
+    }
+
+private:
+    static std::string selectConversations() {
+        return "SELECT id, project_id, user_id, title, created_at_ms, updated_at_ms FROM conversations";
+    }
+
+    // RecordSet::value() is an empty Var for NULL.
+    static std::string text(Poco::Data::RecordSet& rs, size_t col) {
+        auto v = rs.value(col);
+        return v.isEmpty() ? std::string() : v.convert<std::string>();
+    }
+    static int64_t integer(Poco::Data::RecordSet& rs, size_t col) {
+        auto v = rs.value(col);
+        return v.isEmpty() ? -1 : v.convert<Poco::Int64>();
+    }
+
+    static bool emitConversations(Statement& st, const omnichat::ConversationSink& sink) {
+        Poco::Data::RecordSet rs(st);
+        bool any = false;
+        for (bool more = rs.moveFirst(); more; more = rs.moveNext()) {
+            omnichat::Conversation c;
+            c.id = rs.value(0).convert<std::string>();
+            c.projectId = rs.value(1).convert<std::string>();
+            c.userId = rs.value(2).convert<std::string>();
+            if (auto title = rs.value(3); !title.isEmpty()) c.title = title.convert<std::string>();
+            c.createdAtMs = rs.value(4).convert<Poco::Int64>();
+            c.updatedAtMs = rs.value(5).convert<Poco::Int64>();
+            sink(c);
+            any = true;
+        }
+        return any;
+    }
+
+    void insertMessage(Session& s, const omnichat::StoredMessage& m, Poco::Int64 seq) {
+        std::string id = m.id, conv = m.conversationId, content = m.content;
+        int role = m.role;
+        Poco::Int64 created = m.createdAtMs;
+        auto optText = [](const std::string& v) {
+            return v.empty() ? Poco::Nullable<std::string>() : Poco::Nullable<std::string>(v);
+        };
+        auto optInt = [](int64_t v) {
+            return v < 0 ? Poco::Nullable<Poco::Int64>() : Poco::Nullable<Poco::Int64>(v);
+        };
+        auto provider = optText(m.provider), model = optText(m.model), finish = optText(m.finishReason);
+        auto prompt = optInt(m.promptTokens), completion = optInt(m.completionTokens), latency = optInt(m.latencyMs);
+        s << sql("INSERT INTO messages (id, conversation_id, seq, role, content, created_at_ms, provider, model, "
+                 "finish_reason, prompt_tokens, completion_tokens, latency_ms) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+            use(id), use(conv), use(seq), use(role), use(content), use(created), use(provider), use(model),
+            use(finish), use(prompt), use(completion), use(latency), now;
+    }
+
+    // Writes `?` placeholders as the dialect wants them.
+    std::string sql(const std::string& text) const {
+        if (!dialect_.dollarPlaceholders) return text;
+        std::string out;
+        int n = 0;
+        for (char ch : text) {
+            if (ch == '?')
+                out += "$" + std::to_string(++n);
+            else
+                out += ch;
+        }
+        return out;
+    }
+
+    static void rollbackQuietly(Session& s) {
+        try {
+            if (s.isTransaction()) s.rollback();
+        } catch (...) {
+        }
+    }
+
+    // Runs `body` with a pooled session. A connection that went stale (the
+    // database restarted) fails once: retry once on a fresh session. Maps
+    // failures to categories; omnichat::Error passes through.
+    template <class F>
+    void run(F&& body) {
+        for (int attempt = 0;; ++attempt) {
+            try {
+                Session s = pool_->get();
+                body(s);
+                return;
+            } catch (const omnichat::Error&) {
+                throw;
+            } catch (const Poco::Data::SessionPoolExhaustedException&) {
+                throw omnichat::Error(OMNICHAT_ERR_UNAVAILABLE, "storage session pool exhausted");
+            } catch (const Poco::Exception& e) {
+                if (dialect_.isUnavailable(e)) {
+                    if (attempt == 0) continue;
+                    throw omnichat::Error(OMNICHAT_ERR_UNAVAILABLE, e.displayText());
+                }
+                throw omnichat::Error(OMNICHAT_ERR_INTERNAL, e.displayText());
+            }
+        }
+    }
+
+    Dialect dialect_;
+    std::unique_ptr<Poco::Data::SessionPool> pool_;
+};
+
+}  // namespace omnichat_sql

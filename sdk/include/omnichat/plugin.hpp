@@ -1,0 +1,547 @@
+// Header-only C++17 layer over omnichat_plugin.h. It is compiled into each
+// plugin (and the host reuses its record types), so the ABI stays plain C
+// while plugin authors write ordinary C++: classes, std::string, exceptions
+// (caught at every entry point and turned into OMNICHAT_ERR_INTERNAL or the
+// category they carry). Nothing declared here crosses the boundary.
+#pragma once
+
+#include <omnichat/omnichat_plugin.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cstring>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace omnichat {
+
+inline omnichat_str_t toC(std::string_view s) { return {s.data(), s.size()}; }
+inline std::string_view view(omnichat_str_t s) { return s.len ? std::string_view(s.data, s.len) : std::string_view(); }
+
+// Thrown by plugin code to fail with a specific category.
+class Error : public std::runtime_error {
+public:
+    Error(omnichat_status_t status, const std::string& message, int32_t httpStatus = 0,
+          int64_t retryAfterMs = -1)
+        : std::runtime_error(message), status_(status), httpStatus_(httpStatus), retryAfterMs_(retryAfterMs) {}
+    omnichat_status_t status() const { return status_; }
+    int32_t httpStatus() const { return httpStatus_; }
+    int64_t retryAfterMs() const { return retryAfterMs_; }
+
+private:
+    omnichat_status_t status_;
+    int32_t httpStatus_;
+    int64_t retryAfterMs_;
+};
+
+inline void fillError(omnichat_error_t* out, omnichat_status_t status, std::string_view message,
+                      int32_t httpStatus = 0, int64_t retryAfterMs = -1) {
+    if (!out || out->struct_size < sizeof(omnichat_error_t)) return;
+    out->status = status;
+    out->http_status = httpStatus;
+    out->retry_after_ms = retryAfterMs;
+    size_t n = std::min(message.size(), sizeof(out->message) - 1);
+    std::memcpy(out->message, message.data(), n);
+    out->message[n] = '\0';
+}
+
+inline omnichat_error_t makeError(omnichat_status_t status, std::string_view message, int32_t httpStatus = 0,
+                                  int64_t retryAfterMs = -1) {
+    omnichat_error_t e{};
+    e.struct_size = sizeof e;
+    fillError(&e, status, message, httpStatus, retryAfterMs);
+    return e;
+}
+
+// Runs `body`, converting any exception into an error category.
+template <class F>
+omnichat_status_t guarded(omnichat_error_t* error, F&& body) noexcept {
+    try {
+        body();
+        return OMNICHAT_OK;
+    } catch (const Error& e) {
+        fillError(error, e.status(), e.what(), e.httpStatus(), e.retryAfterMs());
+        return e.status();
+    } catch (const std::exception& e) {
+        fillError(error, OMNICHAT_ERR_INTERNAL, e.what());
+    } catch (...) {
+        fillError(error, OMNICHAT_ERR_INTERNAL, "unknown exception");
+    }
+    return OMNICHAT_ERR_INTERNAL;
+}
+
+// Declares one option for a plugin's option table.
+constexpr omnichat_option_t option(const char* name, omnichat_option_type_t type, const char* defaultValue,
+                                   bool required, const char* description) {
+    return omnichat_option_t{sizeof(omnichat_option_t), name, type, defaultValue, required, description};
+}
+
+struct HttpResponseHead {
+    int32_t status = 0;
+    std::vector<std::pair<std::string, std::string>> headers;
+    // Case-insensitive lookup, as HTTP header names are.
+    std::optional<std::string> header(std::string_view name) const {
+        for (const auto& [k, v] : headers) {
+            if (k.size() == name.size() &&
+                std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
+                    return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+                }))
+                return v;
+        }
+        return std::nullopt;
+    }
+};
+
+struct HttpRequest {
+    std::string method = "POST";
+    std::string url;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+    int64_t connectTimeoutMs = 0;
+    int64_t totalTimeoutMs = 0;
+};
+
+struct HttpHandlers {
+    std::function<void(const HttpResponseHead&)> onHeaders;
+    std::function<bool(std::string_view)> onBody;
+    std::function<void(omnichat_http_transport_t, int32_t status, std::string_view message)> onComplete;
+};
+
+// The host's services, as seen by one plugin instance.
+class Host {
+public:
+    Host(const omnichat_host_api_t* api, const omnichat_config_t* config) : api_(api), config_(config) {}
+
+    const omnichat_host_api_t* api() const { return api_; }
+
+    std::optional<std::string> option(const char* name) const {
+        omnichat_str_t out{};
+        if (!api_->config_get(config_, name, &out)) return std::nullopt;
+        return std::string(view(out));
+    }
+    std::string option(const char* name, std::string fallback) const {
+        auto v = option(name);
+        return v ? *v : std::move(fallback);
+    }
+    int64_t intOption(const char* name, int64_t fallback) const {
+        auto v = option(name);
+        return v ? std::stoll(*v) : fallback;
+    }
+    bool boolOption(const char* name, bool fallback) const {
+        auto v = option(name);
+        return v ? (*v == "true") : fallback;
+    }
+
+    bool logEnabled(omnichat_log_level_t level) const { return api_->log_enabled(level); }
+    void log(omnichat_log_level_t level, std::string_view message) const {
+        if (api_->log_enabled(level)) api_->log(level, toC(message));
+    }
+    int64_t nowUnixMs() const { return api_->now_unix_ms(); }
+
+    // Starts an HTTP exchange on the host's client. Returns false when the
+    // host refused it (no handler then runs).
+    bool http(const HttpRequest& request, HttpHandlers handlers) const {
+        std::vector<omnichat_http_header_t> headers;
+        headers.reserve(request.headers.size());
+        for (const auto& [k, v] : request.headers) headers.push_back({toC(k), toC(v)});
+        omnichat_http_request_t r{};
+        r.struct_size = sizeof r;
+        r.method = toC(request.method);
+        r.url = toC(request.url);
+        r.headers = headers.data();
+        r.header_count = headers.size();
+        r.body = toC(request.body);
+        r.connect_timeout_ms = request.connectTimeoutMs;
+        r.total_timeout_ms = request.totalTimeoutMs;
+        auto* context = new HttpHandlers(std::move(handlers));
+        if (!api_->http_start(&r, &kCallbacks, context)) {
+            delete context;
+            return false;
+        }
+        return true;
+    }
+
+private:
+    static void onHeaders(void* ud, int32_t status, const omnichat_http_header_t* headers, size_t count) {
+        auto* h = static_cast<HttpHandlers*>(ud);
+        if (!h->onHeaders) return;
+        HttpResponseHead head;
+        head.status = status;
+        for (size_t i = 0; i < count; ++i)
+            head.headers.emplace_back(std::string(view(headers[i].name)), std::string(view(headers[i].value)));
+        try {
+            h->onHeaders(head);
+        } catch (...) {
+        }
+    }
+    static bool onBody(void* ud, omnichat_str_t chunk) {
+        auto* h = static_cast<HttpHandlers*>(ud);
+        if (!h->onBody) return true;
+        try {
+            return h->onBody(view(chunk));
+        } catch (...) {
+            return false;
+        }
+    }
+    static void onComplete(void* ud, const omnichat_http_outcome_t* outcome) {
+        std::unique_ptr<HttpHandlers> h(static_cast<HttpHandlers*>(ud));
+        try {
+            h->onComplete(outcome->transport, outcome->status, outcome->message ? outcome->message : "");
+        } catch (...) {
+        }
+    }
+    static constexpr omnichat_http_callbacks_t kCallbacks{sizeof(omnichat_http_callbacks_t), &onHeaders, &onBody,
+                                                         &onComplete};
+
+    const omnichat_host_api_t* api_;
+    const omnichat_config_t* config_;
+};
+
+// ---------------------------------------------------------------------------
+// Providers
+// ---------------------------------------------------------------------------
+
+struct Message {
+    omnichat_role_t role;
+    std::string content;
+};
+
+// An owning copy of omnichat_chat_request_t, safe to keep after start_chat.
+struct ChatRequest {
+    std::string model;
+    std::vector<Message> messages;
+    std::optional<double> temperature;
+    std::optional<int64_t> maxTokens;
+    int64_t deadlineUnixMs = 0;
+    bool stream = false;
+
+    static ChatRequest fromC(const omnichat_chat_request_t& r) {
+        ChatRequest out;
+        out.model = std::string(view(r.model));
+        out.messages.reserve(r.message_count);
+        for (size_t i = 0; i < r.message_count; ++i)
+            out.messages.push_back({r.messages[i]->role, std::string(view(r.messages[i]->content))});
+        if (r.has_temperature) out.temperature = r.temperature;
+        if (r.has_max_tokens) out.maxTokens = r.max_tokens;
+        out.deadlineUnixMs = r.deadline_unix_ms;
+        out.stream = r.stream;
+        return out;
+    }
+};
+
+struct Usage {
+    int64_t promptTokens = -1;
+    int64_t completionTokens = -1;
+    int64_t cachedTokens = -1;
+    int64_t reasoningTokens = -1;
+    std::optional<double> cost;
+};
+
+struct ChatResult {
+    std::string finishReason = "stop";
+    std::string model;
+    Usage usage;
+};
+
+// One chat call. Completes exactly once; a Call destroyed without completing
+// fails the call, so no code path can leave the host waiting forever.
+class Call {
+public:
+    Call(const omnichat_host_api_t* api, omnichat_call_t* call) : api_(api), call_(call) {}
+    Call(Call&& o) noexcept : api_(o.api_), call_(std::exchange(o.call_, nullptr)) {}
+    Call& operator=(Call&&) = delete;
+    Call(const Call&) = delete;
+    ~Call() {
+        if (call_) fail(OMNICHAT_ERR_INTERNAL, "provider dropped the call without completing it");
+    }
+
+    // Returns false once the call is cancelled: stop, then fail(CANCELLED).
+    bool emit(std::string_view text) { return call_ && api_->call_emit_delta(call_, toC(text)); }
+    bool cancelled() const { return !call_ || api_->call_is_cancelled(call_); }
+    bool done() const { return call_ == nullptr; }
+    omnichat_call_t* raw() const { return call_; }
+
+    void complete(const ChatResult& r) {
+        if (!call_) return;
+        omnichat_chat_result_t c{};
+        c.struct_size = sizeof c;
+        c.finish_reason = toC(r.finishReason);
+        c.model = toC(r.model);
+        c.usage.struct_size = sizeof c.usage;
+        c.usage.prompt_tokens = r.usage.promptTokens;
+        c.usage.completion_tokens = r.usage.completionTokens;
+        c.usage.cached_tokens = r.usage.cachedTokens;
+        c.usage.reasoning_tokens = r.usage.reasoningTokens;
+        c.usage.has_cost = r.usage.cost.has_value();
+        c.usage.cost = r.usage.cost.value_or(0.0);
+        api_->call_complete(std::exchange(call_, nullptr), &c, nullptr);
+    }
+    void fail(omnichat_status_t status, std::string_view message, int32_t httpStatus = 0, int64_t retryAfterMs = -1) {
+        if (!call_) return;
+        omnichat_error_t e = makeError(status, message, httpStatus, retryAfterMs);
+        api_->call_complete(std::exchange(call_, nullptr), nullptr, &e);
+    }
+
+private:
+    const omnichat_host_api_t* api_;
+    omnichat_call_t* call_;
+};
+
+class Provider {
+public:
+    explicit Provider(const Host& host) : host_(host) {}
+    virtual ~Provider() = default;
+    // Must return promptly; complete `call` now or later from any thread.
+    virtual void startChat(ChatRequest request, std::shared_ptr<Call> call) = 0;
+
+    const Host& host() const { return host_; }
+
+private:
+    Host host_;
+};
+
+// ---------------------------------------------------------------------------
+// Storage
+// ---------------------------------------------------------------------------
+
+struct Conversation {
+    std::string id, projectId, userId;
+    std::optional<std::string> title;
+    int64_t createdAtMs = 0, updatedAtMs = 0;
+};
+
+struct StoredMessage {
+    std::string id, conversationId;
+    omnichat_role_t role = OMNICHAT_ROLE_USER;
+    std::string content;
+    int64_t createdAtMs = 0;
+    std::string provider, model, finishReason;
+    int64_t promptTokens = -1, completionTokens = -1, latencyMs = -1;
+};
+
+inline Conversation fromC(const omnichat_conversation_t& c) {
+    Conversation out{std::string(view(c.id)), std::string(view(c.project_id)), std::string(view(c.user_id)),
+                     std::nullopt, c.created_at_ms, c.updated_at_ms};
+    if (c.has_title) out.title = std::string(view(c.title));
+    return out;
+}
+
+inline omnichat_conversation_t toC(const Conversation& c) {
+    omnichat_conversation_t out{};
+    out.struct_size = sizeof out;
+    out.id = toC(c.id);
+    out.project_id = toC(c.projectId);
+    out.user_id = toC(c.userId);
+    out.has_title = c.title.has_value();
+    if (c.title) out.title = toC(*c.title);
+    out.created_at_ms = c.createdAtMs;
+    out.updated_at_ms = c.updatedAtMs;
+    return out;
+}
+
+inline StoredMessage fromC(const omnichat_stored_message_t& m) {
+    StoredMessage out;
+    out.id = std::string(view(m.id));
+    out.conversationId = std::string(view(m.conversation_id));
+    out.role = m.role;
+    out.content = std::string(view(m.content));
+    out.createdAtMs = m.created_at_ms;
+    out.provider = std::string(view(m.provider));
+    out.model = std::string(view(m.model));
+    out.finishReason = std::string(view(m.finish_reason));
+    out.promptTokens = m.prompt_tokens;
+    out.completionTokens = m.completion_tokens;
+    out.latencyMs = m.latency_ms;
+    return out;
+}
+
+inline omnichat_stored_message_t toC(const StoredMessage& m) {
+    omnichat_stored_message_t out{};
+    out.struct_size = sizeof out;
+    out.id = toC(m.id);
+    out.conversation_id = toC(m.conversationId);
+    out.role = m.role;
+    out.content = toC(m.content);
+    out.created_at_ms = m.createdAtMs;
+    out.provider = toC(m.provider);
+    out.model = toC(m.model);
+    out.finish_reason = toC(m.finishReason);
+    out.prompt_tokens = m.promptTokens;
+    out.completion_tokens = m.completionTokens;
+    out.latency_ms = m.latencyMs;
+    return out;
+}
+
+using ConversationSink = std::function<void(const Conversation&)>;
+using MessageSink = std::function<void(const StoredMessage&)>;
+
+// Hooks throw omnichat::Error(OMNICHAT_ERR_NOT_FOUND, ...) and friends.
+class Storage {
+public:
+    explicit Storage(const Host& host) : host_(host) {}
+    virtual ~Storage() = default;
+    virtual void migrate() = 0;
+    virtual void ping() = 0;
+    virtual void createConversation(const Conversation& c) = 0;
+    virtual void getConversation(std::string_view id, std::string_view userId, const ConversationSink& sink) = 0;
+    virtual void listConversations(std::string_view userId, std::string_view projectId,
+                                   const ConversationSink& sink) = 0;
+    virtual void deleteConversation(std::string_view id, std::string_view userId) = 0;
+    virtual void listMessages(std::string_view conversationId, std::string_view userId, std::string_view afterId,
+                              int64_t limit, const MessageSink& sink) = 0;
+    virtual void appendExchange(const StoredMessage& user, const StoredMessage& assistant) = 0;
+
+protected:
+    const Host& host() const { return host_; }
+
+private:
+    Host host_;
+};
+
+namespace detail {
+
+template <class Base, class T>
+omnichat_status_t create(const omnichat_host_api_t* host, const omnichat_config_t* config, void** instance,
+                         omnichat_error_t* error) {
+    return guarded(error, [&] { *instance = static_cast<Base*>(new T(Host(host, config))); });
+}
+
+template <class Base>
+void destroy(void* instance) {
+    delete static_cast<Base*>(instance);
+}
+
+template <size_t N>
+std::array<const omnichat_option_t*, N> pointersTo(const omnichat_option_t (&options)[N]) {
+    std::array<const omnichat_option_t*, N> out{};
+    for (size_t i = 0; i < N; ++i) out[i] = &options[i];
+    return out;
+}
+
+struct ProviderGlue {
+    static void startChat(void* instance, const omnichat_chat_request_t* request, omnichat_call_t* call);
+};
+
+inline void ProviderGlue::startChat(void* instance, const omnichat_chat_request_t* request, omnichat_call_t* call) {
+    auto* provider = static_cast<Provider*>(instance);
+    auto c = std::make_shared<Call>(provider->host().api(), call);
+    try {
+        provider->startChat(ChatRequest::fromC(*request), c);
+    } catch (const Error& e) {
+        c->fail(e.status(), e.what(), e.httpStatus(), e.retryAfterMs());
+    } catch (const std::exception& e) {
+        c->fail(OMNICHAT_ERR_INTERNAL, e.what());
+    } catch (...) {
+        c->fail(OMNICHAT_ERR_INTERNAL, "unknown exception");
+    }
+}
+
+struct StorageGlue {
+    static Storage* self(void* i) { return static_cast<Storage*>(i); }
+    static omnichat_status_t migrate(void* i, omnichat_error_t* e) {
+        return guarded(e, [&] { self(i)->migrate(); });
+    }
+    static omnichat_status_t ping(void* i, omnichat_error_t* e) {
+        return guarded(e, [&] { self(i)->ping(); });
+    }
+    static omnichat_status_t createConversation(void* i, const omnichat_conversation_t* c, omnichat_error_t* e) {
+        return guarded(e, [&] { self(i)->createConversation(fromC(*c)); });
+    }
+    static omnichat_status_t getConversation(void* i, omnichat_str_t id, omnichat_str_t user,
+                                             omnichat_conversation_sink_t sink, void* ud, omnichat_error_t* e) {
+        return guarded(e, [&] {
+            self(i)->getConversation(view(id), view(user), [&](const Conversation& c) {
+                auto raw = toC(c);
+                sink(ud, &raw);
+            });
+        });
+    }
+    static omnichat_status_t listConversations(void* i, omnichat_str_t user, omnichat_str_t project,
+                                               omnichat_conversation_sink_t sink, void* ud, omnichat_error_t* e) {
+        return guarded(e, [&] {
+            self(i)->listConversations(view(user), view(project), [&](const Conversation& c) {
+                auto raw = toC(c);
+                sink(ud, &raw);
+            });
+        });
+    }
+    static omnichat_status_t deleteConversation(void* i, omnichat_str_t id, omnichat_str_t user, omnichat_error_t* e) {
+        return guarded(e, [&] { self(i)->deleteConversation(view(id), view(user)); });
+    }
+    static omnichat_status_t listMessages(void* i, omnichat_str_t conv, omnichat_str_t user, omnichat_str_t after,
+                                          int64_t limit, omnichat_message_sink_t sink, void* ud,
+                                          omnichat_error_t* e) {
+        return guarded(e, [&] {
+            self(i)->listMessages(view(conv), view(user), view(after), limit, [&](const StoredMessage& m) {
+                auto raw = toC(m);
+                sink(ud, &raw);
+            });
+        });
+    }
+    static omnichat_status_t appendExchange(void* i, const omnichat_stored_message_t* u,
+                                            const omnichat_stored_message_t* a, omnichat_error_t* e) {
+        return guarded(e, [&] { self(i)->appendExchange(fromC(*u), fromC(*a)); });
+    }
+};
+
+template <class T, size_t N>
+const omnichat_plugin_descriptor_t* providerDescriptor(const char* name, const char* version,
+                                                       const omnichat_option_t (&options)[N]) {
+    static const auto pointers = pointersTo(options);
+    static const omnichat_provider_vtable_t vtable{sizeof(omnichat_provider_vtable_t), &create<Provider, T>,
+                                                   &destroy<Provider>, &ProviderGlue::startChat, nullptr};
+    static const omnichat_plugin_descriptor_t descriptor{
+        sizeof(omnichat_plugin_descriptor_t), OMNICHAT_ABI_VERSION, name, version, OMNICHAT_PLUGIN_PROVIDER,
+        pointers.data(), N, &vtable, nullptr};
+    return &descriptor;
+}
+
+template <class T, size_t N>
+const omnichat_plugin_descriptor_t* storageDescriptor(const char* name, const char* version,
+                                                      const omnichat_option_t (&options)[N]) {
+    static const auto pointers = pointersTo(options);
+    static const omnichat_storage_vtable_t vtable{sizeof(omnichat_storage_vtable_t),
+                                                  &create<Storage, T>,
+                                                  &destroy<Storage>,
+                                                  &StorageGlue::migrate,
+                                                  &StorageGlue::ping,
+                                                  &StorageGlue::createConversation,
+                                                  &StorageGlue::getConversation,
+                                                  &StorageGlue::listConversations,
+                                                  &StorageGlue::deleteConversation,
+                                                  &StorageGlue::listMessages,
+                                                  &StorageGlue::appendExchange};
+    static const omnichat_plugin_descriptor_t descriptor{
+        sizeof(omnichat_plugin_descriptor_t), OMNICHAT_ABI_VERSION, name, version, OMNICHAT_PLUGIN_STORAGE,
+        pointers.data(), N, nullptr, &vtable};
+    return &descriptor;
+}
+
+}  // namespace detail
+}  // namespace omnichat
+
+// Emits the two C entry points of a provider plugin. `Class` derives from
+// omnichat::Provider and is constructible from an omnichat::Host;
+// `options` is a static array of omnichat::option(...).
+#define OMNICHAT_PROVIDER_PLUGIN(Class, name, version, options)                                          \
+    extern "C" OMNICHAT_EXPORT uint32_t omnichat_plugin_abi_version(void) { return OMNICHAT_ABI_VERSION; } \
+    extern "C" OMNICHAT_EXPORT const omnichat_plugin_descriptor_t* omnichat_plugin_init(                  \
+        const omnichat_host_api_t*) {                                                                    \
+        return ::omnichat::detail::providerDescriptor<Class>(name, version, options);                    \
+    }
+
+// The same for a storage plugin; `Class` derives from omnichat::Storage.
+#define OMNICHAT_STORAGE_PLUGIN(Class, name, version, options)                                           \
+    extern "C" OMNICHAT_EXPORT uint32_t omnichat_plugin_abi_version(void) { return OMNICHAT_ABI_VERSION; } \
+    extern "C" OMNICHAT_EXPORT const omnichat_plugin_descriptor_t* omnichat_plugin_init(                  \
+        const omnichat_host_api_t*) {                                                                    \
+        return ::omnichat::detail::storageDescriptor<Class>(name, version, options);                     \
+    }
