@@ -141,9 +141,7 @@ private:
 
 }  // namespace
 
-void overloaded(RouteContext& ctx) {
-    ctx.respond->error(503, "overloaded", "the server is busy, try again", 1);
-}
+void overloaded(RouteContext& ctx) { ctx.respond->error(503, "overloaded", "the server is busy, try again", 1); }
 
 bool requireUuidParam(RouteContext& ctx, size_t index) {
     if (isUuid(ctx.params[index])) return true;

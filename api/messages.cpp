@@ -38,8 +38,7 @@ void sendMessage(RouteContext& ctx) {
     auto body = readJsonObject(ctx, true);
     if (!body) return;
     auto it = body->find("content");
-    if (it == body->end() || it->is_null())
-        return ctx.respond->error(400, "missing_content", "content is required");
+    if (it == body->end() || it->is_null()) return ctx.respond->error(400, "missing_content", "content is required");
     if (!it->is_string()) return ctx.respond->error(400, "invalid_content", "content must be a string");
     auto content = it->get<std::string>();
     if (content.find_first_not_of(" \t\r\n") == std::string::npos)
@@ -50,9 +49,8 @@ void sendMessage(RouteContext& ctx) {
     if (!ctx.chat.sendMessage(ctx.userId, ctx.params[0], std::move(content), [respond](Outcome<StoredMessage> out) {
             if (auto* f = std::get_if<Failure>(&out)) return respond->failure(*f);
             const auto& m = std::get<StoredMessage>(out);
-            nlohmann::json j = {{"message_id", m.id},
-                                {"response", m.content},
-                                {"created_at", formatIsoMillis(m.createdAtMs)}};
+            nlohmann::json j = {
+                {"message_id", m.id}, {"response", m.content}, {"created_at", formatIsoMillis(m.createdAtMs)}};
             respond->json(200, j.dump());
         }))
         overloaded(ctx);

@@ -11,6 +11,30 @@ namespace omnichat {
 
 using namespace Pistache;
 
+namespace {
+
+// Pistache 0.0.5 drops raw headers from responses; only typed ones are
+// written, so the few we need get a type.
+template <const char* HeaderName>
+class TextHeader : public Http::Header::Header {
+public:
+    TextHeader() = default;
+    explicit TextHeader(std::string value) : value_(std::move(value)) {}
+    static constexpr const char* Name = HeaderName;
+    const char* name() const override { return Name; }
+    uint64_t hash() const override { return Http::Header::detail::hash(HeaderName); }
+    void parse(const std::string& data) override { value_ = data; }
+    void write(std::ostream& os) const override { os << value_; }
+
+private:
+    std::string value_;
+};
+
+constexpr char kRetryAfter[] = "Retry-After";
+constexpr char kWwwAuthenticate[] = "WWW-Authenticate";
+
+}  // namespace
+
 Responder::Responder(const Http::Request& request, Http::ResponseWriter writer)
     : writer_(std::make_shared<Http::ResponseWriter>(std::move(writer))) {
     // Pistache answers "Connection: Close" to requests without a Connection
@@ -28,8 +52,8 @@ void Responder::send(int status, const std::string& body, bool isJson, int retry
     headers.remove<Http::Header::Connection>();
     headers.add<Http::Header::Connection>(keepAlive_ ? Http::ConnectionControl::KeepAlive
                                                      : Http::ConnectionControl::Close);
-    if (retryAfterSeconds >= 0) headers.addRaw(Http::Header::Raw("Retry-After", std::to_string(retryAfterSeconds)));
-    if (status == 401) headers.addRaw(Http::Header::Raw("WWW-Authenticate", "Bearer"));
+    if (retryAfterSeconds >= 0) headers.add<TextHeader<kRetryAfter>>(std::to_string(retryAfterSeconds));
+    if (status == 401) headers.add<TextHeader<kWwwAuthenticate>>("Bearer");
     if (isJson)
         writer_->send(static_cast<Http::Code>(status), body, MIME(Application, Json));
     else
@@ -50,33 +74,34 @@ void Responder::failure(const Failure& f) {
     int retry = f.retryAfterMs >= 0 ? static_cast<int>((f.retryAfterMs + 999) / 1000) : -1;
     if (f.source == S::Storage) {
         switch (f.status) {
-        case OMNICHAT_ERR_NOT_FOUND: return error(404, "not_found", "conversation not found");
-        case OMNICHAT_ERR_BAD_REQUEST:
-            return error(400, "invalid_content", "the content cannot be stored as given");
-        case OMNICHAT_ERR_UNAVAILABLE:
-            spdlog::warn("storage unavailable: {}", f.detail);
-            return error(503, "storage_unavailable", "storage is unavailable, try again", 1);
-        default:
-            spdlog::error("storage failure: {}", f.detail);
-            return error(500, "internal_error", "internal error");
+            case OMNICHAT_ERR_NOT_FOUND: return error(404, "not_found", "conversation not found");
+            case OMNICHAT_ERR_BAD_REQUEST:
+                return error(400, "invalid_content", "the content cannot be stored as given");
+            case OMNICHAT_ERR_UNAVAILABLE:
+                spdlog::warn("storage unavailable: {}", f.detail);
+                return error(503, "storage_unavailable", "storage is unavailable, try again", 1);
+            default:
+                spdlog::error("storage failure: {}", f.detail);
+                return error(500, "internal_error", "internal error");
         }
     }
     if (f.source == S::Provider) {
         spdlog::warn("provider failure: {}", f.detail);
         switch (f.status) {
-        case OMNICHAT_ERR_TIMEOUT: return error(504, "provider_timeout", "the provider did not answer in time");
-        case OMNICHAT_ERR_RATE_LIMITED:
-            return error(502, "provider_rate_limited", "the provider is rate limiting requests", retry);
-        case OMNICHAT_ERR_AUTH: return error(502, "provider_auth_failed", "the provider rejected our credentials");
-        case OMNICHAT_ERR_BAD_RESPONSE:
-            return error(502, "provider_bad_response", "the provider sent a response that could not be used");
-        case OMNICHAT_ERR_UNAVAILABLE: return error(502, "provider_unavailable", "the provider could not be reached");
-        case OMNICHAT_ERR_BAD_REQUEST:
-            return error(502, "provider_rejected_request", "the provider rejected the request");
-        case OMNICHAT_ERR_CONTENT_FILTERED:
-            return error(502, "provider_content_filtered", "the provider refused the content");
-        case OMNICHAT_ERR_CANCELLED: return error(503, "cancelled", "the request was cancelled", 1);
-        default: return error(502, "provider_error", "the provider failed");
+            case OMNICHAT_ERR_TIMEOUT: return error(504, "provider_timeout", "the provider did not answer in time");
+            case OMNICHAT_ERR_RATE_LIMITED:
+                return error(502, "provider_rate_limited", "the provider is rate limiting requests", retry);
+            case OMNICHAT_ERR_AUTH: return error(502, "provider_auth_failed", "the provider rejected our credentials");
+            case OMNICHAT_ERR_BAD_RESPONSE:
+                return error(502, "provider_bad_response", "the provider sent a response that could not be used");
+            case OMNICHAT_ERR_UNAVAILABLE:
+                return error(502, "provider_unavailable", "the provider could not be reached");
+            case OMNICHAT_ERR_BAD_REQUEST:
+                return error(502, "provider_rejected_request", "the provider rejected the request");
+            case OMNICHAT_ERR_CONTENT_FILTERED:
+                return error(502, "provider_content_filtered", "the provider refused the content");
+            case OMNICHAT_ERR_CANCELLED: return error(503, "cancelled", "the request was cancelled", 1);
+            default: return error(502, "provider_error", "the provider failed");
         }
     }
     spdlog::error("service failure: {}", f.detail);

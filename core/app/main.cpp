@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <iostream>
@@ -75,8 +76,8 @@ std::string pluginDirectory(const Config& config) {
 }
 
 std::unique_ptr<StorageClient> openStorage(const Config& config, const std::string& pluginDir) {
-    auto storage = std::make_unique<StorageClient>(
-        createInstance(pluginDir, config.storage, "storage", OMNICHAT_PLUGIN_STORAGE));
+    auto storage =
+        std::make_unique<StorageClient>(createInstance(pluginDir, config.storage, "storage", OMNICHAT_PLUGIN_STORAGE));
     // The database may still be starting (containers, CI): retry a bounded
     // time, then fail with the last reason.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(config.storageStartupTimeoutSeconds);
@@ -86,8 +87,7 @@ std::unique_ptr<StorageClient> openStorage(const Config& config, const std::stri
             return storage;
         } catch (const StorageError& e) {
             if (e.status() != OMNICHAT_ERR_UNAVAILABLE || std::chrono::steady_clock::now() >= deadline)
-                throw StorageError(e.status(), std::string("storage (") + config.storage.plugin +
-                                                   "): " + e.what());
+                throw StorageError(e.status(), std::string("storage (") + config.storage.plugin + "): " + e.what());
             std::this_thread::sleep_for(std::chrono::milliseconds(500));
         }
     }
@@ -109,8 +109,7 @@ int serve(const Config& config, bool checkOnly) {
     auto storage = openStorage(config, pluginDir);
     std::map<std::string, std::unique_ptr<PluginInstance>> providers;
     providers[config.defaultProvider] = createInstance(pluginDir, config.providers.at(config.defaultProvider),
-                                                       "providers." + config.defaultProvider,
-                                                       OMNICHAT_PLUGIN_PROVIDER);
+                                                       "providers." + config.defaultProvider, OMNICHAT_PLUGIN_PROVIDER);
     if (checkOnly) {
         std::cout << "configuration OK (" << config.source << ")\n";
         return 0;
@@ -121,8 +120,9 @@ int serve(const Config& config, bool checkOnly) {
         JwtAuthenticator auth(config.jwtSecret);
         HttpServer server(config, chat, auth);
         server.start();
-        spdlog::info("omnichat listening on http://{}:{} (storage {}, provider {})", config.listenHost,
-                     server.port(), config.storage.plugin, config.defaultProvider);
+        // On stdout whatever the log level: scripts and tests wait for it.
+        std::cout << "omnichat listening on http://" << config.listenHost << ":" << server.port() << " (storage "
+                  << config.storage.plugin << ", provider " << config.defaultProvider << ")" << std::endl;
         int sig = 0;
         sigwait(&signals, &sig);
         spdlog::info("signal {} received, shutting down", sig);
@@ -162,7 +162,10 @@ int main(int argc, char** argv) {
         return 2;
     } catch (const std::exception& e) {
         // One line naming the problem: ConfigError, PluginError, StorageError.
-        std::cerr << "omnichat: error: " << e.what() << "\n";
+        std::string line = e.what();
+        std::replace(line.begin(), line.end(), '\n', ' ');
+        line.erase(line.find_last_not_of(' ') + 1);
+        std::cerr << "omnichat: error: " << line << "\n";
         return 1;
     }
 }

@@ -57,12 +57,11 @@ bool ChatService::getConversation(std::string userId, std::string id, Reply<Conv
     });
 }
 
-bool ChatService::listConversations(std::string userId, std::string projectId,
-                                    Reply<std::vector<Conversation>> reply) {
-    return runStorage<std::vector<Conversation>>(
-        std::move(reply), [this, userId, projectId]() -> Outcome<std::vector<Conversation>> {
-            return storage_.listConversations(userId, projectId);
-        });
+bool ChatService::listConversations(std::string userId, std::string projectId, Reply<std::vector<Conversation>> reply) {
+    return runStorage<std::vector<Conversation>>(std::move(reply),
+                                                 [this, userId, projectId]() -> Outcome<std::vector<Conversation>> {
+                                                     return storage_.listConversations(userId, projectId);
+                                                 });
 }
 
 bool ChatService::deleteConversation(std::string userId, std::string id, Reply<Done> reply) {
@@ -114,9 +113,8 @@ bool ChatService::sendMessage(std::string userId, std::string conversationId, st
     return queued;
 }
 
-void ChatService::callProvider(const Conversation& conversation,
-                               std::vector<StoredMessage> history, StoredMessage userMessage,
-                               Reply<StoredMessage> reply) {
+void ChatService::callProvider(const Conversation& conversation, std::vector<StoredMessage> history,
+                               StoredMessage userMessage, Reply<StoredMessage> reply) {
     // Shared, not moved: the request below points into its content, and the
     // completion (which may run before start_chat returns) needs it too.
     auto user = std::make_shared<StoredMessage>(std::move(userMessage));
@@ -145,8 +143,8 @@ void ChatService::callProvider(const Conversation& conversation,
     request.deadline_unix_ms = started + config_.providerTimeoutMs;
 
     auto* call = new omnichat_call();
-    call->done = [this, conversationId = conversation.id, providerName, model, started,
-                  user, reply = std::move(reply)](ProviderOutcome&& outcome) mutable {
+    call->done = [this, conversationId = conversation.id, providerName, model, started, user,
+                  reply = std::move(reply)](ProviderOutcome&& outcome) mutable {
         if (outcome.status != OMNICHAT_OK) {
             return reply(Failure{Failure::Source::Provider, outcome.status, outcome.retryAfterMs,
                                  providerName + ": " + outcome.message});

@@ -60,8 +60,8 @@ public:
 private:
     template <class T, class F>
     bool runStorage(Reply<T> reply, F body);
-    void callProvider(const Conversation& conversation, std::vector<StoredMessage> history,
-                      StoredMessage userMessage, Reply<StoredMessage> reply);
+    void callProvider(const Conversation& conversation, std::vector<StoredMessage> history, StoredMessage userMessage,
+                      Reply<StoredMessage> reply);
 
     const Config& config_;
     StorageClient& storage_;

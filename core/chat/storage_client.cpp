@@ -14,8 +14,8 @@ struct ErrorBox {
 bool check(omnichat_status_t status, const ErrorBox& box, const char* what) {
     if (status == OMNICHAT_OK) return true;
     if (status == OMNICHAT_ERR_NOT_FOUND) return false;
-    throw StorageError(status, std::string(what) + ": " +
-                                   std::string(box.e.message, strnlen(box.e.message, sizeof box.e.message)));
+    throw StorageError(
+        status, std::string(what) + ": " + std::string(box.e.message, strnlen(box.e.message, sizeof box.e.message)));
 }
 
 omnichat_str_t str(const std::string& s) { return {s.data(), s.size()}; }
@@ -64,8 +64,8 @@ std::optional<Conversation> StorageClient::getConversation(const std::string& id
 std::vector<Conversation> StorageClient::listConversations(const std::string& userId, const std::string& projectId) {
     ErrorBox b;
     std::vector<Conversation> out;
-    check(vt_.conversation_list(instance_->handle(), str(userId), str(projectId), &collectConversation, &out, &b.e),
-          b, "list conversations");
+    check(vt_.conversation_list(instance_->handle(), str(userId), str(projectId), &collectConversation, &out, &b.e), b,
+          "list conversations");
     return out;
 }
 

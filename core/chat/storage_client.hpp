@@ -14,8 +14,7 @@ namespace omnichat {
 // A storage hook failed for a reason other than "not found".
 class StorageError : public std::runtime_error {
 public:
-    StorageError(omnichat_status_t status, const std::string& message)
-        : std::runtime_error(message), status_(status) {}
+    StorageError(omnichat_status_t status, const std::string& message) : std::runtime_error(message), status_(status) {}
     omnichat_status_t status() const { return status_; }
 
 private:

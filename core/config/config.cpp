@@ -114,11 +114,14 @@ void readYaml(const std::string& file, Config& c) {
     requireKnownKeys(file, root, "top level", {"server", "auth", "storage", "providers", "chat", "plugins", "logging"});
 
     if (auto s = root["server"]) {
-        requireKnownKeys(file, s, "server",
-                         {"listen", "reactor_threads", "worker_threads", "queue_depth", "max_body_bytes", "max_in_flight"});
+        requireKnownKeys(
+            file, s, "server",
+            {"listen", "reactor_threads", "worker_threads", "queue_depth", "max_body_bytes", "max_in_flight"});
         if (s["listen"]) parseListen(scalar(file, s["listen"], "listen"), where(file, s["listen"]), c);
-        if (s["reactor_threads"]) c.reactorThreads = number<unsigned>(file, s["reactor_threads"], "reactor_threads", 1, 256);
-        if (s["worker_threads"]) c.workerThreads = number<unsigned>(file, s["worker_threads"], "worker_threads", 1, 1024);
+        if (s["reactor_threads"])
+            c.reactorThreads = number<unsigned>(file, s["reactor_threads"], "reactor_threads", 1, 256);
+        if (s["worker_threads"])
+            c.workerThreads = number<unsigned>(file, s["worker_threads"], "worker_threads", 1, 1024);
         if (s["queue_depth"]) c.queueDepth = number<size_t>(file, s["queue_depth"], "queue_depth", 1, 1000000);
         if (s["max_in_flight"]) c.maxInFlight = number<size_t>(file, s["max_in_flight"], "max_in_flight", 1, 1000000);
         if (s["max_body_bytes"])
@@ -159,7 +162,8 @@ void readYaml(const std::string& file, Config& c) {
             c.logLevel = scalar(file, l["level"], "level");
             static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "off"};
             if (!levels.count(c.logLevel))
-                throw ConfigError(where(file, l["level"]) + ": logging.level must be one of trace, debug, info, "
+                throw ConfigError(where(file, l["level"]) +
+                                  ": logging.level must be one of trace, debug, info, "
                                   "warn, error, off");
         }
     }
@@ -210,8 +214,7 @@ void applyEnvironment(const Environment& env, Config& c) {
         auto v = get(m.var);
         if (!v) continue;
         auto it = c.providers.find(m.instance);
-        if (it == c.providers.end())
-            c.providers[m.instance] = {m.instance, {}, std::string("environment ") + m.var};
+        if (it == c.providers.end()) c.providers[m.instance] = {m.instance, {}, std::string("environment ") + m.var};
         c.providers[m.instance].options[m.option] = {*v, std::string("environment ") + m.var};
     }
     // Without an explicit choice, the first provider that has a key, else the

@@ -17,11 +17,11 @@ std::atomic<HttpClient*> g_http{nullptr};
 
 spdlog::level::level_enum toSpd(omnichat_log_level_t level) {
     switch (level) {
-    case OMNICHAT_LOG_TRACE: return spdlog::level::trace;
-    case OMNICHAT_LOG_DEBUG: return spdlog::level::debug;
-    case OMNICHAT_LOG_INFO: return spdlog::level::info;
-    case OMNICHAT_LOG_WARN: return spdlog::level::warn;
-    default: return spdlog::level::err;
+        case OMNICHAT_LOG_TRACE: return spdlog::level::trace;
+        case OMNICHAT_LOG_DEBUG: return spdlog::level::debug;
+        case OMNICHAT_LOG_INFO: return spdlog::level::info;
+        case OMNICHAT_LOG_WARN: return spdlog::level::warn;
+        default: return spdlog::level::err;
     }
 }
 
@@ -94,8 +94,17 @@ void httpCancel(omnichat_http_exchange_t* exchange) {
 int64_t now() { return nowUnixMs(); }
 
 const omnichat_host_api_t kHostApi{
-    sizeof(omnichat_host_api_t), OMNICHAT_ABI_VERSION, &logEnabled, &log, &configGet, &callEmitDelta,
-    &callComplete, &callIsCancelled, &httpStart, &httpCancel, &now,
+    sizeof(omnichat_host_api_t),
+    OMNICHAT_ABI_VERSION,
+    &logEnabled,
+    &log,
+    &configGet,
+    &callEmitDelta,
+    &callComplete,
+    &callIsCancelled,
+    &httpStart,
+    &httpCancel,
+    &now,
 };
 
 }  // namespace

@@ -72,17 +72,17 @@ size_t onBodyChunk(char* data, size_t size, size_t count, void* ud) {
 
 omnichat_http_transport_t transportOf(CURLcode code) {
     switch (code) {
-    case CURLE_OK: return OMNICHAT_HTTP_OK;
-    case CURLE_OPERATION_TIMEDOUT: return OMNICHAT_HTTP_TIMEOUT;
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY: return OMNICHAT_HTTP_CONNECT_FAILED;
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_CACERT_BADFILE: return OMNICHAT_HTTP_TLS_FAILED;
-    default: return OMNICHAT_HTTP_FAILED;
+        case CURLE_OK: return OMNICHAT_HTTP_OK;
+        case CURLE_OPERATION_TIMEDOUT: return OMNICHAT_HTTP_TIMEOUT;
+        case CURLE_COULDNT_CONNECT:
+        case CURLE_COULDNT_RESOLVE_HOST:
+        case CURLE_COULDNT_RESOLVE_PROXY: return OMNICHAT_HTTP_CONNECT_FAILED;
+        case CURLE_SSL_CONNECT_ERROR:
+        case CURLE_PEER_FAILED_VERIFICATION:
+        case CURLE_SSL_CERTPROBLEM:
+        case CURLE_SSL_CIPHER:
+        case CURLE_SSL_CACERT_BADFILE: return OMNICHAT_HTTP_TLS_FAILED;
+        default: return OMNICHAT_HTTP_FAILED;
     }
 }
 
@@ -228,11 +228,12 @@ omnichat_http_exchange_t* HttpClient::start(const omnichat_http_request_t& reque
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                     request.connect_timeout_ms > 0 ? static_cast<long>(request.connect_timeout_ms)
-                                                    : kDefaultConnectTimeoutMs);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, request.total_timeout_ms > 0 ? static_cast<long>(request.total_timeout_ms)
-                                                                         : kDefaultTotalTimeoutMs);
+    curl_easy_setopt(
+        e, CURLOPT_CONNECTTIMEOUT_MS,
+        request.connect_timeout_ms > 0 ? static_cast<long>(request.connect_timeout_ms) : kDefaultConnectTimeoutMs);
+    curl_easy_setopt(
+        e, CURLOPT_TIMEOUT_MS,
+        request.total_timeout_ms > 0 ? static_cast<long>(request.total_timeout_ms) : kDefaultTotalTimeoutMs);
     {
         std::lock_guard lock(impl_->mutex);
         if (impl_->stopping) {

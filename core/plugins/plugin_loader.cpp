@@ -59,9 +59,8 @@ std::shared_ptr<PluginLibrary> loadPlugin(const std::string& directory, const st
         throw PluginError(path + ": ABI mismatch: plugin built for " + versionText(abiVersion) + ", host supports " +
                           versionText(OMNICHAT_ABI_VERSION) + " (same major, minor up to the host's)");
 
-    const auto* raw =
-        lib->get<const omnichat_plugin_descriptor_t*(const omnichat_host_api_t*)>(OMNICHAT_PLUGIN_INIT_SYMBOL)(
-            hostApi());
+    const auto* raw = lib->get<const omnichat_plugin_descriptor_t*(const omnichat_host_api_t*)>(
+        OMNICHAT_PLUGIN_INIT_SYMBOL)(hostApi());
     if (!raw) throw PluginError(path + ": omnichat_plugin_init() refused to start with this host");
     auto d = copyVersioned(raw);
 
@@ -73,8 +72,8 @@ std::shared_ptr<PluginLibrary> loadPlugin(const std::string& directory, const st
     for (size_t i = 0; i < d.option_count; ++i) {
         auto o = copyVersioned(d.options[i]);
         if (!o.name) throw PluginError(path + ": option " + std::to_string(i) + " has no name");
-        out->options_.push_back({o.name, o.type, o.default_value ? std::optional<std::string>(o.default_value)
-                                                                 : std::nullopt,
+        out->options_.push_back({o.name, o.type,
+                                 o.default_value ? std::optional<std::string>(o.default_value) : std::nullopt,
                                  o.required, o.description ? o.description : ""});
     }
     if (d.kind == OMNICHAT_PLUGIN_PROVIDER) {
@@ -129,16 +128,16 @@ PluginInstance::PluginInstance(std::shared_ptr<PluginLibrary> library, std::uniq
     : library_(std::move(library)), config_(std::move(config)), name_(std::move(instanceName)) {
     omnichat_error_t error{};
     error.struct_size = sizeof error;
-    auto create = library_->kind() == OMNICHAT_PLUGIN_PROVIDER ? library_->provider().create
-                                                               : library_->storage().create;
+    auto create =
+        library_->kind() == OMNICHAT_PLUGIN_PROVIDER ? library_->provider().create : library_->storage().create;
     if (create(hostApi(), config_.get(), &instance_, &error) != OMNICHAT_OK || !instance_)
         throw PluginError(library_->path() + ": cannot create " + name_ + ": " +
                           std::string(error.message, strnlen(error.message, sizeof error.message)));
 }
 
 PluginInstance::~PluginInstance() {
-    auto destroy = library_->kind() == OMNICHAT_PLUGIN_PROVIDER ? library_->provider().destroy
-                                                                : library_->storage().destroy;
+    auto destroy =
+        library_->kind() == OMNICHAT_PLUGIN_PROVIDER ? library_->provider().destroy : library_->storage().destroy;
     destroy(instance_);
 }
 

@@ -41,7 +41,8 @@ inline int64_t retryAfterMs(const omnichat::HttpResponseHead& head, int64_t nowU
     } catch (...) {
     }
     std::tm tm{};
-    if (strptime(value->c_str(), "%a, %d %b %Y %H:%M:%S", &tm)) return std::max<int64_t>(0, timegm(&tm) * 1000LL - nowUnixMs);
+    if (strptime(value->c_str(), "%a, %d %b %Y %H:%M:%S", &tm))
+        return std::max<int64_t>(0, timegm(&tm) * 1000LL - nowUnixMs);
     return -1;
 }
 
@@ -55,9 +56,9 @@ inline omnichat_status_t statusForHttp(int32_t status) {
 
 inline const char* roleName(omnichat_role_t role) {
     switch (role) {
-    case OMNICHAT_ROLE_SYSTEM: return "system";
-    case OMNICHAT_ROLE_ASSISTANT: return "assistant";
-    default: return "user";
+        case OMNICHAT_ROLE_SYSTEM: return "system";
+        case OMNICHAT_ROLE_ASSISTANT: return "assistant";
+        default: return "user";
     }
 }
 
@@ -101,7 +102,8 @@ inline void completeFromBody(omnichat::Call& call, const std::string& body, cons
 
     omnichat::ChatResult result;
     result.finishReason = finish.empty() ? "stop" : finish;
-    result.model = json.value("model", nlohmann::json()).is_string() ? json["model"].get<std::string>() : requestedModel;
+    result.model =
+        json.value("model", nlohmann::json()).is_string() ? json["model"].get<std::string>() : requestedModel;
     if (auto usage = json.find("usage"); usage != json.end() && usage->is_object()) {
         result.usage.promptTokens = tokens(*usage, "prompt_tokens");
         result.usage.completionTokens = tokens(*usage, "completion_tokens");
@@ -150,14 +152,16 @@ public:
             return true;
         };
         handlers.onComplete = [state, call, model, &h](omnichat_http_transport_t transport, int32_t status,
-                                                      std::string_view message) {
+                                                       std::string_view message) {
             switch (transport) {
-            case OMNICHAT_HTTP_OK: break;
-            case OMNICHAT_HTTP_TIMEOUT: return call->fail(OMNICHAT_ERR_TIMEOUT, "upstream timed out");
-            case OMNICHAT_HTTP_CANCELLED:
-                if (state->tooLarge) return call->fail(OMNICHAT_ERR_BAD_RESPONSE, "response too large");
-                return call->fail(OMNICHAT_ERR_CANCELLED, "cancelled");
-            default: return call->fail(OMNICHAT_ERR_UNAVAILABLE, std::string("upstream unreachable: ") + std::string(message));
+                case OMNICHAT_HTTP_OK: break;
+                case OMNICHAT_HTTP_TIMEOUT: return call->fail(OMNICHAT_ERR_TIMEOUT, "upstream timed out");
+                case OMNICHAT_HTTP_CANCELLED:
+                    if (state->tooLarge) return call->fail(OMNICHAT_ERR_BAD_RESPONSE, "response too large");
+                    return call->fail(OMNICHAT_ERR_CANCELLED, "cancelled");
+                default:
+                    return call->fail(OMNICHAT_ERR_UNAVAILABLE,
+                                      std::string("upstream unreachable: ") + std::string(message));
             }
             if (status < 200 || status > 299) {
                 int64_t retry = retryAfterMs(state->head, h.nowUnixMs());
@@ -174,13 +178,13 @@ private:
 };
 
 // Options both plugins declare, with their own defaults.
-#define OPENAI_COMPATIBLE_OPTIONS(defaultBaseUrl, defaultModel, keyVariable)                                      \
-    omnichat::option("api_key", OMNICHAT_OPTION_SECRET, nullptr, true, "API key (or " keyVariable ")."),          \
-        omnichat::option("base_url", OMNICHAT_OPTION_STRING, defaultBaseUrl, false,                               \
-                         "Base URL of an OpenAI-compatible API."),                                                \
-        omnichat::option("model", OMNICHAT_OPTION_STRING, defaultModel, false,                                    \
-                         "Model used when the chat configuration names none."),                                   \
-        omnichat::option("connect_timeout_ms", OMNICHAT_OPTION_INT, "10000", false, "Connection timeout."),       \
+#define OPENAI_COMPATIBLE_OPTIONS(defaultBaseUrl, defaultModel, keyVariable)                                \
+    omnichat::option("api_key", OMNICHAT_OPTION_SECRET, nullptr, true, "API key (or " keyVariable ")."),    \
+        omnichat::option("base_url", OMNICHAT_OPTION_STRING, defaultBaseUrl, false,                         \
+                         "Base URL of an OpenAI-compatible API."),                                          \
+        omnichat::option("model", OMNICHAT_OPTION_STRING, defaultModel, false,                              \
+                         "Model used when the chat configuration names none."),                             \
+        omnichat::option("connect_timeout_ms", OMNICHAT_OPTION_INT, "10000", false, "Connection timeout."), \
         omnichat::option("timeout_ms", OMNICHAT_OPTION_INT, "120000", false, "Timeout of a whole request.")
 
 inline Settings commonSettings(const omnichat::Host& host) {

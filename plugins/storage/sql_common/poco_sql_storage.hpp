@@ -23,7 +23,7 @@ using Poco::Data::Statement;
 using namespace Poco::Data::Keywords;
 
 struct Dialect {
-    std::string connector;  // Poco connector name
+    std::string connector;    // Poco connector name
     bool dollarPlaceholders;  // $1..$n instead of ?
     // Run inside the migration transaction, first: serializes concurrent
     // migrations across processes.
@@ -51,9 +51,10 @@ inline const std::vector<std::vector<std::string>>& migrations() {
 
 class PocoSqlStorage : public omnichat::Storage {
 public:
-    PocoSqlStorage(const omnichat::Host& host, Dialect dialect, const std::string& connectionString,
-                   int poolSize)
-        : Storage(host), dialect_(std::move(dialect)) {
+    // `secret` (a password) is masked in every error message.
+    PocoSqlStorage(const omnichat::Host& host, Dialect dialect, const std::string& connectionString, int poolSize,
+                   std::string secret = "")
+        : Storage(host), dialect_(std::move(dialect)), secret_(std::move(secret)) {
         pool_ = std::make_unique<Poco::Data::SessionPool>(dialect_.connector, connectionString, 1, poolSize, 60);
     }
 
@@ -90,8 +91,9 @@ public:
             if (c.title) title = *c.title;
             Poco::Int64 created = c.createdAtMs, updated = c.updatedAtMs;
             std::string id = c.id, project = c.projectId, user = c.userId;
-            s << sql("INSERT INTO conversations (id, project_id, user_id, title, created_at_ms, updated_at_ms) "
-                     "VALUES (?, ?, ?, ?, ?, ?)"),
+            s << sql(
+                "INSERT INTO conversations (id, project_id, user_id, title, created_at_ms, updated_at_ms) "
+                "VALUES (?, ?, ?, ?, ?, ?)"),
                 use(id), use(project), use(user), use(title), use(created), use(updated), now;
         });
     }
@@ -141,8 +143,8 @@ public:
         });
     }
 
-    void listMessages(std::string_view conversationId, std::string_view userId, std::string_view afterId,
-                      int64_t limit, const omnichat::MessageSink& sink) override {
+    void listMessages(std::string_view conversationId, std::string_view userId, std::string_view afterId, int64_t limit,
+                      const omnichat::MessageSink& sink) override {
         run([&](Session& s) {
             std::string c(conversationId), u(userId), a(afterId);
             Poco::Int64 owned = 0;
@@ -152,16 +154,17 @@ public:
             Poco::Int64 afterSeq = -1;
             if (!a.empty()) {
                 std::vector<Poco::Int64> seqs;
-                s << sql("SELECT seq FROM messages WHERE id = ? AND conversation_id = ?"), use(a), use(c),
-                    into(seqs), now;
+                s << sql("SELECT seq FROM messages WHERE id = ? AND conversation_id = ?"), use(a), use(c), into(seqs),
+                    now;
                 if (seqs.empty()) throw omnichat::Error(OMNICHAT_ERR_NOT_FOUND, "no such message");
                 afterSeq = seqs.front();
             }
             Poco::Int64 max = limit < 0 ? std::numeric_limits<Poco::Int64>::max() : limit;
             Statement st(s);
-            st << sql("SELECT id, role, content, created_at_ms, provider, model, finish_reason, prompt_tokens, "
-                      "completion_tokens, latency_ms FROM messages WHERE conversation_id = ? AND seq > ? "
-                      "ORDER BY seq LIMIT ?"),
+            st << sql(
+                "SELECT id, role, content, created_at_ms, provider, model, finish_reason, prompt_tokens, "
+                "completion_tokens, latency_ms FROM messages WHERE conversation_id = ? AND seq > ? "
+                "ORDER BY seq LIMIT ?"),
                 use(c), use(afterSeq), use(max);
             st.execute();
             Poco::Data::RecordSet rs(st);
@@ -193,8 +196,9 @@ public:
                 std::string c = user.conversationId;
                 Poco::Int64 touched = assistant.createdAtMs;
                 std::vector<Poco::Int64> counts;
-                s << sql("UPDATE conversations SET message_count = message_count + 2, updated_at_ms = ? "
-                         "WHERE id = ? RETURNING message_count"),
+                s << sql(
+                    "UPDATE conversations SET message_count = message_count + 2, updated_at_ms = ? "
+                    "WHERE id = ? RETURNING message_count"),
                     use(touched), use(c), into(counts), now;
                 if (counts.empty()) {
                     rollbackQuietly(s);
@@ -256,16 +260,15 @@ private:
         auto optText = [](const std::string& v) {
             return v.empty() ? Poco::Nullable<std::string>() : Poco::Nullable<std::string>(v);
         };
-        auto optInt = [](int64_t v) {
-            return v < 0 ? Poco::Nullable<Poco::Int64>() : Poco::Nullable<Poco::Int64>(v);
-        };
+        auto optInt = [](int64_t v) { return v < 0 ? Poco::Nullable<Poco::Int64>() : Poco::Nullable<Poco::Int64>(v); };
         auto provider = optText(m.provider), model = optText(m.model), finish = optText(m.finishReason);
         auto prompt = optInt(m.promptTokens), completion = optInt(m.completionTokens), latency = optInt(m.latencyMs);
-        s << sql("INSERT INTO messages (id, conversation_id, seq, role, content, created_at_ms, provider, model, "
-                 "finish_reason, prompt_tokens, completion_tokens, latency_ms) "
-                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-            use(id), use(conv), use(seq), use(role), use(content), use(created), use(provider), use(model),
-            use(finish), use(prompt), use(completion), use(latency), now;
+        s << sql(
+            "INSERT INTO messages (id, conversation_id, seq, role, content, created_at_ms, provider, model, "
+            "finish_reason, prompt_tokens, completion_tokens, latency_ms) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+            use(id), use(conv), use(seq), use(role), use(content), use(created), use(provider), use(model), use(finish),
+            use(prompt), use(completion), use(latency), now;
     }
 
     // Writes `?` placeholders as the dialect wants them.
@@ -306,14 +309,21 @@ private:
             } catch (const Poco::Exception& e) {
                 if (dialect_.isUnavailable(e)) {
                     if (attempt == 0) continue;
-                    throw omnichat::Error(OMNICHAT_ERR_UNAVAILABLE, e.displayText());
+                    throw omnichat::Error(OMNICHAT_ERR_UNAVAILABLE, redacted(e.displayText()));
                 }
-                throw omnichat::Error(OMNICHAT_ERR_INTERNAL, e.displayText());
+                throw omnichat::Error(OMNICHAT_ERR_INTERNAL, redacted(e.displayText()));
             }
         }
     }
 
+    std::string redacted(std::string text) const {
+        if (secret_.empty()) return text;
+        for (size_t at; (at = text.find(secret_)) != std::string::npos;) text.replace(at, secret_.size(), "***");
+        return text;
+    }
+
     Dialect dialect_;
+    std::string secret_;
     std::unique_ptr<Poco::Data::SessionPool> pool_;
 };
 

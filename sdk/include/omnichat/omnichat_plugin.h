@@ -218,7 +218,7 @@ typedef enum omnichat_http_transport {
 typedef struct omnichat_http_outcome {
     uint32_t struct_size;
     omnichat_http_transport_t transport;
-    int32_t status; /* HTTP status when transport is OK */
+    int32_t status;      /* HTTP status when transport is OK */
     const char* message; /* NUL terminated, for logs */
 } omnichat_http_outcome_t;
 
@@ -230,8 +230,7 @@ typedef struct omnichat_http_callbacks {
     uint32_t struct_size;
     /* Optional. Once, before the first body chunk, with the final status
      * and the response headers. */
-    void (*on_headers)(void* user_data, int32_t status,
-                       const omnichat_http_header_t* headers, size_t header_count);
+    void (*on_headers)(void* user_data, int32_t status, const omnichat_http_header_t* headers, size_t header_count);
     /* Optional. Each body chunk as it arrives. Return false to abort the
      * exchange (on_complete then reports CANCELLED). */
     bool (*on_body)(void* user_data, omnichat_str_t chunk);
@@ -277,8 +276,7 @@ typedef struct omnichat_stored_message {
 /* Row sinks: called once per row, in order, on the calling thread.
  * OWNERSHIP: the record and everything it points to are borrowed for the
  * duration of the call; copy what you keep. */
-typedef void (*omnichat_conversation_sink_t)(void* user_data,
-                                             const omnichat_conversation_t* conversation);
+typedef void (*omnichat_conversation_sink_t)(void* user_data, const omnichat_conversation_t* conversation);
 typedef void (*omnichat_message_sink_t)(void* user_data, const omnichat_stored_message_t* message);
 
 /* ------------------------------------------------------------------------ */
@@ -312,8 +310,7 @@ typedef struct omnichat_host_api {
      * with `result`; otherwise `result` may be NULL.
      * OWNERSHIP: both are copied before returning; `call` is invalid after.
      * THREADING: any thread. */
-    void (*call_complete)(omnichat_call_t* call, const omnichat_chat_result_t* result,
-                          const omnichat_error_t* error);
+    void (*call_complete)(omnichat_call_t* call, const omnichat_chat_result_t* result, const omnichat_error_t* error);
     /* THREADING: any thread. */
     bool (*call_is_cancelled)(const omnichat_call_t* call);
 
@@ -326,8 +323,7 @@ typedef struct omnichat_host_api {
      * returned handle belongs to the host and is valid until on_complete
      * begins. THREADING: any thread. */
     omnichat_http_exchange_t* (*http_start)(const omnichat_http_request_t* request,
-                                            const omnichat_http_callbacks_t* callbacks,
-                                            void* user_data);
+                                            const omnichat_http_callbacks_t* callbacks, void* user_data);
     /* Asks the host to abort an exchange; on_complete follows with
      * CANCELLED unless it already began. THREADING: any thread, only while
      * the handle is valid. */
@@ -347,8 +343,8 @@ typedef struct omnichat_provider_vtable {
      * `error` and leaves *instance unset.
      * OWNERSHIP: `host` and `config` outlive the instance. THREADING: main
      * thread at startup. */
-    omnichat_status_t (*create)(const omnichat_host_api_t* host, const omnichat_config_t* config,
-                                void** instance, omnichat_error_t* error);
+    omnichat_status_t (*create)(const omnichat_host_api_t* host, const omnichat_config_t* config, void** instance,
+                                omnichat_error_t* error);
     /* The host calls it after every call of the instance has completed.
      * THREADING: main thread at shutdown. */
     void (*destroy)(void* instance);
@@ -358,8 +354,7 @@ typedef struct omnichat_provider_vtable {
      * OWNERSHIP: `request` and everything it points to are valid only
      * until start_chat returns: copy what the call needs later. `call`
      * belongs to the host. THREADING: any thread, concurrently. */
-    void (*start_chat)(void* instance, const omnichat_chat_request_t* request,
-                       omnichat_call_t* call);
+    void (*start_chat)(void* instance, const omnichat_chat_request_t* request, omnichat_call_t* call);
     /* Optional (may be NULL). A hint to abandon a call early; the plugin
      * still completes it (with OMNICHAT_ERR_CANCELLED). THREADING: any
      * thread, only before the call completes. */
@@ -374,8 +369,8 @@ typedef struct omnichat_provider_vtable {
  * OWNERSHIP: every input is borrowed for the call. */
 typedef struct omnichat_storage_vtable {
     uint32_t struct_size;
-    omnichat_status_t (*create)(const omnichat_host_api_t* host, const omnichat_config_t* config,
-                                void** instance, omnichat_error_t* error);
+    omnichat_status_t (*create)(const omnichat_host_api_t* host, const omnichat_config_t* config, void** instance,
+                                omnichat_error_t* error);
     void (*destroy)(void* instance);
     /* Creates or upgrades the schema. Safe when several hosts start at once
      * against one database. */
@@ -383,43 +378,34 @@ typedef struct omnichat_storage_vtable {
     /* Cheap reachability check. */
     omnichat_status_t (*ping)(void* instance, omnichat_error_t* error);
 
-    omnichat_status_t (*conversation_create)(void* instance,
-                                             const omnichat_conversation_t* conversation,
+    omnichat_status_t (*conversation_create)(void* instance, const omnichat_conversation_t* conversation,
                                              omnichat_error_t* error);
     /* Calls `sink` once when conversation `id` exists and belongs to
      * `user_id`; NOT_FOUND otherwise. */
     omnichat_status_t (*conversation_get)(void* instance, omnichat_str_t id, omnichat_str_t user_id,
-                                          omnichat_conversation_sink_t sink, void* user_data,
-                                          omnichat_error_t* error);
+                                          omnichat_conversation_sink_t sink, void* user_data, omnichat_error_t* error);
     /* The user's conversations in a project, newest first. */
-    omnichat_status_t (*conversation_list)(void* instance, omnichat_str_t user_id,
-                                           omnichat_str_t project_id,
-                                           omnichat_conversation_sink_t sink, void* user_data,
-                                           omnichat_error_t* error);
+    omnichat_status_t (*conversation_list)(void* instance, omnichat_str_t user_id, omnichat_str_t project_id,
+                                           omnichat_conversation_sink_t sink, void* user_data, omnichat_error_t* error);
     /* Deletes the conversation and its messages; NOT_FOUND as for get. */
-    omnichat_status_t (*conversation_delete)(void* instance, omnichat_str_t id,
-                                             omnichat_str_t user_id, omnichat_error_t* error);
+    omnichat_status_t (*conversation_delete)(void* instance, omnichat_str_t id, omnichat_str_t user_id,
+                                             omnichat_error_t* error);
     /* Messages of a conversation owned by `user_id`, oldest first, strictly
      * after message `after_id` (empty: from the start), at most `limit`
      * (negative: all). NOT_FOUND when the conversation is not the user's or
      * `after_id` is not one of its messages. */
-    omnichat_status_t (*messages_list)(void* instance, omnichat_str_t conversation_id,
-                                       omnichat_str_t user_id, omnichat_str_t after_id,
-                                       int64_t limit, omnichat_message_sink_t sink, void* user_data,
-                                       omnichat_error_t* error);
+    omnichat_status_t (*messages_list)(void* instance, omnichat_str_t conversation_id, omnichat_str_t user_id,
+                                       omnichat_str_t after_id, int64_t limit, omnichat_message_sink_t sink,
+                                       void* user_data, omnichat_error_t* error);
     /* Appends a user message and its reply as one transaction, adjacent in
      * the history even when other hosts append to the same conversation at
      * the same time, and touches the conversation's updated_at. NOT_FOUND
      * when the conversation is gone. */
     omnichat_status_t (*exchange_append)(void* instance, const omnichat_stored_message_t* user,
-                                         const omnichat_stored_message_t* assistant,
-                                         omnichat_error_t* error);
+                                         const omnichat_stored_message_t* assistant, omnichat_error_t* error);
 } omnichat_storage_vtable_t;
 
-typedef enum omnichat_plugin_kind {
-    OMNICHAT_PLUGIN_PROVIDER = 1,
-    OMNICHAT_PLUGIN_STORAGE = 2
-} omnichat_plugin_kind_t;
+typedef enum omnichat_plugin_kind { OMNICHAT_PLUGIN_PROVIDER = 1, OMNICHAT_PLUGIN_STORAGE = 2 } omnichat_plugin_kind_t;
 
 /* OWNERSHIP: static data of the plugin, valid while the library is loaded. */
 typedef struct omnichat_plugin_descriptor {
@@ -447,8 +433,7 @@ typedef uint32_t (*omnichat_plugin_abi_version_fn)(void);
  * NULL when the plugin cannot work with this host.
  * OWNERSHIP: `host` stays valid until the library is unloaded.
  * THREADING: main thread. */
-typedef const omnichat_plugin_descriptor_t* (*omnichat_plugin_init_fn)(
-    const omnichat_host_api_t* host);
+typedef const omnichat_plugin_descriptor_t* (*omnichat_plugin_init_fn)(const omnichat_host_api_t* host);
 #define OMNICHAT_PLUGIN_INIT_SYMBOL "omnichat_plugin_init"
 
 #ifdef __cplusplus

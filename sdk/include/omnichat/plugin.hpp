@@ -29,8 +29,7 @@ inline std::string_view view(omnichat_str_t s) { return s.len ? std::string_view
 // Thrown by plugin code to fail with a specific category.
 class Error : public std::runtime_error {
 public:
-    Error(omnichat_status_t status, const std::string& message, int32_t httpStatus = 0,
-          int64_t retryAfterMs = -1)
+    Error(omnichat_status_t status, const std::string& message, int32_t httpStatus = 0, int64_t retryAfterMs = -1)
         : std::runtime_error(message), status_(status), httpStatus_(httpStatus), retryAfterMs_(retryAfterMs) {}
     omnichat_status_t status() const { return status_; }
     int32_t httpStatus() const { return httpStatus_; }
@@ -42,8 +41,8 @@ private:
     int64_t retryAfterMs_;
 };
 
-inline void fillError(omnichat_error_t* out, omnichat_status_t status, std::string_view message,
-                      int32_t httpStatus = 0, int64_t retryAfterMs = -1) {
+inline void fillError(omnichat_error_t* out, omnichat_status_t status, std::string_view message, int32_t httpStatus = 0,
+                      int64_t retryAfterMs = -1) {
     if (!out || out->struct_size < sizeof(omnichat_error_t)) return;
     out->status = status;
     out->http_status = httpStatus;
@@ -90,8 +89,7 @@ struct HttpResponseHead {
     // Case-insensitive lookup, as HTTP header names are.
     std::optional<std::string> header(std::string_view name) const {
         for (const auto& [k, v] : headers) {
-            if (k.size() == name.size() &&
-                std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
+            if (k.size() == name.size() && std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
                     return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
                 }))
                 return v;
@@ -199,7 +197,7 @@ private:
         }
     }
     static constexpr omnichat_http_callbacks_t kCallbacks{sizeof(omnichat_http_callbacks_t), &onHeaders, &onBody,
-                                                         &onComplete};
+                                                          &onComplete};
 
     const omnichat_host_api_t* api_;
     const omnichat_config_t* config_;
@@ -328,8 +326,12 @@ struct StoredMessage {
 };
 
 inline Conversation fromC(const omnichat_conversation_t& c) {
-    Conversation out{std::string(view(c.id)), std::string(view(c.project_id)), std::string(view(c.user_id)),
-                     std::nullopt, c.created_at_ms, c.updated_at_ms};
+    Conversation out{std::string(view(c.id)),
+                     std::string(view(c.project_id)),
+                     std::string(view(c.user_id)),
+                     std::nullopt,
+                     c.created_at_ms,
+                     c.updated_at_ms};
     if (c.has_title) out.title = std::string(view(c.title));
     return out;
 }
@@ -477,8 +479,7 @@ struct StorageGlue {
         return guarded(e, [&] { self(i)->deleteConversation(view(id), view(user)); });
     }
     static omnichat_status_t listMessages(void* i, omnichat_str_t conv, omnichat_str_t user, omnichat_str_t after,
-                                          int64_t limit, omnichat_message_sink_t sink, void* ud,
-                                          omnichat_error_t* e) {
+                                          int64_t limit, omnichat_message_sink_t sink, void* ud, omnichat_error_t* e) {
         return guarded(e, [&] {
             self(i)->listMessages(view(conv), view(user), view(after), limit, [&](const StoredMessage& m) {
                 auto raw = toC(m);
@@ -498,9 +499,15 @@ const omnichat_plugin_descriptor_t* providerDescriptor(const char* name, const c
     static const auto pointers = pointersTo(options);
     static const omnichat_provider_vtable_t vtable{sizeof(omnichat_provider_vtable_t), &create<Provider, T>,
                                                    &destroy<Provider>, &ProviderGlue::startChat, nullptr};
-    static const omnichat_plugin_descriptor_t descriptor{
-        sizeof(omnichat_plugin_descriptor_t), OMNICHAT_ABI_VERSION, name, version, OMNICHAT_PLUGIN_PROVIDER,
-        pointers.data(), N, &vtable, nullptr};
+    static const omnichat_plugin_descriptor_t descriptor{sizeof(omnichat_plugin_descriptor_t),
+                                                         OMNICHAT_ABI_VERSION,
+                                                         name,
+                                                         version,
+                                                         OMNICHAT_PLUGIN_PROVIDER,
+                                                         pointers.data(),
+                                                         N,
+                                                         &vtable,
+                                                         nullptr};
     return &descriptor;
 }
 
@@ -519,9 +526,15 @@ const omnichat_plugin_descriptor_t* storageDescriptor(const char* name, const ch
                                                   &StorageGlue::deleteConversation,
                                                   &StorageGlue::listMessages,
                                                   &StorageGlue::appendExchange};
-    static const omnichat_plugin_descriptor_t descriptor{
-        sizeof(omnichat_plugin_descriptor_t), OMNICHAT_ABI_VERSION, name, version, OMNICHAT_PLUGIN_STORAGE,
-        pointers.data(), N, nullptr, &vtable};
+    static const omnichat_plugin_descriptor_t descriptor{sizeof(omnichat_plugin_descriptor_t),
+                                                         OMNICHAT_ABI_VERSION,
+                                                         name,
+                                                         version,
+                                                         OMNICHAT_PLUGIN_STORAGE,
+                                                         pointers.data(),
+                                                         N,
+                                                         nullptr,
+                                                         &vtable};
     return &descriptor;
 }
 
@@ -531,17 +544,15 @@ const omnichat_plugin_descriptor_t* storageDescriptor(const char* name, const ch
 // Emits the two C entry points of a provider plugin. `Class` derives from
 // omnichat::Provider and is constructible from an omnichat::Host;
 // `options` is a static array of omnichat::option(...).
-#define OMNICHAT_PROVIDER_PLUGIN(Class, name, version, options)                                          \
-    extern "C" OMNICHAT_EXPORT uint32_t omnichat_plugin_abi_version(void) { return OMNICHAT_ABI_VERSION; } \
-    extern "C" OMNICHAT_EXPORT const omnichat_plugin_descriptor_t* omnichat_plugin_init(                  \
-        const omnichat_host_api_t*) {                                                                    \
-        return ::omnichat::detail::providerDescriptor<Class>(name, version, options);                    \
+#define OMNICHAT_PROVIDER_PLUGIN(Class, name, version, options)                                                       \
+    extern "C" OMNICHAT_EXPORT uint32_t omnichat_plugin_abi_version(void) { return OMNICHAT_ABI_VERSION; }            \
+    extern "C" OMNICHAT_EXPORT const omnichat_plugin_descriptor_t* omnichat_plugin_init(const omnichat_host_api_t*) { \
+        return ::omnichat::detail::providerDescriptor<Class>(name, version, options);                                 \
     }
 
 // The same for a storage plugin; `Class` derives from omnichat::Storage.
-#define OMNICHAT_STORAGE_PLUGIN(Class, name, version, options)                                           \
-    extern "C" OMNICHAT_EXPORT uint32_t omnichat_plugin_abi_version(void) { return OMNICHAT_ABI_VERSION; } \
-    extern "C" OMNICHAT_EXPORT const omnichat_plugin_descriptor_t* omnichat_plugin_init(                  \
-        const omnichat_host_api_t*) {                                                                    \
-        return ::omnichat::detail::storageDescriptor<Class>(name, version, options);                     \
+#define OMNICHAT_STORAGE_PLUGIN(Class, name, version, options)                                                        \
+    extern "C" OMNICHAT_EXPORT uint32_t omnichat_plugin_abi_version(void) { return OMNICHAT_ABI_VERSION; }            \
+    extern "C" OMNICHAT_EXPORT const omnichat_plugin_descriptor_t* omnichat_plugin_init(const omnichat_host_api_t*) { \
+        return ::omnichat::detail::storageDescriptor<Class>(name, version, options);                                  \
     }

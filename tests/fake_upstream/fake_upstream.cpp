@@ -1,0 +1,172 @@
+#include "fake_upstream.hpp"
+
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/StreamCopier.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+namespace omnichat::testing {
+
+struct FakeUpstream::State {
+    mutable std::mutex mutex;
+    std::condition_variable released;
+    bool stopping = false;
+    Mode mode = Mode::Reply;
+    int status = 200;
+    std::string statusBody;
+    std::map<std::string, std::string> extraHeaders;
+    std::vector<Recorded> requests;
+};
+
+namespace {
+
+std::string completion(const std::string& text) {
+    nlohmann::json j = {
+        {"id", "chatcmpl-fake"},
+        {"object", "chat.completion"},
+        {"model", "fake-model"},
+        {"choices",
+         {{{"index", 0}, {"message", {{"role", "assistant"}, {"content", text}}}, {"finish_reason", "stop"}}}},
+        {"usage", {{"prompt_tokens", 11}, {"completion_tokens", 7}, {"total_tokens", 18}}}};
+    return j.dump();
+}
+
+class Handler : public Poco::Net::HTTPRequestHandler {
+public:
+    explicit Handler(std::shared_ptr<FakeUpstream::State> state) : state_(std::move(state)) {}
+
+    void handleRequest(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) override {
+        FakeUpstream::Recorded r;
+        r.method = request.getMethod();
+        r.path = request.getURI();
+        Poco::StreamCopier::copyToString(request.stream(), r.body);
+        for (const auto& [k, v] : request) {
+            std::string key = k;
+            std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return std::tolower(c); });
+            r.headers[key] = v;
+        }
+        std::unique_lock lock(state_->mutex);
+        state_->requests.push_back(r);
+        auto mode = state_->mode;
+        if (mode == FakeUpstream::Mode::Hang) {
+            state_->released.wait(lock, [&] { return state_->stopping || state_->mode != FakeUpstream::Mode::Hang; });
+            return;  // closes without an answer
+        }
+        int status = state_->status;
+        auto body = state_->statusBody;
+        auto headers = state_->extraHeaders;
+        lock.unlock();
+
+        response.setContentType("application/json");
+        switch (mode) {
+            case FakeUpstream::Mode::Reply: {
+                std::string last;
+                auto parsed = nlohmann::json::parse(r.body, nullptr, false);
+                if (parsed.is_object() && parsed["messages"].is_array())
+                    for (const auto& m : parsed["messages"])
+                        if (m.value("role", "") == "user") last = m.value("content", "");
+                response.send() << completion("reply to: " + last);
+                return;
+            }
+            case FakeUpstream::Mode::Status:
+                response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+                for (const auto& [k, v] : headers) response.set(k, v);
+                response.send() << body;
+                return;
+            case FakeUpstream::Mode::NotJson:
+                response.setContentType("text/html");
+                response.send() << "<html>gateway says hi</html>";
+                return;
+            case FakeUpstream::Mode::EmptyChoices:
+                response.send() << R"({"id":"x","model":"fake-model","choices":[]})";
+                return;
+            case FakeUpstream::Mode::Hang: return;
+        }
+    }
+
+private:
+    std::shared_ptr<FakeUpstream::State> state_;
+};
+
+class Factory : public Poco::Net::HTTPRequestHandlerFactory {
+public:
+    explicit Factory(std::shared_ptr<FakeUpstream::State> state) : state_(std::move(state)) {}
+    Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
+        return new Handler(state_);
+    }
+
+private:
+    std::shared_ptr<FakeUpstream::State> state_;
+};
+
+}  // namespace
+
+FakeUpstream::FakeUpstream() : state_(std::make_shared<State>()) {
+    Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0));
+    auto* params = new Poco::Net::HTTPServerParams;
+    params->setMaxThreads(64);
+    params->setMaxQueued(256);
+    params->setKeepAlive(true);
+    server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(state_), socket, params);
+    server_->start();
+}
+
+FakeUpstream::~FakeUpstream() {
+    {
+        std::lock_guard lock(state_->mutex);
+        state_->stopping = true;
+    }
+    state_->released.notify_all();
+    server_->stopAll(true);
+}
+
+uint16_t FakeUpstream::port() const { return server_->port(); }
+std::string FakeUpstream::baseUrl() const { return "http://127.0.0.1:" + std::to_string(port()) + "/v1"; }
+
+void FakeUpstream::reply() {
+    std::lock_guard lock(state_->mutex);
+    state_->mode = Mode::Reply;
+    state_->released.notify_all();
+}
+
+void FakeUpstream::fail(int status, std::string body, std::map<std::string, std::string> headers) {
+    std::lock_guard lock(state_->mutex);
+    state_->mode = Mode::Status;
+    state_->status = status;
+    state_->statusBody = std::move(body);
+    state_->extraHeaders = std::move(headers);
+}
+
+void FakeUpstream::notJson() {
+    std::lock_guard lock(state_->mutex);
+    state_->mode = Mode::NotJson;
+}
+
+void FakeUpstream::emptyChoices() {
+    std::lock_guard lock(state_->mutex);
+    state_->mode = Mode::EmptyChoices;
+}
+
+void FakeUpstream::hang() {
+    std::lock_guard lock(state_->mutex);
+    state_->mode = Mode::Hang;
+}
+
+std::vector<FakeUpstream::Recorded> FakeUpstream::requests() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->requests;
+}
+
+size_t FakeUpstream::requestCount() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->requests.size();
+}
+
+}  // namespace omnichat::testing

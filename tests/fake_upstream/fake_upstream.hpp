@@ -1,0 +1,54 @@
+#pragma once
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace Poco::Net {
+class HTTPServer;
+}
+
+namespace omnichat::testing {
+
+// A real HTTP server on loopback speaking OpenAI's chat-completions
+// protocol. It records every request and answers according to its mode.
+class FakeUpstream {
+public:
+    struct Recorded {
+        std::string method, path, body;
+        std::map<std::string, std::string> headers;  // names lowercased
+    };
+    enum class Mode {
+        Reply,         // 200 with a completion whose text is "reply to: <last user message>"
+        Status,        // `status` with `statusBody` and `extraHeaders`
+        NotJson,       // 200 with a body that is not JSON
+        EmptyChoices,  // 200 with "choices": []
+        Hang,          // never answers until release() or destruction
+    };
+
+    FakeUpstream();
+    ~FakeUpstream();
+
+    uint16_t port() const;
+    std::string baseUrl() const;  // http://127.0.0.1:PORT/v1
+
+    void reply();
+    void fail(int status, std::string body, std::map<std::string, std::string> headers = {});
+    void notJson();
+    void emptyChoices();
+    void hang();
+
+    std::vector<Recorded> requests() const;
+    size_t requestCount() const;
+
+    struct State;
+
+private:
+    std::shared_ptr<State> state_;
+    std::unique_ptr<Poco::Net::HTTPServer> server_;
+};
+
+}  // namespace omnichat::testing

@@ -1,0 +1,81 @@
+#pragma once
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "auth/jwt.hpp"
+#include "common/ids.hpp"
+#include "fake_upstream.hpp"
+#include "http.hpp"
+#include "server_process.hpp"
+
+namespace omnichat::testing {
+
+constexpr const char* kSecret = "integration-secret-0123456789abcdef";
+constexpr const char* kApiKey = "sk-test-upstream-key-42";
+
+// The storage block of a test configuration; "postgres" needs the database
+// that scripts/test.sh starts.
+inline std::string storageYaml(const std::string& backend, const std::string& folder) {
+    if (backend == "postgres") {
+        const char* url = std::getenv("OMNICHAT_TEST_DATABASE_URL");
+        if (!url || !*url)
+            throw std::runtime_error("OMNICHAT_TEST_DATABASE_URL is not set: run the tests through scripts/test.sh");
+        return "storage:\n  plugin: postgres\n  options:\n    url: \"" + std::string(url) + "\"\n";
+    }
+    return "storage:\n  plugin: sqlite\n  options:\n    path: " + folder + "/omnichat.db\n";
+}
+
+// A server on a real storage backend, pointed at a fake upstream.
+class ApiTest : public ::testing::TestWithParam<std::string> {
+protected:
+    void SetUp() override {
+        scratch_ = makeScratchFolder();
+        std::string yaml =
+            "server:\n  listen: 127.0.0.1:0\n  worker_threads: 4\nauth:\n  jwt_secret: " + std::string(kSecret) + "\n" +
+            storageYaml(GetParam(), scratch_) +
+            "providers:\n  fake:\n    plugin: openai\n    options:\n      api_key: " + kApiKey +
+            "\n      base_url: " + upstream_.baseUrl() +
+            "\n      timeout_ms: 1500\nchat:\n  default_provider: fake\n  default_model: "
+            "test-model\n  system_prompt: You are terse.\nlogging:\n  level: warn\n";
+        server_ = std::make_unique<ServerProcess>(yaml);
+    }
+    void TearDown() override {
+        server_.reset();
+        std::filesystem::remove_all(scratch_);
+    }
+
+    static std::string token(const std::string& user) {
+        return JwtAuthenticator(kSecret).mint(user, 3600, nowUnixMs() / 1000);
+    }
+    // A fresh user per test keeps tests independent on a shared database.
+    std::string user(const std::string& name) {
+        return name + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name() + "-" + newUuid();
+    }
+    HttpResponse call(const std::string& method, const std::string& path, const std::string& tok,
+                      const std::string& body = "", const std::string& type = "application/json") {
+        return httpCall(server_->port(), method, path, tok, body, type);
+    }
+    std::string createConversation(const std::string& tok, const std::string& project = "proj-1") {
+        auto r = call("POST", "/conversations?project_id=" + project, tok);
+        EXPECT_EQ(r.status, 201) << r.body;
+        return r.json().at("id").get<std::string>();
+    }
+    HttpResponse send(const std::string& tok, const std::string& conversation, const std::string& content) {
+        return call("POST", "/conversations/" + conversation + "/messages", tok,
+                    nlohmann::json{{"content", content}}.dump());
+    }
+    nlohmann::json history(const std::string& tok, const std::string& conversation, const std::string& query = "") {
+        auto r = call("GET", "/conversations/" + conversation + "/messages" + query, tok);
+        EXPECT_EQ(r.status, 200) << r.body;
+        return r.json();
+    }
+
+    FakeUpstream upstream_;
+    std::string scratch_;
+    std::unique_ptr<ServerProcess> server_;
+};
+
+}  // namespace omnichat::testing

@@ -1,0 +1,182 @@
+// Sending messages and reading histories, against the fake upstream.
+#include <future>
+#include <regex>
+
+#include "api_fixture.hpp"
+
+namespace omnichat::testing {
+namespace {
+
+TEST_P(ApiTest, SendStoresTheExchangeAndReturnsTheReply) {
+    auto alice = token(user("alice"));
+    auto id = createConversation(alice);
+    auto r = send(alice, id, "What is 2+2?");
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto j = r.json();
+    EXPECT_EQ(j["response"], "reply to: What is 2+2?");
+    EXPECT_TRUE(isUuid(j["message_id"].get<std::string>()));
+    EXPECT_TRUE(
+        std::regex_match(j["created_at"].get<std::string>(), std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")));
+
+    auto h = history(alice, id);
+    ASSERT_EQ(h.size(), 2u);
+    EXPECT_EQ(h[0]["role"], "user");
+    EXPECT_EQ(h[0]["content"], "What is 2+2?");
+    EXPECT_EQ(h[1]["role"], "assistant");
+    EXPECT_EQ(h[1]["id"], j["message_id"]);
+    EXPECT_EQ(h[1]["content"], "reply to: What is 2+2?");
+    EXPECT_EQ(h[1]["provider"], "fake");
+    EXPECT_EQ(h[1]["model"], "fake-model");
+    EXPECT_EQ(h[1]["usage"]["prompt_tokens"], 11);
+    EXPECT_EQ(h[1]["usage"]["completion_tokens"], 7);
+}
+
+TEST_P(ApiTest, UpstreamReceivesSystemPromptAndHistoryInOrder) {
+    auto alice = token(user("alice"));
+    auto id = createConversation(alice);
+    ASSERT_EQ(send(alice, id, "first").status, 200);
+    ASSERT_EQ(send(alice, id, "second").status, 200);
+
+    auto requests = upstream_.requests();
+    ASSERT_EQ(requests.size(), 2u);
+    const auto& last = requests.back();
+    EXPECT_EQ(last.method, "POST");
+    EXPECT_EQ(last.path, "/v1/chat/completions");
+    EXPECT_EQ(last.headers.at("authorization"), std::string("Bearer ") + kApiKey);
+    auto body = nlohmann::json::parse(last.body);
+    EXPECT_EQ(body["model"], "test-model");
+    auto expected = nlohmann::json::array({
+        {{"role", "system"}, {"content", "You are terse."}},
+        {{"role", "user"}, {"content", "first"}},
+        {{"role", "assistant"}, {"content", "reply to: first"}},
+        {{"role", "user"}, {"content", "second"}},
+    });
+    EXPECT_EQ(body["messages"], expected);
+}
+
+TEST_P(ApiTest, HistoryPagesWithLimitAndAfter) {
+    auto alice = token(user("alice"));
+    auto id = createConversation(alice);
+    for (auto text : {"one", "two", "three"}) ASSERT_EQ(send(alice, id, text).status, 200);
+    auto all = history(alice, id);
+    ASSERT_EQ(all.size(), 6u);
+    auto page = history(alice, id, "?limit=2");
+    ASSERT_EQ(page.size(), 2u);
+    EXPECT_EQ(page[0]["content"], "one");
+    auto next = history(alice, id, "?limit=3&after=" + page[1]["id"].get<std::string>());
+    ASSERT_EQ(next.size(), 3u);
+    EXPECT_EQ(next[0]["content"], "two");
+    EXPECT_EQ(next[2]["content"], "three");
+    EXPECT_EQ(call("GET", "/conversations/" + id + "/messages?limit=0", alice).status, 400);
+    EXPECT_EQ(call("GET", "/conversations/" + id + "/messages?after=nope", alice).status, 400);
+    EXPECT_EQ(call("GET", "/conversations/" + id + "/messages?after=" + newUuid(), alice).status, 404);
+}
+
+TEST_P(ApiTest, TextIsStoredByteIdentical) {
+    auto alice = token(user("alice"));
+    auto id = createConversation(alice);
+    const std::string text = std::string("naïve café — 日本語 — עברית — العربية") + " — 👩‍👩‍👧‍👦" +
+                             " — e\xcc\x81 — zero\xe2\x80\x8bwidth" + " — \"quotes\" \\ \ttab\nnewline" + " — 𝔘𝔫𝔦𝔠𝔬𝔡𝔢";
+    auto r = send(alice, id, text);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.json()["response"], "reply to: " + text);
+    auto h = history(alice, id);
+    ASSERT_EQ(h.size(), 2u);
+    EXPECT_EQ(h[0]["content"].get<std::string>(), text);
+    EXPECT_EQ(h[1]["content"].get<std::string>(), "reply to: " + text);
+}
+
+TEST_P(ApiTest, BadInputsAreRejectedWithJsonErrors) {
+    auto alice = token(user("alice"));
+    auto id = createConversation(alice);
+    auto path = "/conversations/" + id + "/messages";
+    struct Case {
+        std::string body, type;
+        int status;
+        std::string code;
+    };
+    std::vector<Case> cases{
+        {"{not json", "application/json", 400, "malformed_json"},
+        {R"({"text":"hi"})", "application/json", 400, "missing_content"},
+        {R"({"content":""})", "application/json", 400, "empty_content"},
+        {R"({"content":"   "})", "application/json", 400, "empty_content"},
+        {R"({"content":42})", "application/json", 400, "invalid_content"},
+        {R"(["content"])", "application/json", 400, "invalid_body"},
+        {R"({"content":"hi"})", "text/plain", 415, "unsupported_media_type"},
+        {"{\"content\":\"bad \xff\xfe utf8\"}", "application/json", 400, "malformed_json"},
+        {R"({"content":"nul \u0000 inside"})", "application/json", 400, "invalid_content"},
+        {"{\"content\":\"" + std::string(2 * 1024 * 1024, 'a') + "\"}", "application/json", 413, "payload_too_large"},
+    };
+    for (const auto& c : cases) {
+        auto r = call("POST", path, alice, c.body, c.type);
+        EXPECT_EQ(r.status, c.status) << c.body.substr(0, 60);
+        auto j = nlohmann::json::parse(r.body, nullptr, false);
+        ASSERT_FALSE(j.is_discarded()) << r.body.substr(0, 200);
+        EXPECT_EQ(j["error"]["code"], c.code) << c.body.substr(0, 60);
+    }
+    EXPECT_EQ(upstream_.requestCount(), 0u);
+    EXPECT_TRUE(history(alice, id).empty());
+}
+
+struct UpstreamFault {
+    std::string name;
+    std::function<void(FakeUpstream&)> arrange;
+    int status;
+    std::string code;
+};
+
+TEST_P(ApiTest, UpstreamFailuresStoreNothing) {
+    auto alice = token(user("alice"));
+    auto id = createConversation(alice);
+    std::vector<UpstreamFault> faults{
+        {"500", [](FakeUpstream& u) { u.fail(500, R"({"error":{"message":"boom"}})"); }, 502, "provider_error"},
+        {"429",
+         [](FakeUpstream& u) {
+             u.fail(429, R"({"error":{}})", {{"Retry-After", "7"}});
+         },
+         502, "provider_rate_limited"},
+        {"401", [](FakeUpstream& u) { u.fail(401, R"({"error":{}})"); }, 502, "provider_auth_failed"},
+        {"not json", [](FakeUpstream& u) { u.notJson(); }, 502, "provider_bad_response"},
+        {"empty choices", [](FakeUpstream& u) { u.emptyChoices(); }, 502, "provider_bad_response"},
+        {"timeout", [](FakeUpstream& u) { u.hang(); }, 504, "provider_timeout"},
+    };
+    for (const auto& f : faults) {
+        f.arrange(upstream_);
+        auto r = send(alice, id, "hello " + f.name);
+        EXPECT_EQ(r.status, f.status) << f.name << ": " << r.body;
+        EXPECT_EQ(r.json()["error"]["code"], f.code) << f.name;
+        if (f.name == "429") {
+            EXPECT_EQ(r.headers["retry-after"], "7");
+        }
+        EXPECT_EQ(r.body.find("boom"), std::string::npos) << "upstream text leaked to the client";
+        upstream_.reply();
+        EXPECT_TRUE(history(alice, id).empty()) << f.name;
+    }
+    // The service recovers once the upstream does.
+    EXPECT_EQ(send(alice, id, "again").status, 200);
+    EXPECT_EQ(history(alice, id).size(), 2u);
+}
+
+TEST_P(ApiTest, ConcurrentSendsToOneConversationStayPaired) {
+    auto alice = token(user("alice"));
+    auto id = createConversation(alice);
+    constexpr int kSends = 20;
+    std::vector<std::future<HttpResponse>> results;
+    for (int i = 0; i < kSends; ++i)
+        results.push_back(
+            std::async(std::launch::async, [&, i] { return send(alice, id, "msg " + std::to_string(i)); }));
+    for (auto& f : results) EXPECT_EQ(f.get().status, 200);
+    auto h = history(alice, id);
+    ASSERT_EQ(h.size(), 2u * kSends);
+    std::set<std::string> seen;
+    for (size_t i = 0; i < h.size(); i += 2) {
+        ASSERT_EQ(h[i]["role"], "user");
+        ASSERT_EQ(h[i + 1]["role"], "assistant");
+        EXPECT_EQ(h[i + 1]["content"], "reply to: " + h[i]["content"].get<std::string>());
+        seen.insert(h[i]["content"].get<std::string>());
+    }
+    EXPECT_EQ(seen.size(), static_cast<size_t>(kSends));
+}
+
+}  // namespace
+}  // namespace omnichat::testing

@@ -1,0 +1,96 @@
+// Startup validation and the CLI, through the real binary.
+#include <gtest/gtest.h>
+
+#include "auth/jwt.hpp"
+#include "common/ids.hpp"
+#include "http.hpp"
+#include "server_process.hpp"
+
+namespace omnichat::testing {
+namespace {
+
+const std::string kBase =
+    "server:\n  listen: 127.0.0.1:0\nauth:\n  jwt_secret: s3cret\nstorage:\n  plugin: sqlite\n  options:\n    path: "
+    "db.sqlite\n";
+
+// Startup failures print exactly one line that names the problem.
+void expectStartupError(const ServerProcess::Exit& exit, const std::string& needle) {
+    EXPECT_NE(exit.code, 0);
+    EXPECT_NE(exit.output.find(needle), std::string::npos) << exit.output;
+    EXPECT_EQ(std::count(exit.output.begin(), exit.output.end(), '\n'), 1) << exit.output;
+}
+
+TEST(Startup, MissingSecret) {
+    expectStartupError(ServerProcess::run({"check-config"}, {}, "server:\n  listen: 127.0.0.1:0\n"), "JWT secret");
+}
+
+TEST(Startup, BadYamlNamesTheLine) {
+    expectStartupError(ServerProcess::run({"check-config"}, {}, kBase + "chat:\n  system_prompt: [unclosed\n"),
+                       "omnichat.yaml:11: invalid YAML");
+}
+
+TEST(Startup, UnknownKeyNamesFileAndLine) {
+    expectStartupError(ServerProcess::run({"check-config"}, {}, kBase + "chat:\n  temperture: 2\n"),
+                       "omnichat.yaml:10: unknown key 'temperture'");
+}
+
+TEST(Startup, UnknownPluginOption) {
+    expectStartupError(
+        ServerProcess::run({"check-config"}, {},
+                           kBase + "providers:\n  e:\n    plugin: echo\n    options:\n      colour: red\n"
+                                   "chat:\n  default_provider: e\n"),
+        "unknown option 'colour'");
+}
+
+TEST(Startup, MissingPlugin) {
+    expectStartupError(ServerProcess::run({"check-config"}, {},
+                                          kBase + "providers:\n  x:\n    plugin: nonexistent\nchat:\n"
+                                                  "  default_provider: x\n"),
+                       "libomnichat-nonexistent.so: plugin 'nonexistent' not found");
+}
+
+TEST(Startup, MissingApiKeyForSelectedProvider) {
+    expectStartupError(ServerProcess::run({"check-config"}, {{"LLM_PROVIDER", "openai"}}, kBase),
+                       "needs option 'api_key'");
+}
+
+TEST(Startup, UnreachableDatabaseAfterBoundedRetry) {
+    auto exit =
+        ServerProcess::run({"check-config"}, {{"DATABASE_URL", "postgresql://nobody:pw@127.0.0.1:1/none"}},
+                           "auth:\n  jwt_secret: s\nstorage:\n  plugin: sqlite\n  startup_timeout_seconds: 1\n");
+    expectStartupError(exit, "storage (postgres)");
+    EXPECT_EQ(exit.output.find("pw@"), std::string::npos) << "the database password reached the log";
+}
+
+TEST(Startup, EnvironmentOfTheReplacedServiceSelectsStorageAndProvider) {
+    auto exit = ServerProcess::run(
+        {"check-config"},
+        {{"JWT_SECRET", "x"}, {"DATABASE_URL", "sqlite:///sub/dir/test.db"}, {"OPENROUTER_API_KEY", "sk-or-test"}}, "");
+    EXPECT_EQ(exit.code, 0) << exit.output;
+}
+
+TEST(Cli, TokenIsAcceptedByTheServer) {
+    auto exit = ServerProcess::run({"token", "--sub", "carol", "--ttl", "60"}, {{"JWT_SECRET", "tok-secret"}});
+    ASSERT_EQ(exit.code, 0) << exit.output;
+    std::string token = exit.output.substr(0, exit.output.find('\n'));
+    EXPECT_EQ(JwtAuthenticator("tok-secret").verify(token, nowUnixMs() / 1000), "carol");
+}
+
+// The echo example is built out of tree against the installed SDK; the
+// server loads it like any other plugin.
+TEST(EchoPlugin, AnswersThroughTheServer) {
+    ServerProcess server(kBase +
+                         "providers:\n  echo:\n    plugin: echo\n    options:\n      prefix: \"said: \"\n"
+                         "chat:\n  default_provider: echo\n");
+    auto token = JwtAuthenticator("s3cret").mint("dave", 600, nowUnixMs() / 1000);
+    auto c = httpCall(server.port(), "POST", "/conversations?project_id=p", token);
+    ASSERT_EQ(c.status, 201) << c.body;
+    auto id = c.json()["id"].get<std::string>();
+    auto r = httpCall(server.port(), "POST", "/conversations/" + id + "/messages", token, R"({"content":"ping"})");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.json()["response"], "said: ping");
+    EXPECT_EQ(server.stop(), 0);
+}
+
+}  // namespace
+}  // namespace omnichat::testing

@@ -1,0 +1,36 @@
+#include "http.hpp"
+
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/StreamCopier.h>
+
+#include <algorithm>
+
+namespace omnichat::testing {
+
+HttpResponse httpCall(uint16_t port, const std::string& method, const std::string& path, const std::string& token,
+                      const std::string& body, const std::string& contentType,
+                      const std::map<std::string, std::string>& headers) {
+    Poco::Net::HTTPClientSession session("127.0.0.1", port);
+    session.setTimeout(Poco::Timespan(30, 0));
+    Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
+    if (!token.empty()) request.set("Authorization", "Bearer " + token);
+    for (const auto& [k, v] : headers) request.set(k, v);
+    if (!body.empty()) request.setContentType(contentType);
+    request.setContentLength(static_cast<std::streamsize>(body.size()));
+    session.sendRequest(request) << body;
+    Poco::Net::HTTPResponse response;
+    auto& in = session.receiveResponse(response);
+    HttpResponse out;
+    out.status = static_cast<int>(response.getStatus());
+    for (const auto& [k, v] : response) {
+        std::string key = k;
+        std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return std::tolower(c); });
+        out.headers[key] = v;
+    }
+    Poco::StreamCopier::copyToString(in, out.body);
+    return out;
+}
+
+}  // namespace omnichat::testing

@@ -1,0 +1,21 @@
+#pragma once
+#include <map>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace omnichat::testing {
+
+struct HttpResponse {
+    int status = 0;
+    std::map<std::string, std::string> headers;  // names lowercased
+    std::string body;
+    nlohmann::json json() const { return nlohmann::json::parse(body); }
+};
+
+// One request over a fresh loopback connection.
+HttpResponse httpCall(uint16_t port, const std::string& method, const std::string& path, const std::string& token = "",
+                      const std::string& body = "", const std::string& contentType = "application/json",
+                      const std::map<std::string, std::string>& headers = {});
+
+}  // namespace omnichat::testing

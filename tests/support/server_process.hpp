@@ -1,0 +1,52 @@
+#pragma once
+#include <sys/types.h>
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace omnichat::testing {
+
+// The real omnichat binary in a child process, in its own scratch folder,
+// with an environment of our choosing (nothing leaks in from the caller's).
+class ServerProcess {
+public:
+    using Env = std::map<std::string, std::string>;
+
+    // Runs `omnichat <args>` to completion; returns exit code and output.
+    struct Exit {
+        int code;
+        std::string output;
+    };
+    static Exit run(const std::vector<std::string>& args, const Env& env = {}, const std::string& yaml = "");
+
+    // Starts `omnichat serve --config <yaml>` and waits until it listens.
+    ServerProcess(const std::string& yaml, const Env& env = {});
+    ~ServerProcess();  // SIGTERM, then waits
+
+    uint16_t port() const { return port_; }
+    std::string output() const;
+    const std::string& folder() const { return folder_; }
+    // Sends SIGTERM and waits for the exit code.
+    int stop();
+
+private:
+    void readOutput(int fd);
+    std::string folder_;
+    pid_t pid_ = -1;
+    uint16_t port_ = 0;
+    mutable std::mutex mutex_;
+    std::condition_variable changed_;
+    std::string output_;
+    bool closed_ = false;
+    std::thread reader_;
+};
+
+// A scratch folder under /tmp, removed on destruction.
+std::string makeScratchFolder();
+
+}  // namespace omnichat::testing

@@ -1,0 +1,131 @@
+#include "config/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace omnichat {
+namespace {
+
+class ConfigTest : public ::testing::Test {
+protected:
+    std::string write(const std::string& yaml) {
+        path_ = (std::filesystem::temp_directory_path() / ("omnichat-config-" + std::to_string(::getpid()) + ".yaml"))
+                    .string();
+        std::ofstream(path_) << yaml;
+        return path_;
+    }
+    void TearDown() override {
+        if (!path_.empty()) std::filesystem::remove(path_);
+    }
+    std::string path_;
+};
+
+TEST_F(ConfigTest, DefaultsNeedOnlyASecret) {
+    auto c = loadConfig(std::nullopt, {{"JWT_SECRET", "x"}});
+    EXPECT_EQ(c.listenHost, "0.0.0.0");
+    EXPECT_EQ(c.listenPort, 8002);
+    EXPECT_EQ(c.storage.plugin, "sqlite");
+    EXPECT_EQ(c.defaultProvider, "echo");
+    EXPECT_EQ(c.maxBodyBytes, 1024u * 1024u);
+}
+
+TEST_F(ConfigTest, MissingSecretIsAnError) { EXPECT_THROW(loadConfig(std::nullopt, {}), ConfigError); }
+
+TEST_F(ConfigTest, YamlValuesAreRead) {
+    auto c = loadConfig(write("server:\n  listen: 127.0.0.1:9000\n  max_body_bytes: 2048\nauth:\n  jwt_secret: "
+                              "abc\nchat:\n  system_prompt: Be kind.\n  default_model: m1\n"),
+                        {});
+    EXPECT_EQ(c.listenHost, "127.0.0.1");
+    EXPECT_EQ(c.listenPort, 9000);
+    EXPECT_EQ(c.maxBodyBytes, 2048u);
+    EXPECT_EQ(c.jwtSecret, "abc");
+    EXPECT_EQ(c.systemPrompt, "Be kind.");
+    EXPECT_EQ(c.defaultModel, "m1");
+}
+
+TEST_F(ConfigTest, EnvironmentOverridesYaml) {
+    auto c = loadConfig(write("auth:\n  jwt_secret: from-yaml\nserver:\n  listen: 0.0.0.0:1\n"),
+                        {{"JWT_SECRET", "from-env"},
+                         {"OMNICHAT_LISTEN", "127.0.0.1:8123"},
+                         {"LLM_PROVIDER", "openai"},
+                         {"LLM_MODEL", "gpt-x"},
+                         {"OPENAI_API_KEY", "sk-1"},
+                         {"OPENAI_BASE_URL", "http://localhost:1/v1"}});
+    EXPECT_EQ(c.jwtSecret, "from-env");
+    EXPECT_EQ(c.listenPort, 8123);
+    EXPECT_EQ(c.defaultProvider, "openai");
+    EXPECT_EQ(c.defaultModel, "gpt-x");
+    EXPECT_EQ(c.providers.at("openai").options.at("api_key").value, "sk-1");
+    EXPECT_EQ(c.providers.at("openai").options.at("base_url").value, "http://localhost:1/v1");
+}
+
+TEST_F(ConfigTest, ProviderDefaultsToTheOneWithAKey) {
+    EXPECT_EQ(loadConfig(std::nullopt, {{"JWT_SECRET", "x"}, {"OPENAI_API_KEY", "k"}}).defaultProvider, "openai");
+    EXPECT_EQ(loadConfig(std::nullopt, {{"JWT_SECRET", "x"}, {"OPENROUTER_API_KEY", "k"}}).defaultProvider,
+              "openrouter");
+}
+
+TEST_F(ConfigTest, DatabaseUrlSelectsTheStoragePlugin) {
+    auto pg = loadConfig(std::nullopt, {{"JWT_SECRET", "x"}, {"DATABASE_URL", "postgresql://u:p@h:5432/d"}});
+    EXPECT_EQ(pg.storage.plugin, "postgres");
+    EXPECT_EQ(pg.storage.options.at("url").value, "postgresql://u:p@h:5432/d");
+    auto rel = loadConfig(std::nullopt, {{"JWT_SECRET", "x"}, {"DATABASE_URL", "sqlite:///data/x.db"}});
+    EXPECT_EQ(rel.storage.plugin, "sqlite");
+    EXPECT_EQ(rel.storage.options.at("path").value, "data/x.db");
+    auto abs = loadConfig(std::nullopt, {{"JWT_SECRET", "x"}, {"DATABASE_URL", "sqlite:////var/lib/x.db"}});
+    EXPECT_EQ(abs.storage.options.at("path").value, "/var/lib/x.db");
+    EXPECT_THROW(loadConfig(std::nullopt, {{"JWT_SECRET", "x"}, {"DATABASE_URL", "mysql://x"}}), ConfigError);
+}
+
+TEST_F(ConfigTest, UnknownKeysNameFileAndLine) {
+    auto file = write("auth:\n  jwt_secret: x\nserver:\n  listen: 0.0.0.0:1\n  lisen: 2\n");
+    try {
+        loadConfig(file, {});
+        FAIL() << "no error";
+    } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find(file + ":5: unknown key 'lisen' in 'server'"), std::string::npos)
+            << e.what();
+    }
+}
+
+TEST_F(ConfigTest, BadValuesAreErrors) {
+    EXPECT_THROW(loadConfig(write("auth: {jwt_secret: x}\nserver: {reactor_threads: many}\n"), {}), ConfigError);
+    EXPECT_THROW(loadConfig(write("auth: {jwt_secret: x}\nserver: {listen: nowhere}\n"), {}), ConfigError);
+    EXPECT_THROW(loadConfig(write("auth: {jwt_secret: x}\nlogging: {level: loud}\n"), {}), ConfigError);
+    EXPECT_THROW(loadConfig(write("auth: {jwt_secret: x}\nchat: {default_provider: nobody}\n"), {}), ConfigError);
+}
+
+TEST_F(ConfigTest, InvalidYamlNamesTheLine) {
+    auto file = write("auth:\n  jwt_secret: x\nchat: [\n");
+    try {
+        loadConfig(file, {});
+        FAIL() << "no error";
+    } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find(file + ":"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("invalid YAML"), std::string::npos) << e.what();
+    }
+}
+
+TEST(Dotenv, ParsesTheUsualForms) {
+    auto env = parseDotenv("# comment\nA=1\nexport B = two \nC=\"quoted # not comment\"\nD='single'\nE=x # note\n\n");
+    EXPECT_EQ(env.at("A"), "1");
+    EXPECT_EQ(env.at("B"), "two");
+    EXPECT_EQ(env.at("C"), "quoted # not comment");
+    EXPECT_EQ(env.at("D"), "single");
+    EXPECT_EQ(env.at("E"), "x");
+}
+
+TEST(Dotenv, RealEnvironmentWinsOverDotenv) {
+    auto path = (std::filesystem::temp_directory_path() / "omnichat-test.env").string();
+    std::ofstream(path) << "OMNICHAT_DOTENV_ONLY=from-file\nHOME=from-file\n";
+    auto env = processEnvironment(path);
+    std::filesystem::remove(path);
+    EXPECT_EQ(env.at("OMNICHAT_DOTENV_ONLY"), "from-file");
+    ASSERT_NE(std::getenv("HOME"), nullptr);
+    EXPECT_EQ(env.at("HOME"), std::getenv("HOME"));
+}
+
+}  // namespace
+}  // namespace omnichat

@@ -1,0 +1,47 @@
+#include "common/ids.hpp"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+namespace omnichat {
+namespace {
+
+TEST(Ids, UuidsAreCanonicalVersion4AndDistinct) {
+    std::set<std::string> seen;
+    for (int i = 0; i < 1000; ++i) {
+        auto id = newUuid();
+        ASSERT_TRUE(isUuid(id)) << id;
+        EXPECT_EQ(id[14], '4');
+        EXPECT_NE(std::string("89ab").find(id[19]), std::string::npos);
+        seen.insert(id);
+    }
+    EXPECT_EQ(seen.size(), 1000u);
+}
+
+TEST(Ids, IsUuidRejectsOtherShapes) {
+    EXPECT_FALSE(isUuid(""));
+    EXPECT_FALSE(isUuid("not-a-uuid"));
+    EXPECT_FALSE(isUuid("123e4567e89b12d3a456426614174000"));
+    EXPECT_FALSE(isUuid("123e4567-e89b-12d3-a456-42661417400g"));
+    EXPECT_TRUE(isUuid("123E4567-E89B-12D3-A456-426614174000"));
+}
+
+TEST(Ids, FormatsUtcWithMilliseconds) {
+    EXPECT_EQ(formatIsoMillis(0), "1970-01-01T00:00:00.000Z");
+    EXPECT_EQ(formatIsoMillis(1764157058123), "2025-11-26T11:37:38.123Z");
+}
+
+TEST(Ids, StorableTextIsValidUtf8WithoutNul) {
+    EXPECT_TRUE(isStorableText("plain"));
+    EXPECT_TRUE(isStorableText("日本語 🌍 e\xcc\x81"));
+    EXPECT_FALSE(isStorableText(std::string("a\0b", 3)));
+    EXPECT_FALSE(isStorableText("\xff"));
+    EXPECT_FALSE(isStorableText("\xc3"));              // truncated
+    EXPECT_FALSE(isStorableText("\xc0\xaf"));          // overlong
+    EXPECT_FALSE(isStorableText("\xed\xa0\x80"));      // surrogate
+    EXPECT_FALSE(isStorableText("\xf4\x90\x80\x80"));  // past U+10FFFF
+}
+
+}  // namespace
+}  // namespace omnichat

@@ -1,0 +1,94 @@
+#include "auth/jwt.hpp"
+
+#include <Poco/Base64Encoder.h>
+#include <Poco/JWT/Signer.h>
+#include <Poco/JWT/Token.h>
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+namespace omnichat {
+namespace {
+
+constexpr const char* kSecret = "unit-test-secret";
+constexpr int64_t kNow = 1'800'000'000;
+
+std::string base64url(const std::string& in) {
+    std::ostringstream out;
+    Poco::Base64Encoder enc(out, Poco::BASE64_URL_ENCODING | Poco::BASE64_NO_PADDING);
+    enc << in;
+    enc.close();
+    return out.str();
+}
+
+std::string sign(Poco::JWT::Token t, const std::string& algorithm = Poco::JWT::Signer::ALGO_HS256,
+                 const std::string& secret = kSecret) {
+    Poco::JWT::Signer signer(secret);
+    signer.addAlgorithm(algorithm);
+    return signer.sign(t, algorithm);
+}
+
+Poco::JWT::Token claims(const std::string& sub = "alice", int64_t exp = kNow + 60) {
+    Poco::JWT::Token t;
+    t.setType("JWT");
+    if (!sub.empty()) t.setSubject(sub);
+    t.payload().set("exp", static_cast<Poco::Int64>(exp));
+    return t;
+}
+
+const JwtAuthenticator auth(kSecret);
+
+TEST(Jwt, AcceptsAValidToken) { EXPECT_EQ(auth.verify(sign(claims()), kNow), "alice"); }
+
+TEST(Jwt, MintedTokensVerify) { EXPECT_EQ(auth.verify(auth.mint("bob", 60, kNow), kNow + 1), "bob"); }
+
+TEST(Jwt, RejectsExpired) {
+    EXPECT_FALSE(auth.verify(sign(claims("alice", kNow - 1)), kNow));
+    EXPECT_FALSE(auth.verify(sign(claims("alice", kNow)), kNow));  // exp is exclusive
+}
+
+TEST(Jwt, RejectsMissingExp) {
+    Poco::JWT::Token t;
+    t.setSubject("alice");
+    EXPECT_FALSE(auth.verify(sign(t), kNow));
+}
+
+TEST(Jwt, RejectsNotYetValid) {
+    auto t = claims();
+    t.payload().set("nbf", static_cast<Poco::Int64>(kNow + 30));
+    EXPECT_FALSE(auth.verify(sign(t), kNow));
+    t.payload().set("nbf", static_cast<Poco::Int64>(kNow - 30));
+    EXPECT_EQ(auth.verify(sign(t), kNow), "alice");
+}
+
+TEST(Jwt, RejectsWrongSecret) { EXPECT_FALSE(auth.verify(sign(claims(), "HS256", "other"), kNow)); }
+
+TEST(Jwt, RejectsOtherAlgorithms) {
+    EXPECT_FALSE(auth.verify(sign(claims(), Poco::JWT::Signer::ALGO_HS512), kNow));
+    std::string payload = base64url(R"({"sub":"alice","exp":)" + std::to_string(kNow + 60) + "}");
+    EXPECT_FALSE(auth.verify(base64url(R"({"alg":"none","typ":"JWT"})") + "." + payload + ".", kNow));
+    EXPECT_FALSE(
+        auth.verify(base64url(R"({"alg":"RS256","typ":"JWT"})") + "." + payload + "." + base64url("sig"), kNow));
+}
+
+TEST(Jwt, RejectsTamperedPayload) {
+    auto token = sign(claims());
+    auto first = token.find('.'), second = token.find('.', first + 1);
+    std::string forged = base64url(R"({"sub":"mallory","exp":)" + std::to_string(kNow + 60) + "}");
+    EXPECT_FALSE(auth.verify(token.substr(0, first + 1) + forged + token.substr(second), kNow));
+}
+
+TEST(Jwt, RejectsGarbage) {
+    for (const char* bad : {"", "abc", "a.b.c", "....", "eyJhbGciOiJIUzI1NiJ9.e30"})
+        EXPECT_FALSE(auth.verify(bad, kNow));
+}
+
+TEST(Jwt, RejectsMissingOrNonStringSub) {
+    EXPECT_FALSE(auth.verify(sign(claims("")), kNow));
+    auto t = claims();
+    t.payload().set("sub", 42);
+    EXPECT_FALSE(auth.verify(sign(t), kNow));
+}
+
+}  // namespace
+}  // namespace omnichat

@@ -1,0 +1,77 @@
+#include "plugins/plugin_loader.hpp"
+
+#include <gtest/gtest.h>
+
+#include "plugins/plugin_config.hpp"
+
+namespace omnichat {
+namespace {
+
+std::string loadError(const std::string& dir, const std::string& name) {
+    try {
+        loadPlugin(dir, name);
+    } catch (const PluginError& e) {
+        return e.what();
+    }
+    return "loaded";
+}
+
+TEST(PluginLoader, LoadsFirstPartyPluginsAndTheirOptions) {
+    auto lib = loadPlugin(OMNICHAT_PLUGIN_DIR, "openai");
+    EXPECT_EQ(lib->kind(), OMNICHAT_PLUGIN_PROVIDER);
+    EXPECT_EQ(lib->name(), "openai");
+    bool hasKey = false;
+    for (const auto& o : lib->options())
+        if (o.name == "api_key") hasKey = o.required && o.type == OMNICHAT_OPTION_SECRET;
+    EXPECT_TRUE(hasKey);
+    EXPECT_EQ(loadPlugin(OMNICHAT_PLUGIN_DIR, "sqlite")->kind(), OMNICHAT_PLUGIN_STORAGE);
+}
+
+TEST(PluginLoader, LoadsTheOutOfTreeEchoExample) { EXPECT_EQ(loadPlugin(OMNICHAT_PLUGIN_DIR, "echo")->name(), "echo"); }
+
+TEST(PluginLoader, NamesFileAndReasonForBrokenPlugins) {
+    const std::string dir = OMNICHAT_TEST_PLUGIN_DIR;
+    auto missing = loadError(dir, "absent");
+    EXPECT_NE(missing.find("libomnichat-absent.so"), std::string::npos) << missing;
+    EXPECT_NE(missing.find("not found"), std::string::npos) << missing;
+    auto noInit = loadError(dir, "no-init");
+    EXPECT_NE(noInit.find("missing entry point omnichat_plugin_init"), std::string::npos) << noInit;
+    auto major = loadError(dir, "future-major");
+    EXPECT_NE(major.find("ABI mismatch: plugin built for 2.0"), std::string::npos) << major;
+    auto minor = loadError(dir, "future-minor");
+    EXPECT_NE(minor.find("ABI mismatch: plugin built for 1.1"), std::string::npos) << minor;
+    EXPECT_NE(loadError(dir, "init-refuses").find("refused"), std::string::npos);
+    EXPECT_NE(loadError(dir, "no-table").find("without a provider table"), std::string::npos);
+}
+
+TEST(PluginLoader, ValidatesOptionsAgainstTheDeclaration) {
+    auto lib = loadPlugin(OMNICHAT_PLUGIN_DIR, "openai");
+    PluginInstanceConfig ok{"openai", {{"api_key", {"sk", "f.yaml:3"}}}, "f.yaml:1"};
+    auto config = validateOptions(*lib, ok, "providers.openai");
+    EXPECT_EQ(config->values.at("api_key"), "sk");
+    EXPECT_EQ(config->values.at("base_url"), "https://api.openai.com/v1");  // declared default
+
+    PluginInstanceConfig unknown{
+        "openai", {{"api_key", {"sk", "f.yaml:3"}}, {"colour", {"red", "f.yaml:4"}}}, "f.yaml:1"};
+    EXPECT_THROW(validateOptions(*lib, unknown, "providers.openai"), ConfigError);
+    PluginInstanceConfig badInt{
+        "openai", {{"api_key", {"sk", "f.yaml:3"}}, {"timeout_ms", {"soon", "f.yaml:4"}}}, "f.yaml:1"};
+    EXPECT_THROW(validateOptions(*lib, badInt, "providers.openai"), ConfigError);
+    PluginInstanceConfig missing{"openai", {}, "f.yaml:1"};
+    try {
+        validateOptions(*lib, missing, "providers.openai");
+        FAIL();
+    } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("f.yaml:1: providers.openai needs option 'api_key'"), std::string::npos)
+            << e.what();
+    }
+}
+
+TEST(PluginLoader, RefusesAPluginOfTheWrongKind) {
+    PluginInstanceConfig storageAsProvider{"sqlite", {}, "f.yaml:1"};
+    EXPECT_THROW(createInstance(OMNICHAT_PLUGIN_DIR, storageAsProvider, "providers.x", OMNICHAT_PLUGIN_PROVIDER),
+                 PluginError);
+}
+
+}  // namespace
+}  // namespace omnichat

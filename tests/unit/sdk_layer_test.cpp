@@ -1,0 +1,179 @@
+// The SDK's C++ layer against a fake host table, as a plugin's unit tests
+// would use it.
+#include <gtest/gtest.h>
+#include <omnichat/plugin.hpp>
+
+#include <map>
+
+namespace {
+
+struct Completed {
+    bool ok = false;
+    omnichat_status_t status = OMNICHAT_OK;
+    std::string finishReason, message, text;
+    int64_t promptTokens = 0;
+};
+
+struct FakeCall {
+    std::string text;
+    bool cancelled = false;
+    std::optional<Completed> completed;
+};
+
+struct FakeHost {
+    static inline std::map<std::string, std::string> options;
+    static bool logEnabled(omnichat_log_level_t) { return true; }
+    static void log(omnichat_log_level_t, omnichat_str_t) {}
+    static bool configGet(const omnichat_config_t*, const char* name, omnichat_str_t* out) {
+        auto it = options.find(name);
+        if (it == options.end()) return false;
+        *out = {it->second.data(), it->second.size()};
+        return true;
+    }
+    static FakeCall* fake(omnichat_call_t* c) { return reinterpret_cast<FakeCall*>(c); }
+    static bool emit(omnichat_call_t* c, omnichat_str_t t) {
+        if (fake(c)->cancelled) return false;
+        fake(c)->text.append(t.data, t.len);
+        return true;
+    }
+    static void complete(omnichat_call_t* c, const omnichat_chat_result_t* r, const omnichat_error_t* e) {
+        Completed done;
+        done.ok = !e || e->status == OMNICHAT_OK;
+        done.text = fake(c)->text;
+        if (e) {
+            done.status = e->status;
+            done.message = e->message;
+        }
+        if (r) {
+            done.finishReason = std::string(r->finish_reason.data, r->finish_reason.len);
+            done.promptTokens = r->usage.prompt_tokens;
+        }
+        fake(c)->completed = done;
+    }
+    static bool isCancelled(const omnichat_call_t* c) { return reinterpret_cast<const FakeCall*>(c)->cancelled; }
+    static int64_t now() { return 0; }
+    static const omnichat_host_api_t* api() {
+        static const omnichat_host_api_t table{sizeof(omnichat_host_api_t),
+                                               OMNICHAT_ABI_VERSION,
+                                               &logEnabled,
+                                               &log,
+                                               &configGet,
+                                               &emit,
+                                               &complete,
+                                               &isCancelled,
+                                               nullptr,
+                                               nullptr,
+                                               &now};
+        return &table;
+    }
+};
+
+omnichat_call_t* asCall(FakeCall& c) { return reinterpret_cast<omnichat_call_t*>(&c); }
+
+TEST(SdkCall, CompletesOnceWithTheResult) {
+    FakeCall fc;
+    {
+        omnichat::Call call(FakeHost::api(), asCall(fc));
+        EXPECT_TRUE(call.emit("hel"));
+        EXPECT_TRUE(call.emit("lo"));
+        omnichat::ChatResult r;
+        r.finishReason = "length";
+        r.usage.promptTokens = 5;
+        call.complete(r);
+        EXPECT_TRUE(call.done());
+        call.fail(OMNICHAT_ERR_INTERNAL, "ignored: already completed");
+    }
+    ASSERT_TRUE(fc.completed);
+    EXPECT_TRUE(fc.completed->ok);
+    EXPECT_EQ(fc.completed->text, "hello");
+    EXPECT_EQ(fc.completed->finishReason, "length");
+    EXPECT_EQ(fc.completed->promptTokens, 5);
+}
+
+TEST(SdkCall, DroppingACallFailsIt) {
+    FakeCall fc;
+    { omnichat::Call call(FakeHost::api(), asCall(fc)); }
+    ASSERT_TRUE(fc.completed);
+    EXPECT_FALSE(fc.completed->ok);
+    EXPECT_EQ(fc.completed->status, OMNICHAT_ERR_INTERNAL);
+}
+
+TEST(SdkCall, EmitReportsCancellation) {
+    FakeCall fc;
+    fc.cancelled = true;
+    omnichat::Call call(FakeHost::api(), asCall(fc));
+    EXPECT_FALSE(call.emit("x"));
+    EXPECT_TRUE(call.cancelled());
+    call.fail(OMNICHAT_ERR_CANCELLED, "cancelled");
+    EXPECT_EQ(fc.completed->status, OMNICHAT_ERR_CANCELLED);
+}
+
+TEST(SdkGuarded, MapsExceptionsToCategories) {
+    omnichat_error_t e{};
+    e.struct_size = sizeof e;
+    EXPECT_EQ(omnichat::guarded(&e, [] { throw omnichat::Error(OMNICHAT_ERR_NOT_FOUND, "gone"); }),
+              OMNICHAT_ERR_NOT_FOUND);
+    EXPECT_STREQ(e.message, "gone");
+    EXPECT_EQ(omnichat::guarded(&e, [] { throw std::runtime_error("oops"); }), OMNICHAT_ERR_INTERNAL);
+    EXPECT_EQ(omnichat::guarded(&e, [] { throw 42; }), OMNICHAT_ERR_INTERNAL);
+    EXPECT_EQ(omnichat::guarded(&e, [] {}), OMNICHAT_OK);
+}
+
+TEST(SdkGuarded, TruncatesLongMessages) {
+    omnichat_error_t e{};
+    e.struct_size = sizeof e;
+    omnichat::fillError(&e, OMNICHAT_ERR_UPSTREAM, std::string(2000, 'x'));
+    EXPECT_EQ(strlen(e.message), sizeof(e.message) - 1);
+}
+
+class ThrowingProvider : public omnichat::Provider {
+public:
+    explicit ThrowingProvider(const omnichat::Host& host) : Provider(host), mode_(host.option("mode", "throw")) {}
+    void startChat(omnichat::ChatRequest request, std::shared_ptr<omnichat::Call> call) override {
+        if (mode_ == "throw") throw omnichat::Error(OMNICHAT_ERR_RATE_LIMITED, "slow down", 429, 1500);
+        call->emit(request.messages.back().content);
+        call->complete({});
+    }
+
+private:
+    std::string mode_;
+};
+
+const omnichat_option_t kOptions[] = {omnichat::option("mode", OMNICHAT_OPTION_STRING, "throw", false, "test")};
+
+TEST(SdkProviderGlue, DescriptorAndEntryPointsWork) {
+    const auto* d = omnichat::detail::providerDescriptor<ThrowingProvider>("t", "1", kOptions);
+    EXPECT_EQ(d->struct_size, sizeof(omnichat_plugin_descriptor_t));
+    EXPECT_EQ(d->abi_version, OMNICHAT_ABI_VERSION);
+    ASSERT_EQ(d->option_count, 1u);
+    EXPECT_STREQ(d->options[0]->name, "mode");
+    ASSERT_NE(d->provider, nullptr);
+
+    for (const std::string mode : {"throw", "echo"}) {
+        FakeHost::options = {{"mode", mode}};
+        void* instance = nullptr;
+        omnichat_error_t e{};
+        e.struct_size = sizeof e;
+        ASSERT_EQ(d->provider->create(FakeHost::api(), nullptr, &instance, &e), OMNICHAT_OK);
+        std::string text = "hi";
+        omnichat_message_t m{sizeof(omnichat_message_t), OMNICHAT_ROLE_USER, {text.data(), text.size()}};
+        const omnichat_message_t* list[] = {&m};
+        omnichat_chat_request_t req{};
+        req.struct_size = sizeof req;
+        req.messages = list;
+        req.message_count = 1;
+        FakeCall fc;
+        d->provider->start_chat(instance, &req, asCall(fc));
+        ASSERT_TRUE(fc.completed) << mode;
+        if (mode == "throw") {
+            EXPECT_EQ(fc.completed->status, OMNICHAT_ERR_RATE_LIMITED);
+            EXPECT_EQ(fc.completed->message, "slow down");
+        } else {
+            EXPECT_TRUE(fc.completed->ok);
+            EXPECT_EQ(fc.completed->text, "hi");
+        }
+        d->provider->destroy(instance);
+    }
+}
+
+}  // namespace
