@@ -43,6 +43,7 @@ if [ "${OMNICHAT_SANITIZERS:-1}" != 0 ]; then
   as_pguser "$pgbin/dropdb" -h 127.0.0.1 -p "$pgport" -U omnichat omnichat_test
   as_pguser "$pgbin/createdb" -h 127.0.0.1 -p "$pgport" -U omnichat omnichat_test
   BUILD_DIR=build-asan BUILD_TYPE=Debug scripts/build.sh -DOMNICHAT_SANITIZE=ON
-  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    LSAN_OPTIONS=suppressions=$root/tests/sanitizers/lsan.supp:print_suppressions=0 \
     ctest --test-dir build-asan --output-on-failure -j 2
 fi

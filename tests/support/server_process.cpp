@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -23,6 +24,9 @@ pid_t spawn(const std::vector<std::string>& args, const ServerProcess::Env& env,
     std::vector<std::string> argStrings{OMNICHAT_BINARY};
     argStrings.insert(argStrings.end(), args.begin(), args.end());
     std::vector<std::string> envStrings{"PATH=/usr/bin:/bin"};
+    // Sanitizer settings (suppressions) apply to the server too.
+    for (const char* name : {"ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS"})
+        if (const char* value = std::getenv(name)) envStrings.push_back(std::string(name) + "=" + value);
     for (const auto& [k, v] : env) envStrings.push_back(k + "=" + v);
     pid_t pid = fork();
     if (pid == 0) {

@@ -1,4 +1,5 @@
 // Storage on PostgreSQL (Poco Data PostgreSQL).
+#include <Poco/Data/DataException.h>
 #include <Poco/Data/PostgreSQL/Connector.h>
 #include <Poco/Data/PostgreSQL/PostgreSQLException.h>
 
@@ -83,10 +84,23 @@ ConnectionParts connectionParts(const omnichat::Host& host) {
     return out;
 }
 
+// Connection failures, and statements cut by a lost connection (a restarted
+// server leaves every pooled session stale), mean "unavailable": retried once
+// on a fresh session, then answered with 503.
+bool isUnavailable(const Poco::Exception& e) {
+    if (dynamic_cast<const Poco::Data::PostgreSQL::ConnectionException*>(&e) ||
+        dynamic_cast<const Poco::Data::ConnectionFailedException*>(&e) ||
+        dynamic_cast<const Poco::Data::SessionUnavailableException*>(&e))
+        return true;
+    const std::string text = e.displayText();
+    for (const char* lost : {"server closed the connection", "no connection to the server", "terminating connection",
+                             "could not receive data from server", "could not send data to server"})
+        if (text.find(lost) != std::string::npos) return true;
+    return false;
+}
+
 omnichat_sql::Dialect postgresDialect() {
-    return {"PostgreSQL", true, {"SELECT pg_advisory_xact_lock(7243501)"}, [](const Poco::Exception& e) {
-                return dynamic_cast<const Poco::Data::PostgreSQL::ConnectionException*>(&e) != nullptr;
-            }};
+    return {"PostgreSQL", true, {"SELECT pg_advisory_xact_lock(7243501)"}, &isUnavailable};
 }
 
 class PostgresStorage : public omnichat_sql::PocoSqlStorage {
