@@ -1,8 +1,11 @@
 // Startup validation and the CLI, through the real binary.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "auth/jwt.hpp"
 #include "common/ids.hpp"
+#include "fake_upstream.hpp"
 #include "http.hpp"
 #include "server_process.hpp"
 
@@ -90,6 +93,51 @@ TEST(EchoPlugin, AnswersThroughTheServer) {
     ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(r.json()["response"], "said: ping");
     EXPECT_EQ(server.stop(), 0);
+}
+
+// Deployments of the replaced service configure everything through the
+// environment: no YAML at all.
+TEST(Environment, ReplacedServiceVariablesDriveAFullExchange) {
+    FakeUpstream upstream;
+    ServerProcess server("", {{"JWT_SECRET", "env-secret"},
+                              {"DATABASE_URL", "sqlite:///state/chat.db"},
+                              {"LLM_PROVIDER", "openai"},
+                              {"LLM_MODEL", "env-model"},
+                              {"OPENAI_API_KEY", "sk-env"},
+                              {"OPENAI_BASE_URL", upstream.baseUrl()},
+                              {"OMNICHAT_LISTEN", "127.0.0.1:0"}});
+    auto token = JwtAuthenticator("env-secret").mint("erin", 600, nowUnixMs() / 1000);
+    auto c = httpCall(server.port(), "POST", "/conversations?project_id=p", token);
+    ASSERT_EQ(c.status, 201) << c.body;
+    auto r = httpCall(server.port(), "POST", "/conversations/" + c.json()["id"].get<std::string>() + "/messages", token,
+                      R"({"content":"hi"})");
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto requests = upstream.requests();
+    ASSERT_EQ(requests.size(), 1u);
+    EXPECT_EQ(requests[0].headers.at("authorization"), "Bearer sk-env");
+    EXPECT_EQ(nlohmann::json::parse(requests[0].body)["model"], "env-model");
+    EXPECT_TRUE(std::filesystem::exists(server.folder() + "/state/chat.db"));
+}
+
+TEST(OpenRouter, SendsAttributionHeaders) {
+    FakeUpstream upstream;
+    ServerProcess server(kBase +
+                         "providers:\n  or:\n    plugin: openrouter\n    options:\n      api_key: sk-or\n"
+                         "      base_url: " +
+                         upstream.baseUrl() +
+                         "\n      http_referer: https://example.app\n      x_title: Example\n"
+                         "chat:\n  default_provider: or\n");
+    auto token = JwtAuthenticator("s3cret").mint("fay", 600, nowUnixMs() / 1000);
+    auto c = httpCall(server.port(), "POST", "/conversations?project_id=p", token);
+    ASSERT_EQ(c.status, 201) << c.body;
+    auto r = httpCall(server.port(), "POST", "/conversations/" + c.json()["id"].get<std::string>() + "/messages", token,
+                      R"({"content":"hi"})");
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto requests = upstream.requests();
+    ASSERT_EQ(requests.size(), 1u);
+    EXPECT_EQ(requests[0].headers.at("http-referer"), "https://example.app");
+    EXPECT_EQ(requests[0].headers.at("x-title"), "Example");
+    EXPECT_EQ(nlohmann::json::parse(requests[0].body)["model"], "openai/gpt-4o-mini");
 }
 
 }  // namespace

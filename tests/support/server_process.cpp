@@ -82,7 +82,9 @@ ServerProcess::Exit ServerProcess::run(const std::vector<std::string>& args, con
 
 ServerProcess::ServerProcess(const std::string& yaml, const Env& env) : folder_(makeScratchFolder()) {
     int fd = -1;
-    pid_ = spawn({"serve", "--config", writeConfig(folder_, yaml)}, env, folder_, fd);
+    std::vector<std::string> args{"serve"};
+    if (!yaml.empty()) args.insert(args.end(), {"--config", writeConfig(folder_, yaml)});
+    pid_ = spawn(args, env, folder_, fd);
     reader_ = std::thread([this, fd] { readOutput(fd); });
     std::unique_lock lock(mutex_);
     static const std::regex listening(R"(listening on http://[^:]+:(\d+))");

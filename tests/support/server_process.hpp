@@ -24,7 +24,8 @@ public:
     };
     static Exit run(const std::vector<std::string>& args, const Env& env = {}, const std::string& yaml = "");
 
-    // Starts `omnichat serve --config <yaml>` and waits until it listens.
+    // Starts `omnichat serve --config <yaml>` (no --config when `yaml` is
+    // empty) and waits until it listens.
     ServerProcess(const std::string& yaml, const Env& env = {});
     ~ServerProcess();  // SIGTERM, then waits
 
