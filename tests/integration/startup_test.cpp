@@ -23,6 +23,14 @@ void expectStartupError(const ServerProcess::Exit& exit, const std::string& need
     EXPECT_EQ(std::count(exit.output.begin(), exit.output.end(), '\n'), 1) << exit.output;
 }
 
+// Creates a conversation and sends it one message; the send's response.
+HttpResponse firstExchange(uint16_t port, const std::string& token, const std::string& content) {
+    auto c = httpCall(port, "POST", "/conversations?project_id=p", token);
+    EXPECT_EQ(c.status, 201) << c.body;
+    return httpCall(port, "POST", "/conversations/" + c.json()["id"].get<std::string>() + "/messages", token,
+                    nlohmann::json{{"content", content}}.dump());
+}
+
 TEST(Startup, MissingSecret) {
     expectStartupError(ServerProcess::run({"check-config"}, {}, "server:\n  listen: 127.0.0.1:0\n"), "JWT secret");
 }
@@ -86,10 +94,7 @@ TEST(EchoPlugin, AnswersThroughTheServer) {
                          "providers:\n  echo:\n    plugin: echo\n    options:\n      prefix: \"said: \"\n"
                          "chat:\n  default_provider: echo\n");
     auto token = JwtAuthenticator("s3cret").mint("dave", 600, nowUnixMs() / 1000);
-    auto c = httpCall(server.port(), "POST", "/conversations?project_id=p", token);
-    ASSERT_EQ(c.status, 201) << c.body;
-    auto id = c.json()["id"].get<std::string>();
-    auto r = httpCall(server.port(), "POST", "/conversations/" + id + "/messages", token, R"({"content":"ping"})");
+    auto r = firstExchange(server.port(), token, "ping");
     ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(r.json()["response"], "said: ping");
     EXPECT_EQ(server.stop(), 0);
@@ -107,10 +112,7 @@ TEST(Environment, ReplacedServiceVariablesDriveAFullExchange) {
                               {"OPENAI_BASE_URL", upstream.baseUrl()},
                               {"OMNICHAT_LISTEN", "127.0.0.1:0"}});
     auto token = JwtAuthenticator("env-secret").mint("erin", 600, nowUnixMs() / 1000);
-    auto c = httpCall(server.port(), "POST", "/conversations?project_id=p", token);
-    ASSERT_EQ(c.status, 201) << c.body;
-    auto r = httpCall(server.port(), "POST", "/conversations/" + c.json()["id"].get<std::string>() + "/messages", token,
-                      R"({"content":"hi"})");
+    auto r = firstExchange(server.port(), token, "hi");
     ASSERT_EQ(r.status, 200) << r.body;
     auto requests = upstream.requests();
     ASSERT_EQ(requests.size(), 1u);
@@ -128,10 +130,7 @@ TEST(OpenRouter, SendsAttributionHeaders) {
                          "\n      http_referer: https://example.app\n      x_title: Example\n"
                          "chat:\n  default_provider: or\n");
     auto token = JwtAuthenticator("s3cret").mint("fay", 600, nowUnixMs() / 1000);
-    auto c = httpCall(server.port(), "POST", "/conversations?project_id=p", token);
-    ASSERT_EQ(c.status, 201) << c.body;
-    auto r = httpCall(server.port(), "POST", "/conversations/" + c.json()["id"].get<std::string>() + "/messages", token,
-                      R"({"content":"hi"})");
+    auto r = firstExchange(server.port(), token, "hi");
     ASSERT_EQ(r.status, 200) << r.body;
     auto requests = upstream.requests();
     ASSERT_EQ(requests.size(), 1u);

@@ -60,8 +60,7 @@ public:
 
     void migrate() override {
         run([&](Session& s) {
-            s.begin();
-            try {
+            transaction(s, [&] {
                 for (const auto& sql : dialect_.migrationLock) s << sql, now;
                 s << "CREATE TABLE IF NOT EXISTS omnichat_schema (version BIGINT NOT NULL)", now;
                 Poco::Int64 version = 0;
@@ -73,11 +72,7 @@ public:
                     Poco::Int64 next = static_cast<Poco::Int64>(v + 1);
                     s << sql("INSERT INTO omnichat_schema (version) VALUES (?)"), use(next), now;
                 }
-                s.commit();
-            } catch (...) {
-                rollbackQuietly(s);
-                throw;
-            }
+            });
         });
     }
 
@@ -124,22 +119,12 @@ public:
     void deleteConversation(std::string_view id, std::string_view userId) override {
         run([&](Session& s) {
             std::string i(id), u(userId);
-            s.begin();
-            try {
+            transaction(s, [&] {
                 Statement del(s);
                 del << sql("DELETE FROM conversations WHERE id = ? AND user_id = ?"), use(i), use(u);
-                if (del.execute() == 0) {
-                    rollbackQuietly(s);
-                    throw omnichat::Error(OMNICHAT_ERR_NOT_FOUND, "no such conversation");
-                }
+                if (del.execute() == 0) throw omnichat::Error(OMNICHAT_ERR_NOT_FOUND, "no such conversation");
                 s << sql("DELETE FROM messages WHERE conversation_id = ?"), use(i), now;
-                s.commit();
-            } catch (const omnichat::Error&) {
-                throw;
-            } catch (...) {
-                rollbackQuietly(s);
-                throw;
-            }
+            });
         });
     }
 
@@ -188,8 +173,7 @@ public:
 
     void appendExchange(const omnichat::StoredMessage& user, const omnichat::StoredMessage& assistant) override {
         run([&](Session& s) {
-            s.begin();
-            try {
+            transaction(s, [&] {
                 // Bumping the counter locks the conversation row until commit,
                 // so concurrent appends (from any host) take turns and each
                 // pair gets adjacent sequence numbers.
@@ -200,19 +184,10 @@ public:
                     "UPDATE conversations SET message_count = message_count + 2, updated_at_ms = ? "
                     "WHERE id = ? RETURNING message_count"),
                     use(touched), use(c), into(counts), now;
-                if (counts.empty()) {
-                    rollbackQuietly(s);
-                    throw omnichat::Error(OMNICHAT_ERR_NOT_FOUND, "conversation is gone");
-                }
+                if (counts.empty()) throw omnichat::Error(OMNICHAT_ERR_NOT_FOUND, "conversation is gone");
                 insertMessage(s, user, counts.front() - 1);
                 insertMessage(s, assistant, counts.front());
-                s.commit();
-            } catch (const omnichat::Error&) {
-                throw;
-            } catch (...) {
-                rollbackQuietly(s);
-                throw;
-            }
+            });
         });
     }
 
@@ -285,11 +260,21 @@ private:
         return out;
     }
 
-    static void rollbackQuietly(Session& s) {
+    // Commits what `body` did, or rolls it back when it throws.
+    template <class F>
+    static void transaction(Session& s, F&& body) {
+        s.begin();
         try {
-            if (s.isTransaction()) s.rollback();
+            body();
         } catch (...) {
+            try {
+                if (s.isTransaction()) s.rollback();
+            } catch (...) {
+                // The session is broken; the pool discards it.
+            }
+            throw;
         }
+        s.commit();
     }
 
     // Runs `body` with a pooled session. A connection that went stale (the
