@@ -5,6 +5,7 @@
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/StreamCopier.h>
@@ -23,9 +24,39 @@ struct FakeUpstream::State {
     std::string statusBody;
     std::map<std::string, std::string> extraHeaders;
     std::vector<Recorded> requests;
+    std::vector<FakeUpstream::Piece> pieces;
+    bool cut = false;
+    size_t clientsGone = 0;
 };
 
 namespace {
+
+// A reply streamed the way OpenAI does: role chunk, a chunk per word,
+// finish chunk, usage chunk (empty choices), [DONE].
+std::string streamedCompletion(const std::string& text) {
+    auto chunk = [](nlohmann::json delta, nlohmann::json finish) {
+        nlohmann::json j = {{"id", "chatcmpl-fake"},
+                            {"object", "chat.completion.chunk"},
+                            {"model", "fake-model"},
+                            {"choices", {{{"index", 0}, {"delta", delta}, {"finish_reason", finish}}}}};
+        return "data: " + j.dump() + "\n\n";
+    };
+    std::string out = chunk({{"role", "assistant"}, {"content", ""}}, nullptr);
+    for (size_t start = 0; start < text.size();) {
+        size_t end = text.find(' ', start);
+        end = end == std::string::npos ? text.size() : end + 1;
+        out += chunk({{"content", text.substr(start, end - start)}}, nullptr);
+        start = end;
+    }
+    out += chunk(nlohmann::json::object(), "stop");
+    nlohmann::json usage = {{"id", "chatcmpl-fake"},
+                            {"object", "chat.completion.chunk"},
+                            {"model", "fake-model"},
+                            {"choices", nlohmann::json::array()},
+                            {"usage", {{"prompt_tokens", 11}, {"completion_tokens", 7}, {"total_tokens", 18}}}};
+    out += "data: " + usage.dump() + "\n\ndata: [DONE]\n\n";
+    return out;
+}
 
 std::string completion(const std::string& text) {
     nlohmann::json j = {
@@ -62,6 +93,8 @@ public:
         int status = state_->status;
         auto body = state_->statusBody;
         auto headers = state_->extraHeaders;
+        auto pieces = state_->pieces;
+        bool cut = state_->cut;
         lock.unlock();
 
         response.setContentType("application/json");
@@ -72,7 +105,33 @@ public:
                 if (parsed.is_object() && parsed["messages"].is_array())
                     for (const auto& m : parsed["messages"])
                         if (m.value("role", "") == "user") last = m.value("content", "");
-                response.send() << completion("reply to: " + last);
+                if (parsed.is_object() && parsed.value("stream", false)) {
+                    response.setContentType("text/event-stream");
+                    response.setChunkedTransferEncoding(true);
+                    response.send() << streamedCompletion("reply to: " + last);
+                } else {
+                    response.send() << completion("reply to: " + last);
+                }
+                return;
+            }
+            case FakeUpstream::Mode::Script: {
+                response.setContentType("text/event-stream");
+                response.setChunkedTransferEncoding(true);
+                auto& out = response.send();
+                try {
+                    for (const auto& piece : pieces) {
+                        if (!waitOrStop(piece.delay)) return;
+                        out << piece.bytes;
+                        out.flush();
+                        if (!out) throw std::runtime_error("client gone");
+                    }
+                } catch (...) {
+                    std::lock_guard gone(state_->mutex);
+                    ++state_->clientsGone;
+                    return;
+                }
+                // A cut stream: no final chunk, the connection just ends.
+                if (cut) static_cast<Poco::Net::HTTPServerRequestImpl&>(request).socket().shutdown();
                 return;
             }
             case FakeUpstream::Mode::Status:
@@ -92,6 +151,12 @@ public:
     }
 
 private:
+    // Waits `delay` unless the fake is being destroyed; false then.
+    bool waitOrStop(std::chrono::milliseconds delay) {
+        std::unique_lock lock(state_->mutex);
+        return !state_->released.wait_for(lock, delay, [&] { return state_->stopping; });
+    }
+
     std::shared_ptr<FakeUpstream::State> state_;
 };
 
@@ -157,6 +222,18 @@ void FakeUpstream::emptyChoices() {
 void FakeUpstream::hang() {
     std::lock_guard lock(state_->mutex);
     state_->mode = Mode::Hang;
+}
+
+void FakeUpstream::script(std::vector<Piece> pieces, bool cut) {
+    std::lock_guard lock(state_->mutex);
+    state_->mode = Mode::Script;
+    state_->pieces = std::move(pieces);
+    state_->cut = cut;
+}
+
+size_t FakeUpstream::clientsGone() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->clientsGone;
 }
 
 std::vector<FakeUpstream::Recorded> FakeUpstream::requests() const {

@@ -27,6 +27,12 @@ public:
         NotJson,       // 200 with a body that is not JSON
         EmptyChoices,  // 200 with "choices": []
         Hang,          // never answers until release() or destruction
+        Script,        // 200 text/event-stream: the scripted pieces, in order
+    };
+    // One piece of a scripted stream: wait `delay`, then write `bytes`.
+    struct Piece {
+        std::chrono::milliseconds delay;
+        std::string bytes;
     };
 
     FakeUpstream();
@@ -40,6 +46,11 @@ public:
     void notJson();
     void emptyChoices();
     void hang();
+    // Streams `pieces`, then ends the response (cleanly, or by closing the
+    // connection when `cut`).
+    void script(std::vector<Piece> pieces, bool cut = false);
+    // Requests whose client went away while the fake was still writing.
+    size_t clientsGone() const;
 
     std::vector<Recorded> requests() const;
     size_t requestCount() const;

@@ -5,10 +5,13 @@
 #pragma once
 
 #include <omnichat/plugin.hpp>
+#include <omnichat/sse.hpp>
 
 #include <algorithm>
 #include <ctime>
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 namespace openai_compatible {
@@ -65,7 +68,10 @@ inline const char* roleName(omnichat_role_t role) {
 inline std::string requestBody(const omnichat::ChatRequest& request, const std::string& model) {
     nlohmann::json messages = nlohmann::json::array();
     for (const auto& m : request.messages) messages.push_back({{"role", roleName(m.role)}, {"content", m.content}});
-    nlohmann::json body = {{"model", model}, {"messages", std::move(messages)}};
+    nlohmann::json body = {{"model", model},
+                           {"messages", std::move(messages)},
+                           {"stream", true},
+                           {"stream_options", {{"include_usage", true}}}};
     if (request.temperature) body["temperature"] = *request.temperature;
     if (request.maxTokens) body["max_tokens"] = *request.maxTokens;
     return body.dump();
@@ -76,45 +82,157 @@ inline int64_t tokens(const nlohmann::json& object, const char* key) {
     return it != object.end() && it->is_number_integer() ? it->get<int64_t>() : -1;
 }
 
-// Completes `call` from a whole (non-streamed) chat-completions response.
-inline void completeFromBody(omnichat::Call& call, const std::string& body, const std::string& requestedModel) {
+inline void readUsage(const nlohmann::json& usage, omnichat::Usage& out) {
+    if (!usage.is_object()) return;
+    out.promptTokens = tokens(usage, "prompt_tokens");
+    out.completionTokens = tokens(usage, "completion_tokens");
+    if (auto d = usage.find("prompt_tokens_details"); d != usage.end() && d->is_object())
+        out.cachedTokens = tokens(*d, "cached_tokens");
+    if (auto d = usage.find("completion_tokens_details"); d != usage.end() && d->is_object())
+        out.reasoningTokens = tokens(*d, "reasoning_tokens");
+    if (auto cost = usage.find("cost"); cost != usage.end() && cost->is_number()) out.cost = cost->get<double>();
+}
+
+inline std::string stringField(const nlohmann::json& object, const char* key) {
+    auto it = object.find(key);
+    return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// How a response ended, before it is reported to the host.
+struct Outcome {
+    omnichat_status_t status = OMNICHAT_OK;
+    std::string message;  // for logs
+    omnichat::ChatResult result;
+};
+
+// An error object in a 200 response (OpenRouter sends these mid-stream).
+inline Outcome errorObject(const nlohmann::json& error) {
+    Outcome out;
+    int32_t code = error.is_object() && error.contains("code") && error["code"].is_number_integer()
+                       ? error["code"].get<int32_t>()
+                       : 0;
+    out.status = code ? statusForHttp(code) : OMNICHAT_ERR_UPSTREAM;
+    out.message = "provider reported an error" + (code ? " (code " + std::to_string(code) + ")" : std::string());
+    return out;
+}
+
+// Turns a chat-completions event stream into text deltas and an outcome:
+// OpenAI's chunks and its usage chunk (empty choices), OpenRouter's comment
+// keep-alives, its usage chunk repeating finish_reason and its error events.
+// A stream that ends before a finish reason is a failure, not a reply.
+class CompletionStream {
+public:
+    explicit CompletionStream(std::function<bool(std::string_view)> onDelta)
+        : onDelta_(std::move(onDelta)), parser_([this](const omnichat::SseEvent& e) { onEvent(e); }) {}
+
+    // Returns false once the stream must stop: an error arrived or the
+    // delta was refused (the call was cancelled).
+    bool feed(std::string_view bytes) {
+        if (stopped_) return false;
+        parser_.feed(bytes);
+        return !stopped_;
+    }
+
+    Outcome finish() {
+        if (failure_) return *failure_;
+        Outcome out;
+        if (finishReason_.empty()) {
+            out.status = OMNICHAT_ERR_BAD_RESPONSE;
+            out.message = sawDone_ ? "stream ended without a finish reason" : "stream cut before it finished";
+            return out;
+        }
+        result_.finishReason = finishReason_;
+        out.result = result_;
+        return out;
+    }
+
+private:
+    void fail(Outcome o) {
+        if (!failure_) failure_ = std::move(o);
+        stopped_ = true;
+    }
+
+    void onEvent(const omnichat::SseEvent& e) {
+        if (stopped_) return;
+        if (e.data == "[DONE]") {
+            sawDone_ = true;
+            return;
+        }
+        auto chunk = nlohmann::json::parse(e.data, nullptr, false);
+        if (chunk.is_discarded() || !chunk.is_object()) {
+            Outcome o;
+            o.status = OMNICHAT_ERR_BAD_RESPONSE;
+            o.message = "stream chunk is not a JSON object";
+            return fail(std::move(o));
+        }
+        if (auto err = chunk.find("error"); err != chunk.end() && !err->is_null()) return fail(errorObject(*err));
+        if (auto model = stringField(chunk, "model"); !model.empty()) result_.model = model;
+        if (auto usage = chunk.find("usage"); usage != chunk.end()) readUsage(*usage, result_.usage);
+        auto choices = chunk.find("choices");
+        if (choices == chunk.end() || !choices->is_array() || choices->empty()) return;
+        const auto& choice = (*choices)[0];
+        if (!choice.is_object()) return;
+        if (auto delta = choice.find("delta"); delta != choice.end() && delta->is_object()) {
+            auto content = stringField(*delta, "content");
+            if (!content.empty() && !onDelta_(content)) {
+                Outcome o;
+                o.status = OMNICHAT_ERR_CANCELLED;
+                o.message = "cancelled";
+                return fail(std::move(o));
+            }
+        }
+        // The first finish reason counts; OpenRouter repeats it with usage.
+        if (auto reason = stringField(choice, "finish_reason"); !reason.empty() && finishReason_.empty()) {
+            if (reason == "error") {
+                Outcome o;
+                o.status = OMNICHAT_ERR_UPSTREAM;
+                o.message = "provider ended the stream with an error";
+                return fail(std::move(o));
+            }
+            finishReason_ = reason;
+        }
+    }
+
+    std::function<bool(std::string_view)> onDelta_;
+    omnichat::SseParser parser_;
+    omnichat::ChatResult result_;
+    std::string finishReason_;
+    std::optional<Outcome> failure_;
+    bool sawDone_ = false;
+    bool stopped_ = false;
+};
+
+// A whole (non-streamed) chat-completions response, for servers that ignore
+// "stream": true. The text goes through `onDelta` as one piece.
+inline Outcome parseCompletion(const std::string& body, const std::function<bool(std::string_view)>& onDelta) {
+    Outcome out;
+    auto fail = [&](omnichat_status_t status, const char* message) {
+        out.status = status;
+        out.message = message;
+        return out;
+    };
     auto json = nlohmann::json::parse(body, nullptr, false);
     if (json.is_discarded() || !json.is_object())
-        return call.fail(OMNICHAT_ERR_BAD_RESPONSE, "response is not a JSON object");
-    if (auto err = json.find("error"); err != json.end() && !err->is_null())
-        return call.fail(OMNICHAT_ERR_UPSTREAM, "provider returned an error object");
+        return fail(OMNICHAT_ERR_BAD_RESPONSE, "response is not a JSON object");
+    if (auto err = json.find("error"); err != json.end() && !err->is_null()) return errorObject(*err);
     auto choices = json.find("choices");
     if (choices == json.end() || !choices->is_array() || choices->empty() || !(*choices)[0].is_object())
-        return call.fail(OMNICHAT_ERR_BAD_RESPONSE, "response has no choices");
+        return fail(OMNICHAT_ERR_BAD_RESPONSE, "response has no choices");
     const auto& choice = (*choices)[0];
-    std::string finish = choice.value("finish_reason", nlohmann::json()).is_string()
-                             ? choice["finish_reason"].get<std::string>()
-                             : std::string();
+    std::string finish = stringField(choice, "finish_reason");
     auto message = choice.find("message");
     if (message == choice.end() || !message->is_object())
-        return call.fail(OMNICHAT_ERR_BAD_RESPONSE, "choice has no message");
+        return fail(OMNICHAT_ERR_BAD_RESPONSE, "choice has no message");
     auto content = message->find("content");
     if (content == message->end() || !content->is_string()) {
-        if (finish == "content_filter") return call.fail(OMNICHAT_ERR_CONTENT_FILTERED, "content filtered");
-        return call.fail(OMNICHAT_ERR_BAD_RESPONSE, "message has no text content");
+        if (finish == "content_filter") return fail(OMNICHAT_ERR_CONTENT_FILTERED, "content filtered");
+        return fail(OMNICHAT_ERR_BAD_RESPONSE, "message has no text content");
     }
-    if (!call.emit(content->get<std::string>())) return call.fail(OMNICHAT_ERR_CANCELLED, "cancelled");
-
-    omnichat::ChatResult result;
-    result.finishReason = finish.empty() ? "stop" : finish;
-    result.model =
-        json.value("model", nlohmann::json()).is_string() ? json["model"].get<std::string>() : requestedModel;
-    if (auto usage = json.find("usage"); usage != json.end() && usage->is_object()) {
-        result.usage.promptTokens = tokens(*usage, "prompt_tokens");
-        result.usage.completionTokens = tokens(*usage, "completion_tokens");
-        if (auto d = usage->find("prompt_tokens_details"); d != usage->end() && d->is_object())
-            result.usage.cachedTokens = tokens(*d, "cached_tokens");
-        if (auto d = usage->find("completion_tokens_details"); d != usage->end() && d->is_object())
-            result.usage.reasoningTokens = tokens(*d, "reasoning_tokens");
-        if (auto cost = usage->find("cost"); cost != usage->end() && cost->is_number())
-            result.usage.cost = cost->get<double>();
-    }
-    call.complete(result);
+    if (!onDelta(content->get<std::string>())) return fail(OMNICHAT_ERR_CANCELLED, "cancelled");
+    out.result.finishReason = finish.empty() ? "stop" : finish;
+    out.result.model = stringField(json, "model");
+    if (auto usage = json.find("usage"); usage != json.end()) readUsage(*usage, out.result.usage);
+    return out;
 }
 
 // A provider speaking chat completions through the host's HTTP client.
@@ -128,7 +246,9 @@ public:
         std::string model = request.model.empty() ? settings_.model : request.model;
         omnichat::HttpRequest http;
         http.url = settings_.baseUrl + "/chat/completions";
-        http.headers = {{"Authorization", "Bearer " + settings_.apiKey}, {"Content-Type", "application/json"}};
+        http.headers = {{"Authorization", "Bearer " + settings_.apiKey},
+                        {"Content-Type", "application/json"},
+                        {"Accept", "text/event-stream"}};
         http.headers.insert(http.headers.end(), settings_.extraHeaders.begin(), settings_.extraHeaders.end());
         http.body = requestBody(request, model);
         http.connectTimeoutMs = settings_.connectTimeoutMs;
@@ -137,38 +257,56 @@ public:
             http.totalTimeoutMs =
                 std::clamp<int64_t>(request.deadlineUnixMs - host().nowUnixMs(), 1, settings_.timeoutMs);
 
-        struct State {
+        // Lives on the host's I/O thread: every handler runs there, in turn.
+        struct Exchange {
             omnichat::HttpResponseHead head;
-            std::string body;
+            bool streaming = false;
+            std::string body;  // error bodies and non-streamed replies
             bool tooLarge = false;
+            std::optional<CompletionStream> stream;
         };
-        auto state = std::make_shared<State>();
+        auto ex = std::make_shared<Exchange>();
+        auto emit = [call](std::string_view text) { return call->emit(text); };
         const omnichat::Host& h = host();
         omnichat::HttpHandlers handlers;
-        handlers.onHeaders = [state](const omnichat::HttpResponseHead& head) { state->head = head; };
-        handlers.onBody = [state](std::string_view chunk) {
-            if (state->body.size() + chunk.size() > kMaxResponseBytes) return !(state->tooLarge = true);
-            state->body.append(chunk);
+        handlers.onHeaders = [ex, emit](const omnichat::HttpResponseHead& head) {
+            ex->head = head;
+            auto type = head.header("content-type").value_or("");
+            ex->streaming = head.status >= 200 && head.status < 300 && type.find("text/event-stream") == 0;
+            if (ex->streaming) ex->stream.emplace(emit);
+        };
+        handlers.onBody = [ex](std::string_view chunk) {
+            if (ex->streaming) return ex->stream->feed(chunk);
+            if (ex->body.size() + chunk.size() > kMaxResponseBytes) return !(ex->tooLarge = true);
+            ex->body.append(chunk);
             return true;
         };
-        handlers.onComplete = [state, call, model, &h](omnichat_http_transport_t transport, int32_t status,
-                                                       std::string_view message) {
+        handlers.onComplete = [ex, call, model, emit, &h](omnichat_http_transport_t transport, int32_t status,
+                                                          std::string_view message) {
+            if (ex->streaming) {
+                // An error or a cancellation found mid-stream ends it first.
+                auto outcome = ex->stream->finish();
+                if (outcome.status != OMNICHAT_OK && outcome.status != OMNICHAT_ERR_BAD_RESPONSE)
+                    return call->fail(outcome.status, outcome.message);
+            }
             switch (transport) {
                 case OMNICHAT_HTTP_OK: break;
                 case OMNICHAT_HTTP_TIMEOUT: return call->fail(OMNICHAT_ERR_TIMEOUT, "upstream timed out");
                 case OMNICHAT_HTTP_CANCELLED:
-                    if (state->tooLarge) return call->fail(OMNICHAT_ERR_BAD_RESPONSE, "response too large");
+                    if (ex->tooLarge) return call->fail(OMNICHAT_ERR_BAD_RESPONSE, "response too large");
                     return call->fail(OMNICHAT_ERR_CANCELLED, "cancelled");
                 default:
-                    return call->fail(OMNICHAT_ERR_UNAVAILABLE,
-                                      std::string("upstream unreachable: ") + std::string(message));
+                    return call->fail(OMNICHAT_ERR_UNAVAILABLE, "upstream connection failed: " + std::string(message));
             }
             if (status < 200 || status > 299) {
-                int64_t retry = retryAfterMs(state->head, h.nowUnixMs());
+                int64_t retry = retryAfterMs(ex->head, h.nowUnixMs());
                 return call->fail(statusForHttp(status), "upstream answered HTTP " + std::to_string(status), status,
                                   retry);
             }
-            completeFromBody(*call, state->body, model);
+            auto outcome = ex->streaming ? ex->stream->finish() : parseCompletion(ex->body, emit);
+            if (outcome.status != OMNICHAT_OK) return call->fail(outcome.status, outcome.message);
+            if (outcome.result.model.empty()) outcome.result.model = model;
+            call->complete(outcome.result);
         };
         if (!host().http(http, std::move(handlers))) call->fail(OMNICHAT_ERR_UNAVAILABLE, "host refused the request");
     }

@@ -1,0 +1,133 @@
+// The streaming chat-completions parser of the openai and openrouter
+// plugins, on recorded transcripts fed in two pieces split at every byte.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "openai_compatible.hpp"
+
+namespace {
+
+std::string transcript(const std::string& name) {
+    std::ifstream in(std::string(OMNICHAT_SSE_FIXTURES) + "/" + name);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    EXPECT_FALSE(ss.str().empty()) << name;
+    return ss.str();
+}
+
+struct Run {
+    std::string text;
+    openai_compatible::Outcome outcome;
+};
+
+// Every split point, and one byte at a time, give the same result as
+// feeding the whole transcript.
+std::vector<Run> runAllSplits(const std::string& bytes) {
+    std::vector<Run> runs;
+    {
+        Run run;
+        openai_compatible::CompletionStream stream([&](std::string_view d) {
+            run.text += d;
+            return true;
+        });
+        for (size_t i = 0; i < bytes.size() && stream.feed(std::string_view(bytes).substr(i, 1)); ++i) {
+        }
+        run.outcome = stream.finish();
+        runs.push_back(std::move(run));
+    }
+    for (size_t split = 0; split <= bytes.size(); ++split) {
+        Run run;
+        openai_compatible::CompletionStream stream([&](std::string_view d) {
+            run.text += d;
+            return true;
+        });
+        if (stream.feed(std::string_view(bytes).substr(0, split))) stream.feed(std::string_view(bytes).substr(split));
+        run.outcome = stream.finish();
+        runs.push_back(std::move(run));
+    }
+    return runs;
+}
+
+TEST(CompletionStream, OpenAiChunksAndUsageChunk) {
+    for (const auto& run : runAllSplits(transcript("openai.sse"))) {
+        ASSERT_EQ(run.outcome.status, OMNICHAT_OK) << run.outcome.message;
+        EXPECT_EQ(run.text, "Hello, wörld 🌍");
+        EXPECT_EQ(run.outcome.result.finishReason, "stop");
+        EXPECT_EQ(run.outcome.result.model, "gpt-4o-mini-2024-07-18");
+        EXPECT_EQ(run.outcome.result.usage.promptTokens, 9);
+        EXPECT_EQ(run.outcome.result.usage.completionTokens, 4);
+        EXPECT_EQ(run.outcome.result.usage.cachedTokens, 2);
+        EXPECT_EQ(run.outcome.result.usage.reasoningTokens, 0);
+    }
+}
+
+TEST(CompletionStream, OpenRouterKeepAlivesRepeatedFinishAndCost) {
+    for (const auto& run : runAllSplits(transcript("openrouter.sse"))) {
+        ASSERT_EQ(run.outcome.status, OMNICHAT_OK) << run.outcome.message;
+        EXPECT_EQ(run.text, "Hi there");
+        EXPECT_EQ(run.outcome.result.finishReason, "stop");
+        EXPECT_EQ(run.outcome.result.usage.promptTokens, 12);
+        ASSERT_TRUE(run.outcome.result.usage.cost);
+        EXPECT_DOUBLE_EQ(*run.outcome.result.usage.cost, 0.00021);
+    }
+}
+
+TEST(CompletionStream, OpenRouterMidStreamErrorFails) {
+    for (const auto& run : runAllSplits(transcript("openrouter_error.sse"))) {
+        EXPECT_EQ(run.outcome.status, OMNICHAT_ERR_UPSTREAM);
+        EXPECT_EQ(run.text, "Par");
+    }
+}
+
+TEST(CompletionStream, ErrorAsTheOnlyEventKeepsItsCategory) {
+    for (const auto& run : runAllSplits(transcript("openrouter_only_error.sse")))
+        EXPECT_EQ(run.outcome.status, OMNICHAT_ERR_RATE_LIMITED);
+}
+
+TEST(CompletionStream, CutStreamIsAFailure) {
+    for (const auto& run : runAllSplits(transcript("cut.sse"))) {
+        EXPECT_EQ(run.outcome.status, OMNICHAT_ERR_BAD_RESPONSE);
+        EXPECT_EQ(run.text, "Half a sen");
+    }
+}
+
+TEST(CompletionStream, RefusedDeltaStopsTheStream) {
+    openai_compatible::CompletionStream stream([](std::string_view) { return false; });
+    EXPECT_FALSE(stream.feed(transcript("openai.sse")));
+    EXPECT_EQ(stream.finish().status, OMNICHAT_ERR_CANCELLED);
+}
+
+TEST(SseParser, FieldsCommentsAndLineEndings) {
+    std::vector<omnichat::SseEvent> events;
+    std::vector<std::string> comments;
+    omnichat::SseParser parser([&](const omnichat::SseEvent& e) { events.push_back(e); },
+                               [&](std::string_view c) { comments.emplace_back(c); });
+    parser.feed("\xEF\xBB\xBF: hello\r\nevent: delta\rdata: a\ndata:b\n\nid: 7\ndata\n\nretry: 5\n\n");
+    ASSERT_EQ(events.size(), 2u);
+    EXPECT_EQ(events[0].event, "delta");
+    EXPECT_EQ(events[0].data, "a\nb");
+    EXPECT_EQ(events[1].event, "message");
+    EXPECT_EQ(events[1].data, "");
+    EXPECT_EQ(events[1].id, "7");
+    ASSERT_EQ(comments.size(), 1u);
+    EXPECT_EQ(comments[0], " hello");
+    EXPECT_FALSE(parser.midEvent());
+    parser.feed("data: x");
+    EXPECT_TRUE(parser.midEvent());
+}
+
+TEST(RetryAfter, SecondsMillisecondsAndHttpDates) {
+    omnichat::HttpResponseHead head;
+    head.headers = {{"Retry-After", "3"}};
+    EXPECT_EQ(openai_compatible::retryAfterMs(head, 0), 3000);
+    head.headers = {{"retry-after-ms", "250"}, {"Retry-After", "3"}};
+    EXPECT_EQ(openai_compatible::retryAfterMs(head, 0), 250);
+    head.headers = {{"Retry-After", "Wed, 21 Oct 2015 07:28:00 GMT"}};
+    EXPECT_EQ(openai_compatible::retryAfterMs(head, 1445412480000 - 5000), 5000);
+    head.headers = {{"Retry-After", "soon"}};
+    EXPECT_EQ(openai_compatible::retryAfterMs(head, 0), -1);
+}
+
+}  // namespace
