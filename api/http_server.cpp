@@ -87,8 +87,8 @@ class RestHandler : public Http::Handler {
 public:
     HTTP_PROTOTYPE(RestHandler)
 
-    RestHandler(const Config& config, ChatService& chat, const JwtAuthenticator& auth)
-        : config_(config), chat_(chat), auth_(auth) {}
+    RestHandler(const Config& config, ChatService& chat, const JwtAuthenticator& auth, Timer& timer)
+        : config_(config), chat_(chat), auth_(auth), timer_(timer) {}
 
     void onRequest(const Http::Request& request, Http::ResponseWriter writer) override {
         // Deferred responses outlive Pistache's header and body timers;
@@ -130,13 +130,14 @@ private:
         if (request.body().size() > config_.maxBodyBytes)
             return respond->error(413, "payload_too_large",
                                   "request body exceeds " + std::to_string(config_.maxBodyBytes) + " bytes");
-        RouteContext ctx{request, respond, std::move(*user), std::move(params), chat_, config_};
+        RouteContext ctx{request, respond, std::move(*user), std::move(params), chat_, config_, timer_};
         found->handler(ctx);
     }
 
     const Config& config_;
     ChatService& chat_;
     const JwtAuthenticator& auth_;
+    Timer& timer_;
 };
 
 }  // namespace
@@ -175,11 +176,12 @@ struct HttpServer::Impl {
     const Config& config;
     ChatService& chat;
     const JwtAuthenticator& auth;
+    Timer& timer;
     std::unique_ptr<Http::Endpoint> endpoint;
 };
 
-HttpServer::HttpServer(const Config& config, ChatService& chat, const JwtAuthenticator& auth)
-    : impl_(new Impl{config, chat, auth, nullptr}) {}
+HttpServer::HttpServer(const Config& config, ChatService& chat, const JwtAuthenticator& auth, Timer& timer)
+    : impl_(new Impl{config, chat, auth, timer, nullptr}) {}
 
 HttpServer::~HttpServer() { shutdown(); }
 
@@ -193,7 +195,7 @@ void HttpServer::start() {
                     .headerTimeout(std::chrono::seconds(30))
                     .bodyTimeout(std::chrono::seconds(60));
     impl_->endpoint->init(opts);
-    impl_->endpoint->setHandler(Http::make_handler<RestHandler>(impl_->config, impl_->chat, impl_->auth));
+    impl_->endpoint->setHandler(Http::make_handler<RestHandler>(impl_->config, impl_->chat, impl_->auth, impl_->timer));
     impl_->endpoint->serveThreaded();
 }
 

@@ -5,12 +5,13 @@ namespace omnichat {
 
 class ChatService;
 class JwtAuthenticator;
+class Timer;
 struct Config;
 
 // The REST front end on Pistache.
 class HttpServer {
 public:
-    HttpServer(const Config& config, ChatService& chat, const JwtAuthenticator& auth);
+    HttpServer(const Config& config, ChatService& chat, const JwtAuthenticator& auth, Timer& timer);
     ~HttpServer();
     // Binds and starts the reactor threads; throws when the port is taken.
     void start();

@@ -3,6 +3,7 @@
 #include "common/ids.hpp"
 #include "json_mapping.hpp"
 #include "routes.hpp"
+#include "sse_response.hpp"
 
 namespace omnichat {
 
@@ -45,15 +46,26 @@ void sendMessage(RouteContext& ctx) {
         return ctx.respond->error(400, "empty_content", "content must not be empty");
     if (!isStorableText(content))
         return ctx.respond->error(400, "invalid_content", "content must be UTF-8 text without NUL characters");
+    bool stream = false;
+    if (auto s = body->find("stream"); s != body->end() && !s->is_null()) {
+        if (!s->is_boolean()) return ctx.respond->error(400, "invalid_stream", "stream must be true or false");
+        stream = s->get<bool>();
+    }
+    if (auto accept = ctx.request.headers().tryGetRaw("Accept"))
+        stream = stream || accept->value().find("text/event-stream") != std::string::npos;
+
     auto respond = ctx.respond;
-    if (!ctx.chat.sendMessage(ctx.userId, ctx.params[0], std::move(content), [respond](Outcome<StoredMessage> out) {
-            if (auto* f = std::get_if<Failure>(&out)) return respond->failure(*f);
-            const auto& m = std::get<StoredMessage>(out);
-            nlohmann::json j = {
-                {"message_id", m.id}, {"response", m.content}, {"created_at", formatIsoMillis(m.createdAtMs)}};
-            respond->json(200, j.dump());
-        }))
-        overloaded(ctx);
+    std::shared_ptr<SseResponse> sse;
+    if (stream) sse = std::make_shared<SseResponse>(respond, ctx.timer, ctx.config.heartbeatMs);
+    auto reply = [respond, sse](Outcome<StoredMessage> out) {
+        if (sse) return sse->complete(out);
+        if (auto* f = std::get_if<Failure>(&out)) return respond->failure(*f);
+        const auto& m = std::get<StoredMessage>(out);
+        nlohmann::json j = {
+            {"message_id", m.id}, {"response", m.content}, {"created_at", formatIsoMillis(m.createdAtMs)}};
+        respond->json(200, j.dump());
+    };
+    if (!ctx.chat.sendMessage(ctx.userId, ctx.params[0], std::move(content), sse, std::move(reply))) overloaded(ctx);
 }
 
 }  // namespace omnichat

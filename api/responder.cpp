@@ -62,16 +62,20 @@ void Responder::send(int status, const std::string& body, bool isJson, int retry
 
 void Responder::json(int status, const std::string& body) { send(status, body, true, -1); }
 
+std::weak_ptr<Tcp::Peer> Responder::peer() const { return writer_->getPeer(); }
+
 void Responder::noContent() { send(204, "", false, -1); }
 
 void Responder::error(int status, const std::string& code, const std::string& message, int retryAfterSeconds) {
-    nlohmann::json body = {{"error", {{"code", code}, {"message", message}}}};
-    send(status, body.dump(), true, retryAfterSeconds);
+    send(status, errorBody({status, code, message, retryAfterSeconds}), true, retryAfterSeconds);
 }
 
-void Responder::failure(const Failure& f) {
+ApiError apiError(const Failure& f) {
     using S = Failure::Source;
     int retry = f.retryAfterMs >= 0 ? static_cast<int>((f.retryAfterMs + 999) / 1000) : -1;
+    auto error = [](int status, std::string code, std::string message, int retryAfter = -1) {
+        return ApiError{status, std::move(code), std::move(message), retryAfter};
+    };
     if (f.source == S::Storage) {
         switch (f.status) {
             case OMNICHAT_ERR_NOT_FOUND: return error(404, "not_found", "conversation not found");
@@ -88,7 +92,10 @@ void Responder::failure(const Failure& f) {
     if (f.source == S::Provider) {
         spdlog::warn("provider failure: {}", f.detail);
         switch (f.status) {
-            case OMNICHAT_ERR_TIMEOUT: return error(504, "provider_timeout", "the provider did not answer in time");
+            case OMNICHAT_ERR_TIMEOUT:
+                return error(504, f.code.empty() ? "provider_timeout" : f.code, "the provider did not answer in time");
+            case OMNICHAT_ERR_CONNECT_TIMEOUT:
+                return error(504, "provider_timeout_connect", "the provider could not be reached in time");
             case OMNICHAT_ERR_RATE_LIMITED:
                 return error(502, "provider_rate_limited", "the provider is rate limiting requests", retry);
             case OMNICHAT_ERR_AUTH: return error(502, "provider_auth_failed", "the provider rejected our credentials");
@@ -104,8 +111,18 @@ void Responder::failure(const Failure& f) {
             default: return error(502, "provider_error", "the provider failed");
         }
     }
+    if (f.status == OMNICHAT_ERR_CANCELLED) return error(499, "client_closed", "the client went away");
     spdlog::error("service failure: {}", f.detail);
-    error(500, "internal_error", "internal error");
+    return error(500, "internal_error", "internal error");
+}
+
+std::string errorBody(const ApiError& e) {
+    return nlohmann::json{{"error", {{"code", e.code}, {"message", e.message}}}}.dump();
+}
+
+void Responder::failure(const Failure& f) {
+    auto e = apiError(f);
+    error(e.status, e.code, e.message, e.retryAfterSeconds);
 }
 
 }  // namespace omnichat

@@ -11,6 +11,7 @@
 namespace omnichat {
 
 class ChatService;
+class Timer;
 struct Config;
 
 // Everything a route handler needs. Handlers run on a reactor thread: they
@@ -23,6 +24,7 @@ struct RouteContext {
     std::vector<std::string> params;  // path segments matched by {}
     ChatService& chat;
     const Config& config;
+    Timer& timer;
 };
 
 // conversations.cpp

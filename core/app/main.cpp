@@ -21,6 +21,7 @@
 #include "host/host_api.hpp"
 #include "host/http_client.hpp"
 #include "plugins/plugin_loader.hpp"
+#include "runtime/timer.hpp"
 #include "runtime/worker_pool.hpp"
 
 namespace fs = std::filesystem;
@@ -116,9 +117,10 @@ int serve(const Config& config, bool checkOnly) {
     }
     {
         WorkerPool pool(config.workerThreads, config.queueDepth);
-        ChatService chat(config, *storage, providers, pool);
+        Timer timer;
+        ChatService chat(config, *storage, providers, pool, timer);
         JwtAuthenticator auth(config.jwtSecret);
-        HttpServer server(config, chat, auth);
+        HttpServer server(config, chat, auth, timer);
         server.start();
         // On stdout whatever the log level: scripts and tests wait for it.
         std::cout << "omnichat listening on http://" << config.listenHost << ":" << server.port() << " (storage "

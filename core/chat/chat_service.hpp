@@ -16,16 +16,26 @@
 namespace omnichat {
 
 class StorageClient;
+class StreamSink;
+class Timer;
 class WorkerPool;
 
 // Why an operation failed, in domain terms; the API layer picks the HTTP
 // status. `detail` is for the operator's log, never for the client.
 struct Failure {
     enum class Source { Storage, Provider, Service };
+    Failure(Source source, omnichat_status_t status, int64_t retryAfterMs = -1, std::string detail = "",
+            std::string code = "")
+        : source(source),
+          status(status),
+          retryAfterMs(retryAfterMs),
+          detail(std::move(detail)),
+          code(std::move(code)) {}
     Source source;
     omnichat_status_t status;
     int64_t retryAfterMs = -1;
     std::string detail;
+    std::string code;  // a more precise API error code, when there is one
 };
 
 template <class T>
@@ -41,7 +51,7 @@ struct Done {};
 class ChatService {
 public:
     ChatService(const Config& config, StorageClient& storage,
-                std::map<std::string, std::unique_ptr<PluginInstance>>& providers, WorkerPool& pool);
+                std::map<std::string, std::unique_ptr<PluginInstance>>& providers, WorkerPool& pool, Timer& timer);
 
     bool createConversation(std::string userId, std::string projectId, std::optional<std::string> title,
                             Reply<Conversation> reply);
@@ -51,22 +61,24 @@ public:
     // NOT_FOUND also when `afterId` is not a message of the conversation.
     bool listMessages(std::string userId, std::string id, std::string afterId, int64_t limit,
                       Reply<std::vector<StoredMessage>> reply);
-    // Sends history + `content` to the provider, then stores both messages
-    // in one transaction. Replies with the stored assistant message.
-    bool sendMessage(std::string userId, std::string conversationId, std::string content, Reply<StoredMessage> reply);
+    // Sends history + `content` to the provider (retries, fallbacks and
+    // timeouts included), then stores both messages in one transaction.
+    // Replies with the stored assistant message. With a `sink`, deltas are
+    // delivered to it as they arrive.
+    bool sendMessage(std::string userId, std::string conversationId, std::string content,
+                     std::shared_ptr<StreamSink> sink, Reply<StoredMessage> reply);
 
     size_t inFlight() const { return inFlight_.load(); }
 
 private:
     template <class T, class F>
     bool runStorage(Reply<T> reply, F body);
-    void callProvider(const Conversation& conversation, std::vector<StoredMessage> history, StoredMessage userMessage,
-                      Reply<StoredMessage> reply);
 
     const Config& config_;
     StorageClient& storage_;
     std::map<std::string, std::unique_ptr<PluginInstance>>& providers_;
     WorkerPool& pool_;
+    Timer& timer_;
     std::atomic<size_t> inFlight_{0};
 };
 

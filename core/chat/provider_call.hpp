@@ -4,8 +4,13 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
+
+struct omnichat_call;
 
 namespace omnichat {
 
@@ -22,12 +27,34 @@ struct ProviderOutcome {
     std::string message;  // for logs only
 };
 
+// Core's handle on one provider call. It outlives the omnichat_call the
+// plugin sees, so core can still ask "has it completed?" and cancel safely.
+struct CallControl {
+    // Recursive: a plugin may complete the call from inside cancel_chat.
+    std::recursive_mutex mutex;
+    bool completed = false;
+    std::atomic<bool> cancelled{false};
+    omnichat_call* call = nullptr;  // valid while !completed
+    void (*cancelHook)(void*, omnichat_call*) = nullptr;
+    void* instance = nullptr;
+    // Each delta as it arrives (plugin's thread); false: stop the call.
+    std::function<bool(std::string_view)> onDelta;
+    std::function<void(ProviderOutcome&&)> done;
+
+    // Marks the call cancelled and asks the plugin to abandon it; the
+    // outcome still arrives through `done`.
+    void cancel() {
+        cancelled = true;
+        std::lock_guard lock(mutex);
+        if (!completed && cancelHook) cancelHook(instance, call);
+    }
+};
+
 }  // namespace omnichat
 
 // The host's side of omnichat_call_t: lives from start_chat until the
-// plugin's call_complete, which hands the outcome to `done` and frees it.
+// plugin's call_complete.
 struct omnichat_call {
     std::string text;
-    std::atomic<bool> cancelled{false};
-    std::function<void(omnichat::ProviderOutcome&&)> done;
+    std::shared_ptr<omnichat::CallControl> control;
 };

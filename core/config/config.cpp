@@ -101,7 +101,7 @@ void defaultProviders(Config& c) {
     c.providers["openrouter"] = {"openrouter", {}, origin};
 }
 
-void readYaml(const std::string& file, Config& c) {
+void readYaml(const std::string& file, Config& c, std::vector<std::string>& fallbackOrigins) {
     YAML::Node root;
     try {
         root = YAML::LoadFile(file);
@@ -145,12 +145,48 @@ void readYaml(const std::string& file, Config& c) {
                 pluginInstance(file, kv.second, "providers." + kv.first.as<std::string>());
     }
     if (auto ch = root["chat"]) {
-        requireKnownKeys(file, ch, "chat", {"default_provider", "default_model", "system_prompt", "timeout_seconds"});
+        requireKnownKeys(
+            file, ch, "chat",
+            {"default_provider", "default_model", "system_prompt", "fallbacks", "retry", "timeouts", "heartbeat_ms"});
         if (ch["default_provider"]) c.defaultProvider = scalar(file, ch["default_provider"], "default_provider");
         if (ch["default_model"]) c.defaultModel = scalar(file, ch["default_model"], "default_model");
         if (ch["system_prompt"]) c.systemPrompt = scalar(file, ch["system_prompt"], "system_prompt");
-        if (ch["timeout_seconds"])
-            c.providerTimeoutMs = 1000LL * number<int64_t>(file, ch["timeout_seconds"], "timeout_seconds", 1, 3600);
+        if (ch["heartbeat_ms"]) c.heartbeatMs = number<int64_t>(file, ch["heartbeat_ms"], "heartbeat_ms", 10, 600000);
+        if (auto f = ch["fallbacks"]) {
+            if (!f.IsSequence()) throw ConfigError(where(file, f) + ": 'chat.fallbacks' must be a list");
+            for (const auto& item : f) {
+                requireKnownKeys(file, item, "chat.fallbacks", {"provider", "model"});
+                if (!item["provider"]) throw ConfigError(where(file, item) + ": a fallback needs a 'provider'");
+                Route r{scalar(file, item["provider"], "provider"),
+                        item["model"] ? scalar(file, item["model"], "model") : ""};
+                c.fallbacks.push_back(r);
+                fallbackOrigins.push_back(where(file, item));
+            }
+        }
+        if (auto r = ch["retry"]) {
+            requireKnownKeys(file, r, "chat.retry",
+                             {"max_attempts", "initial_backoff_ms", "max_backoff_ms", "max_retry_after_ms"});
+            if (r["max_attempts"])
+                c.retry.maxAttempts = number<unsigned>(file, r["max_attempts"], "max_attempts", 1, 10);
+            if (r["initial_backoff_ms"])
+                c.retry.initialBackoffMs =
+                    number<int64_t>(file, r["initial_backoff_ms"], "initial_backoff_ms", 0, 600000);
+            if (r["max_backoff_ms"])
+                c.retry.maxBackoffMs = number<int64_t>(file, r["max_backoff_ms"], "max_backoff_ms", 0, 600000);
+            if (r["max_retry_after_ms"])
+                c.retry.maxRetryAfterMs =
+                    number<int64_t>(file, r["max_retry_after_ms"], "max_retry_after_ms", 0, 3600000);
+        }
+        if (auto t = ch["timeouts"]) {
+            requireKnownKeys(file, t, "chat.timeouts", {"connect_ms", "first_token_ms", "idle_ms", "total_ms"});
+            auto ms = [&](const char* key, int64_t& out) {
+                if (t[key]) out = number<int64_t>(file, t[key], key, 1, 3600000);
+            };
+            ms("connect_ms", c.connectTimeoutMs);
+            ms("first_token_ms", c.firstTokenTimeoutMs);
+            ms("idle_ms", c.idleTimeoutMs);
+            ms("total_ms", c.totalTimeoutMs);
+        }
     }
     if (auto pl = root["plugins"]) {
         requireKnownKeys(file, pl, "plugins", {"directory"});
@@ -271,7 +307,8 @@ Config loadConfig(const std::optional<std::string>& path, const Environment& env
     c.source = path.value_or("built-in defaults");
     c.storage = {"sqlite", {{"path", {"data/omnichat.db", "built-in default"}}}, "built-in default"};
     defaultProviders(c);
-    if (path) readYaml(*path, c);
+    std::vector<std::string> fallbackOrigins;
+    if (path) readYaml(*path, c, fallbackOrigins);
     applyEnvironment(env, c);
 
     if (c.jwtSecret.empty())
@@ -279,6 +316,10 @@ Config loadConfig(const std::optional<std::string>& path, const Environment& env
     if (!c.providers.count(c.defaultProvider))
         throw ConfigError(c.source + ": default provider '" + c.defaultProvider +
                           "' is not a configured provider instance");
+    for (size_t i = 0; i < c.fallbacks.size(); ++i)
+        if (!c.providers.count(c.fallbacks[i].provider))
+            throw ConfigError(fallbackOrigins[i] + ": fallback provider '" + c.fallbacks[i].provider +
+                              "' is not a configured provider instance");
     if (c.storage.plugin.empty()) throw ConfigError(c.source + ": storage needs a plugin");
     return c;
 }

@@ -4,6 +4,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace omnichat {
 
@@ -24,6 +25,20 @@ struct PluginInstanceConfig {
     std::string plugin;
     std::map<std::string, OptionValue> options;
     std::string origin;
+};
+
+// A provider instance and the model to ask it for (empty: its default).
+struct Route {
+    std::string provider;
+    std::string model;
+};
+
+// The official OpenAI SDK's policy, with its defaults.
+struct RetrySettings {
+    unsigned maxAttempts = 3;  // per route, the first try included
+    int64_t initialBackoffMs = 500;
+    int64_t maxBackoffMs = 8000;
+    int64_t maxRetryAfterMs = 60000;  // a longer Retry-After is not waited for
 };
 
 struct Config {
@@ -50,7 +65,13 @@ struct Config {
     std::string defaultProvider;  // resolved: never empty after loading
     std::string defaultModel;     // empty: the provider's own default
     std::string systemPrompt;
-    int64_t providerTimeoutMs = 120000;
+    std::vector<Route> fallbacks;  // tried in order after the default fails
+    RetrySettings retry;
+    int64_t connectTimeoutMs = 10000;
+    int64_t firstTokenTimeoutMs = 60000;
+    int64_t idleTimeoutMs = 60000;
+    int64_t totalTimeoutMs = 300000;  // the whole exchange, retries included
+    int64_t heartbeatMs = 15000;      // SSE comment after this much silence
 
     // plugins and logging
     std::string pluginDirectory;  // empty: <executable dir>/../plugins

@@ -40,13 +40,24 @@ bool configGet(const omnichat_config_t* config, const char* name, omnichat_str_t
 }
 
 bool callEmitDelta(omnichat_call_t* call, omnichat_str_t text) {
-    if (call->cancelled.load(std::memory_order_relaxed)) return false;
-    call->text.append(text.data ? text.data : "", text.len);
+    auto& control = *call->control;
+    if (control.cancelled.load(std::memory_order_relaxed)) return false;
+    std::string_view piece(text.data ? text.data : "", text.len);
+    call->text.append(piece);
+    if (control.onDelta && !piece.empty() && !control.onDelta(piece)) {
+        control.cancelled = true;
+        return false;
+    }
     return true;
 }
 
 void callComplete(omnichat_call_t* call, const omnichat_chat_result_t* result, const omnichat_error_t* error) {
     std::unique_ptr<omnichat_call> owned(call);
+    auto control = owned->control;
+    {
+        std::lock_guard lock(control->mutex);
+        control->completed = true;
+    }
     ProviderOutcome outcome;
     auto str = [](omnichat_str_t s) { return std::string(s.data ? s.data : "", s.len); };
     if (error && error->struct_size >= sizeof(omnichat_error_t) && error->status != OMNICHAT_OK) {
@@ -73,12 +84,11 @@ void callComplete(omnichat_call_t* call, const omnichat_chat_result_t* result, c
             if (r.usage.has_cost) outcome.cost = r.usage.cost;
         }
     }
-    auto done = std::move(owned->done);
     owned.reset();
-    done(std::move(outcome));
+    control->done(std::move(outcome));
 }
 
-bool callIsCancelled(const omnichat_call_t* call) { return call->cancelled.load(std::memory_order_relaxed); }
+bool callIsCancelled(const omnichat_call_t* call) { return call->control->cancelled.load(std::memory_order_relaxed); }
 
 omnichat_http_exchange_t* httpStart(const omnichat_http_request_t* request, const omnichat_http_callbacks_t* callbacks,
                                     void* userData) {

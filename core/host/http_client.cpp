@@ -7,11 +7,12 @@
 #include <mutex>
 #include <string>
 #include <thread>
-#include <unordered_set>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
 struct omnichat_http_exchange {
+    uint64_t id = 0;  // cancel() goes by id: a handle's address may be reused
     CURL* easy = nullptr;
     curl_slist* headers = nullptr;
     std::string url, method, body;
@@ -93,13 +94,14 @@ struct HttpClient::Impl {
     std::thread thread;
     std::mutex mutex;
     std::vector<omnichat_http_exchange*> toAdd;
-    std::vector<omnichat_http_exchange*> toCancel;
+    std::vector<uint64_t> toCancel;
     bool stopping = false;
-    std::unordered_set<omnichat_http_exchange*> active;  // I/O thread only
+    uint64_t nextId = 1;
+    std::unordered_map<uint64_t, omnichat_http_exchange*> active;  // I/O thread only
 
     void finish(omnichat_http_exchange* ex, omnichat_http_transport_t transport, const char* message) {
         curl_multi_remove_handle(multi, ex->easy);
-        active.erase(ex);
+        active.erase(ex->id);
         long status = 0;
         if (transport == OMNICHAT_HTTP_OK) {
             deliverHeaders(ex);
@@ -115,7 +117,8 @@ struct HttpClient::Impl {
 
     void run() {
         for (;;) {
-            std::vector<omnichat_http_exchange*> adds, cancels;
+            std::vector<omnichat_http_exchange*> adds;
+            std::vector<uint64_t> cancels;
             bool stop;
             {
                 std::lock_guard lock(mutex);
@@ -124,13 +127,14 @@ struct HttpClient::Impl {
                 stop = stopping;
             }
             for (auto* ex : adds) {
-                active.insert(ex);
+                active.emplace(ex->id, ex);
                 curl_multi_add_handle(multi, ex->easy);
             }
-            for (auto* ex : cancels)
-                if (active.count(ex)) finish(ex, OMNICHAT_HTTP_CANCELLED, "cancelled");
+            for (auto id : cancels)
+                if (auto it = active.find(id); it != active.end())
+                    finish(it->second, OMNICHAT_HTTP_CANCELLED, "cancelled");
             if (stop) {
-                while (!active.empty()) finish(*active.begin(), OMNICHAT_HTTP_CANCELLED, "host shutting down");
+                while (!active.empty()) finish(active.begin()->second, OMNICHAT_HTTP_CANCELLED, "host shutting down");
                 return;
             }
             int running = 0;
@@ -141,10 +145,16 @@ struct HttpClient::Impl {
                 omnichat_http_exchange* ex = nullptr;
                 curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&ex));
                 CURLcode code = msg->data.result;
+                auto transport = transportOf(code);
+                if (transport == OMNICHAT_HTTP_TIMEOUT) {
+                    curl_off_t connected = 0;
+                    curl_easy_getinfo(ex->easy, CURLINFO_CONNECT_TIME_T, &connected);
+                    if (connected == 0) transport = OMNICHAT_HTTP_CONNECT_TIMEOUT;
+                }
                 if (ex->abortedByCallback)
                     finish(ex, OMNICHAT_HTTP_CANCELLED, "aborted by the plugin");
                 else
-                    finish(ex, transportOf(code), ex->errorBuffer[0] ? ex->errorBuffer : curl_easy_strerror(code));
+                    finish(ex, transport, ex->errorBuffer[0] ? ex->errorBuffer : curl_easy_strerror(code));
             }
             curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
         }
@@ -241,6 +251,7 @@ omnichat_http_exchange_t* HttpClient::start(const omnichat_http_request_t& reque
             curl_easy_cleanup(e);
             return nullptr;
         }
+        ex->id = impl_->nextId++;
         impl_->toAdd.push_back(ex.get());
     }
     auto* handle = ex.release();  // the I/O thread owns it from here
@@ -251,7 +262,7 @@ omnichat_http_exchange_t* HttpClient::start(const omnichat_http_request_t& reque
 void HttpClient::cancel(omnichat_http_exchange_t* exchange) {
     {
         std::lock_guard lock(impl_->mutex);
-        impl_->toCancel.push_back(exchange);
+        impl_->toCancel.push_back(exchange->id);
     }
     curl_multi_wakeup(impl_->multi);
 }

@@ -27,6 +27,13 @@ struct FakeUpstream::State {
     std::vector<FakeUpstream::Piece> pieces;
     bool cut = false;
     size_t clientsGone = 0;
+    int gates = 0;  // opened and not yet passed
+    struct Failure {
+        int status;
+        std::string body;
+        std::map<std::string, std::string> headers;
+    };
+    std::vector<Failure> failNext;
 };
 
 namespace {
@@ -93,6 +100,13 @@ public:
         int status = state_->status;
         auto body = state_->statusBody;
         auto headers = state_->extraHeaders;
+        if (!state_->failNext.empty()) {
+            mode = FakeUpstream::Mode::Status;
+            status = state_->failNext.front().status;
+            body = state_->failNext.front().body;
+            headers = state_->failNext.front().headers;
+            state_->failNext.erase(state_->failNext.begin());
+        }
         auto pieces = state_->pieces;
         bool cut = state_->cut;
         lock.unlock();
@@ -120,7 +134,7 @@ public:
                 auto& out = response.send();
                 try {
                     for (const auto& piece : pieces) {
-                        if (!waitOrStop(piece.delay)) return;
+                        if (!(piece.gated ? waitForGate() : waitOrStop(piece.delay))) return;
                         out << piece.bytes;
                         out.flush();
                         if (!out) throw std::runtime_error("client gone");
@@ -128,6 +142,7 @@ public:
                 } catch (...) {
                     std::lock_guard gone(state_->mutex);
                     ++state_->clientsGone;
+                    state_->released.notify_all();
                     return;
                 }
                 // A cut stream: no final chunk, the connection just ends.
@@ -151,6 +166,14 @@ public:
     }
 
 private:
+    bool waitForGate() {
+        std::unique_lock lock(state_->mutex);
+        state_->released.wait(lock, [&] { return state_->stopping || state_->gates > 0; });
+        if (state_->stopping) return false;
+        --state_->gates;
+        return true;
+    }
+
     // Waits `delay` unless the fake is being destroyed; false then.
     bool waitOrStop(std::chrono::milliseconds delay) {
         std::unique_lock lock(state_->mutex);
@@ -231,9 +254,20 @@ void FakeUpstream::script(std::vector<Piece> pieces, bool cut) {
     state_->cut = cut;
 }
 
-size_t FakeUpstream::clientsGone() const {
+void FakeUpstream::openGate() {
     std::lock_guard lock(state_->mutex);
-    return state_->clientsGone;
+    ++state_->gates;
+    state_->released.notify_all();
+}
+
+void FakeUpstream::failNext(int count, int status, std::string body, std::map<std::string, std::string> headers) {
+    std::lock_guard lock(state_->mutex);
+    for (int i = 0; i < count; ++i) state_->failNext.push_back({status, body, headers});
+}
+
+bool FakeUpstream::waitClientGone(std::chrono::milliseconds timeout) const {
+    std::unique_lock lock(state_->mutex);
+    return state_->released.wait_for(lock, timeout, [&] { return state_->clientsGone > 0; });
 }
 
 std::vector<FakeUpstream::Recorded> FakeUpstream::requests() const {

@@ -29,10 +29,12 @@ public:
         Hang,          // never answers until release() or destruction
         Script,        // 200 text/event-stream: the scripted pieces, in order
     };
-    // One piece of a scripted stream: wait `delay`, then write `bytes`.
+    // One piece of a scripted stream: wait `delay` (or, when `gated`, until
+    // openGate()), then write `bytes`.
     struct Piece {
         std::chrono::milliseconds delay;
         std::string bytes;
+        bool gated = false;
     };
 
     FakeUpstream();
@@ -49,8 +51,13 @@ public:
     // Streams `pieces`, then ends the response (cleanly, or by closing the
     // connection when `cut`).
     void script(std::vector<Piece> pieces, bool cut = false);
-    // Requests whose client went away while the fake was still writing.
-    size_t clientsGone() const;
+    // Lets one gated piece through.
+    void openGate();
+    // The next `count` requests get this status before the mode applies.
+    void failNext(int count, int status, std::string body, std::map<std::string, std::string> headers = {});
+    // Waits until a client went away while the fake was still writing;
+    // false when none did within `timeout`.
+    bool waitClientGone(std::chrono::milliseconds timeout) const;
 
     std::vector<Recorded> requests() const;
     size_t requestCount() const;

@@ -39,9 +39,13 @@ protected:
             "providers:\n  fake:\n    plugin: openai\n    options:\n      api_key: " + kApiKey +
             "\n      base_url: " + upstream_.baseUrl() +
             "\n      timeout_ms: 1500\nchat:\n  default_provider: fake\n  default_model: "
-            "test-model\n  system_prompt: You are terse.\nlogging:\n  level: warn\n";
+            "test-model\n  system_prompt: You are terse.\n  retry:\n    max_attempts: 1\n" +
+            extraChatYaml() + "logging:\n  level: warn\n";
         server_ = std::make_unique<ServerProcess>(yaml);
     }
+    // More `chat:` keys for a derived fixture, indented by two spaces.
+    virtual std::string extraChatYaml() const { return ""; }
+
     void TearDown() override {
         server_.reset();
         std::filesystem::remove_all(scratch_);

@@ -101,7 +101,8 @@ inline std::string stringField(const nlohmann::json& object, const char* key) {
 // How a response ended, before it is reported to the host.
 struct Outcome {
     omnichat_status_t status = OMNICHAT_OK;
-    std::string message;  // for logs
+    std::string message;     // for logs
+    int32_t httpStatus = 0;  // the error's code, when it gave one
     omnichat::ChatResult result;
 };
 
@@ -112,6 +113,7 @@ inline Outcome errorObject(const nlohmann::json& error) {
                        ? error["code"].get<int32_t>()
                        : 0;
     out.status = code ? statusForHttp(code) : OMNICHAT_ERR_UPSTREAM;
+    out.httpStatus = code;
     out.message = "provider reported an error" + (code ? " (code " + std::to_string(code) + ")" : std::string());
     return out;
 }
@@ -251,7 +253,7 @@ public:
                         {"Accept", "text/event-stream"}};
         http.headers.insert(http.headers.end(), settings_.extraHeaders.begin(), settings_.extraHeaders.end());
         http.body = requestBody(request, model);
-        http.connectTimeoutMs = settings_.connectTimeoutMs;
+        http.connectTimeoutMs = request.connectTimeoutMs > 0 ? request.connectTimeoutMs : settings_.connectTimeoutMs;
         http.totalTimeoutMs = settings_.timeoutMs;
         if (request.deadlineUnixMs > 0)
             http.totalTimeoutMs =
@@ -281,17 +283,20 @@ public:
             ex->body.append(chunk);
             return true;
         };
-        handlers.onComplete = [ex, call, model, emit, &h](omnichat_http_transport_t transport, int32_t status,
-                                                          std::string_view message) {
+        handlers.onComplete = [this, ex, call, model, emit, &h](omnichat_http_transport_t transport, int32_t status,
+                                                                std::string_view message) {
+            forget(call->raw());
             if (ex->streaming) {
                 // An error or a cancellation found mid-stream ends it first.
                 auto outcome = ex->stream->finish();
                 if (outcome.status != OMNICHAT_OK && outcome.status != OMNICHAT_ERR_BAD_RESPONSE)
-                    return call->fail(outcome.status, outcome.message);
+                    return call->fail(outcome.status, outcome.message, outcome.httpStatus);
             }
             switch (transport) {
                 case OMNICHAT_HTTP_OK: break;
                 case OMNICHAT_HTTP_TIMEOUT: return call->fail(OMNICHAT_ERR_TIMEOUT, "upstream timed out");
+                case OMNICHAT_HTTP_CONNECT_TIMEOUT:
+                    return call->fail(OMNICHAT_ERR_CONNECT_TIMEOUT, "upstream connection timed out");
                 case OMNICHAT_HTTP_CANCELLED:
                     if (ex->tooLarge) return call->fail(OMNICHAT_ERR_BAD_RESPONSE, "response too large");
                     return call->fail(OMNICHAT_ERR_CANCELLED, "cancelled");
@@ -304,15 +309,34 @@ public:
                                   retry);
             }
             auto outcome = ex->streaming ? ex->stream->finish() : parseCompletion(ex->body, emit);
-            if (outcome.status != OMNICHAT_OK) return call->fail(outcome.status, outcome.message);
+            if (outcome.status != OMNICHAT_OK) return call->fail(outcome.status, outcome.message, outcome.httpStatus);
             if (outcome.result.model.empty()) outcome.result.model = model;
             call->complete(outcome.result);
         };
-        if (!host().http(http, std::move(handlers))) call->fail(OMNICHAT_ERR_UNAVAILABLE, "host refused the request");
+        // Registered before the exchange can complete, so forget() in
+        // onComplete always finds what it removes.
+        std::lock_guard lock(mutex_);
+        auto* exchange = host().http(http, std::move(handlers));
+        if (!exchange) return call->fail(OMNICHAT_ERR_UNAVAILABLE, "host refused the request");
+        if (!call->done()) running_[call->raw()] = exchange;
+    }
+
+    void cancelChat(omnichat_call_t* raw) override {
+        std::lock_guard lock(mutex_);
+        if (auto it = running_.find(raw); it != running_.end()) host().cancelHttp(it->second);
     }
 
 private:
+    void forget(omnichat_call_t* raw) {
+        std::lock_guard lock(mutex_);
+        running_.erase(raw);
+    }
+
     Settings settings_;
+    // Upstream exchange of each running call, for cancelChat. An entry
+    // leaves before its exchange's handle stops being valid.
+    std::mutex mutex_;
+    std::map<omnichat_call_t*, omnichat_http_exchange_t*> running_;
 };
 
 // Options both plugins declare, with their own defaults.

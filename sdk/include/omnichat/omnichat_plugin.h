@@ -41,7 +41,7 @@ extern "C" {
 /* A host loads a plugin when the majors are equal and the plugin's minor is
  * not newer than its own. Minor bumps only append fields and functions. */
 #define OMNICHAT_ABI_MAJOR 1
-#define OMNICHAT_ABI_MINOR 0
+#define OMNICHAT_ABI_MINOR 1
 #define OMNICHAT_ABI_VERSION ((uint32_t)((OMNICHAT_ABI_MAJOR << 16) | OMNICHAT_ABI_MINOR))
 
 #if defined(_WIN32)
@@ -76,7 +76,10 @@ typedef enum omnichat_status {
     OMNICHAT_ERR_UNSUPPORTED = 10,
     OMNICHAT_ERR_INTERNAL = 11,
     OMNICHAT_ERR_BAD_RESPONSE = 12,
-    OMNICHAT_ERR_CONFLICT = 13
+    OMNICHAT_ERR_CONFLICT = 13,
+    /* Since 1.1: the connection to the upstream could not be opened in
+     * time (older plugins report OMNICHAT_ERR_TIMEOUT). */
+    OMNICHAT_ERR_CONNECT_TIMEOUT = 14
 } omnichat_status_t;
 
 #define OMNICHAT_ERROR_MESSAGE_CAPACITY 512
@@ -162,6 +165,9 @@ typedef struct omnichat_chat_request {
      * stream from the upstream either way; the host collects deltas when
      * this is false. */
     bool stream;
+    /* Since 1.1. Time allowed to open the upstream connection; 0: the
+     * plugin's own setting. */
+    int64_t connect_timeout_ms;
 } omnichat_chat_request_t;
 
 typedef struct omnichat_usage {
@@ -212,7 +218,10 @@ typedef enum omnichat_http_transport {
     OMNICHAT_HTTP_CONNECT_FAILED = 2,
     OMNICHAT_HTTP_TLS_FAILED = 3,
     OMNICHAT_HTTP_CANCELLED = 4,
-    OMNICHAT_HTTP_FAILED = 5 /* reset, malformed response, ... */
+    OMNICHAT_HTTP_FAILED = 5, /* reset, malformed response, ... */
+    /* Since 1.1: connect_timeout_ms passed before a connection was open
+     * (older hosts report OMNICHAT_HTTP_TIMEOUT). */
+    OMNICHAT_HTTP_CONNECT_TIMEOUT = 6
 } omnichat_http_transport_t;
 
 typedef struct omnichat_http_outcome {
@@ -355,9 +364,11 @@ typedef struct omnichat_provider_vtable {
      * until start_chat returns: copy what the call needs later. `call`
      * belongs to the host. THREADING: any thread, concurrently. */
     void (*start_chat)(void* instance, const omnichat_chat_request_t* request, omnichat_call_t* call);
-    /* Optional (may be NULL). A hint to abandon a call early; the plugin
-     * still completes it (with OMNICHAT_ERR_CANCELLED). THREADING: any
-     * thread, only before the call completes. */
+    /* Optional (may be NULL). Asks the plugin to abandon a call (client
+     * gone, a timeout in the host); the plugin still completes it, usually
+     * with OMNICHAT_ERR_CANCELLED. The host never calls it once call_complete
+     * for `call` has begun. It must not block; it may complete the call
+     * before returning. THREADING: any thread. */
     void (*cancel_chat)(void* instance, omnichat_call_t* call);
 } omnichat_provider_vtable_t;
 

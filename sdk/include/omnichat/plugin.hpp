@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstddef>
 #include <cstring>
 #include <exception>
 #include <functional>
@@ -144,9 +145,10 @@ public:
     }
     int64_t nowUnixMs() const { return api_->now_unix_ms(); }
 
-    // Starts an HTTP exchange on the host's client. Returns false when the
-    // host refused it (no handler then runs).
-    bool http(const HttpRequest& request, HttpHandlers handlers) const {
+    // Starts an HTTP exchange on the host's client. Returns the handle for
+    // cancelHttp (valid until onComplete begins), or nullptr when the host
+    // refused it (no handler then runs).
+    omnichat_http_exchange_t* http(const HttpRequest& request, HttpHandlers handlers) const {
         std::vector<omnichat_http_header_t> headers;
         headers.reserve(request.headers.size());
         for (const auto& [k, v] : request.headers) headers.push_back({toC(k), toC(v)});
@@ -160,12 +162,11 @@ public:
         r.connect_timeout_ms = request.connectTimeoutMs;
         r.total_timeout_ms = request.totalTimeoutMs;
         auto* context = new HttpHandlers(std::move(handlers));
-        if (!api_->http_start(&r, &kCallbacks, context)) {
-            delete context;
-            return false;
-        }
-        return true;
+        auto* exchange = api_->http_start(&r, &kCallbacks, context);
+        if (!exchange) delete context;
+        return exchange;
     }
+    void cancelHttp(omnichat_http_exchange_t* exchange) const { api_->http_cancel(exchange); }
 
 private:
     static void onHeaders(void* ud, int32_t status, const omnichat_http_header_t* headers, size_t count) {
@@ -220,6 +221,7 @@ struct ChatRequest {
     std::optional<int64_t> maxTokens;
     int64_t deadlineUnixMs = 0;
     bool stream = false;
+    int64_t connectTimeoutMs = 0;  // 0: the plugin's own setting
 
     static ChatRequest fromC(const omnichat_chat_request_t& r) {
         ChatRequest out;
@@ -231,6 +233,8 @@ struct ChatRequest {
         if (r.has_max_tokens) out.maxTokens = r.max_tokens;
         out.deadlineUnixMs = r.deadline_unix_ms;
         out.stream = r.stream;
+        if (r.struct_size >= offsetof(omnichat_chat_request_t, connect_timeout_ms) + sizeof(int64_t))
+            out.connectTimeoutMs = r.connect_timeout_ms;
         return out;
     }
 };
@@ -299,6 +303,9 @@ public:
     virtual ~Provider() = default;
     // Must return promptly; complete `call` now or later from any thread.
     virtual void startChat(ChatRequest request, std::shared_ptr<Call> call) = 0;
+    // The host asks to abandon the call `raw` (Call::raw()); it must still
+    // be completed. Must not block.
+    virtual void cancelChat(omnichat_call_t* raw) { (void)raw; }
 
     const Host& host() const { return host_; }
 
@@ -430,6 +437,12 @@ std::array<const omnichat_option_t*, N> pointersTo(const omnichat_option_t (&opt
 
 struct ProviderGlue {
     static void startChat(void* instance, const omnichat_chat_request_t* request, omnichat_call_t* call);
+    static void cancelChat(void* instance, omnichat_call_t* call) noexcept {
+        try {
+            static_cast<Provider*>(instance)->cancelChat(call);
+        } catch (...) {
+        }
+    }
 };
 
 inline void ProviderGlue::startChat(void* instance, const omnichat_chat_request_t* request, omnichat_call_t* call) {
@@ -498,7 +511,8 @@ const omnichat_plugin_descriptor_t* providerDescriptor(const char* name, const c
                                                        const omnichat_option_t (&options)[N]) {
     static const auto pointers = pointersTo(options);
     static const omnichat_provider_vtable_t vtable{sizeof(omnichat_provider_vtable_t), &create<Provider, T>,
-                                                   &destroy<Provider>, &ProviderGlue::startChat, nullptr};
+                                                   &destroy<Provider>, &ProviderGlue::startChat,
+                                                   &ProviderGlue::cancelChat};
     static const omnichat_plugin_descriptor_t descriptor{sizeof(omnichat_plugin_descriptor_t),
                                                          OMNICHAT_ABI_VERSION,
                                                          name,

@@ -1,0 +1,105 @@
+#include "sse_response.hpp"
+
+#include <pistache/peer.h>
+#include <pistache/stream.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "common/ids.hpp"
+#include "json_mapping.hpp"
+
+namespace omnichat {
+
+SseResponse::SseResponse(ResponderPtr responder, Timer& timer, int64_t heartbeatMs)
+    : responder_(std::move(responder)), timer_(timer), heartbeatMs_(heartbeatMs), peer_(responder_->peer()) {}
+
+SseResponse::~SseResponse() { timer_.cancel(heartbeatTimer_); }
+
+void SseResponse::started(std::function<void()> abort) {
+    std::lock_guard lock(mutex_);
+    abort_ = std::move(abort);
+    open_ = true;
+    auto peer = peer_.lock();
+    if (!peer) return;
+    std::string head =
+        "HTTP/1.1 200 OK\r\n"
+        "Content-Type: text/event-stream\r\n"
+        "Cache-Control: no-cache\r\n"
+        "X-Accel-Buffering: no\r\n"
+        "Transfer-Encoding: chunked\r\n";
+    head += responder_->keepAlive() ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
+    peer->send(Pistache::RawBuffer(head, head.size()));
+    lastWriteMs_ = nowUnixMs();
+    std::weak_ptr<SseResponse> weak = shared_from_this();
+    heartbeatTimer_ = timer_.after(std::chrono::milliseconds(heartbeatMs_), [weak] {
+        if (auto self = weak.lock()) self->heartbeat();
+    });
+}
+
+bool SseResponse::writeChunk(const std::string& payload) {
+    auto peer = peer_.lock();
+    if (!peer) return false;
+    char size[24];
+    int n = std::snprintf(size, sizeof size, "%zx\r\n", payload.size());
+    std::string frame;
+    frame.reserve(payload.size() + 32);
+    frame.append(size, static_cast<size_t>(n)).append(payload).append("\r\n");
+    peer->send(Pistache::RawBuffer(frame, frame.size()));
+    lastWriteMs_ = nowUnixMs();
+    return true;
+}
+
+bool SseResponse::delta(std::string_view text) {
+    std::lock_guard lock(mutex_);
+    if (closed_) return false;
+    return writeChunk("event: delta\ndata: " + nlohmann::json{{"content", text}}.dump() + "\n\n");
+}
+
+void SseResponse::heartbeat() {
+    std::function<void()> abort;
+    {
+        std::lock_guard lock(mutex_);
+        if (closed_) return;
+        bool alive = nowUnixMs() - lastWriteMs_ < heartbeatMs_ || writeChunk(": keep-alive\n\n");
+        if (alive) {
+            std::weak_ptr<SseResponse> weak = shared_from_this();
+            heartbeatTimer_ = timer_.after(std::chrono::milliseconds(heartbeatMs_), [weak] {
+                if (auto self = weak.lock()) self->heartbeat();
+            });
+            return;
+        }
+        abort = abort_;  // the client left while the provider was silent
+    }
+    if (abort) abort();
+}
+
+void SseResponse::complete(const Outcome<StoredMessage>& outcome) {
+    std::lock_guard lock(mutex_);
+    if (!open_) {
+        if (auto* f = std::get_if<Failure>(&outcome)) return responder_->failure(*f);
+        return;  // a reply is always streamed once started
+    }
+    if (closed_) return;
+    closed_ = true;
+    timer_.cancel(heartbeatTimer_);
+    std::string event;
+    if (auto* f = std::get_if<Failure>(&outcome)) {
+        event = "event: error\ndata: " + errorBody(apiError(*f)) + "\n\n";
+    } else {
+        const auto& m = std::get<StoredMessage>(outcome);
+        auto tokens = [](int64_t v) { return v < 0 ? nlohmann::json(nullptr) : nlohmann::json(v); };
+        nlohmann::json done = {
+            {"message_id", m.id},
+            {"response", m.content},
+            {"created_at", formatIsoMillis(m.createdAtMs)},
+            {"finish_reason", m.finishReason},
+            {"provider", m.provider},
+            {"model", m.model},
+            {"usage", {{"prompt_tokens", tokens(m.promptTokens)}, {"completion_tokens", tokens(m.completionTokens)}}}};
+        event = "event: done\ndata: " + done.dump() + "\n\n";
+    }
+    if (writeChunk(event)) writeChunk("");  // "0\r\n\r\n" ends the chunked body
+}
+
+}  // namespace omnichat

@@ -1,0 +1,51 @@
+#pragma once
+#include <omnichat/plugin.hpp>
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "chat/chat_service.hpp"
+#include "chat/stream_sink.hpp"
+#include "responder.hpp"
+#include "runtime/timer.hpp"
+
+namespace Pistache::Tcp {
+class Peer;
+}
+
+namespace omnichat {
+
+// A reply streamed as Server-Sent Events: `event: delta` per piece of text,
+// then one `event: done` (or `event: error`), with heartbeat comments in
+// long silences. Pistache 0.0.5's ResponseStream crashes when written from
+// other threads, so the status line, headers and chunked framing are
+// written by hand onto the peer's thread-safe write queue.
+class SseResponse : public StreamSink, public std::enable_shared_from_this<SseResponse> {
+public:
+    SseResponse(ResponderPtr responder, Timer& timer, int64_t heartbeatMs);
+    ~SseResponse() override;
+
+    void started(std::function<void()> abort) override;
+    bool delta(std::string_view text) override;
+    // The final event; a plain JSON response when the stream never started
+    // (the request failed before the provider was called).
+    void complete(const Outcome<StoredMessage>& outcome);
+
+private:
+    bool writeChunk(const std::string& payload);  // false: the client is gone
+    void heartbeat();
+
+    ResponderPtr responder_;
+    Timer& timer_;
+    int64_t heartbeatMs_;
+    std::weak_ptr<Pistache::Tcp::Peer> peer_;
+    std::mutex mutex_;
+    bool open_ = false;
+    bool closed_ = false;
+    int64_t lastWriteMs_ = 0;
+    std::function<void()> abort_;
+    Timer::Id heartbeatTimer_ = 0;
+};
+
+}  // namespace omnichat

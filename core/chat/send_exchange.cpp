@@ -1,0 +1,261 @@
+#include "chat/send_exchange.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "chat/retry_policy.hpp"
+#include "chat/storage_client.hpp"
+#include "common/ids.hpp"
+#include "runtime/worker_pool.hpp"
+
+namespace omnichat {
+namespace {
+
+using std::chrono::milliseconds;
+
+Failure timeoutFailure(const std::string& code, const std::string& detail) {
+    return {Failure::Source::Provider, OMNICHAT_ERR_TIMEOUT, -1, detail, code};
+}
+
+}  // namespace
+
+SendExchange::SendExchange(Services services, Conversation conversation, std::vector<StoredMessage> history,
+                           StoredMessage user, std::shared_ptr<StreamSink> sink, Reply<StoredMessage> reply)
+    : s_(services),
+      conversation_(std::move(conversation)),
+      history_(std::move(history)),
+      user_(std::move(user)),
+      sink_(std::move(sink)),
+      reply_(std::move(reply)),
+      jitter_(std::random_device{}()) {
+    routes_.push_back({s_.config.defaultProvider, s_.config.defaultModel});
+    routes_.insert(routes_.end(), s_.config.fallbacks.begin(), s_.config.fallbacks.end());
+}
+
+void SendExchange::start() {
+    std::weak_ptr<SendExchange> weak = shared_from_this();
+    {
+        std::lock_guard lock(mutex_);
+        startedMs_ = nowUnixMs();
+        totalTimer_ = s_.timer.after(milliseconds(s_.config.totalTimeoutMs), [weak] {
+            if (auto self = weak.lock()) self->onTimeout(0, Timeout::Total);
+        });
+    }
+    if (sink_)
+        sink_->started([weak] {
+            if (auto self = weak.lock()) self->abort();
+        });
+    launch();
+}
+
+void SendExchange::launch() {
+    std::weak_ptr<SendExchange> weak = shared_from_this();
+    auto control = std::make_shared<CallControl>();
+    uint64_t id;
+    Route route;
+    {
+        std::lock_guard lock(mutex_);
+        if (finished_) return;
+        id = ++attempt_;
+        ++tries_;
+        sawDelta_ = false;
+        route = routes_[route_];
+        control_ = control;
+        attemptStartedMs_ = nowUnixMs();
+        firstTokenTimer_ = s_.timer.after(milliseconds(s_.config.firstTokenTimeoutMs), [weak, id] {
+            if (auto self = weak.lock()) self->onTimeout(id, Timeout::FirstToken);
+        });
+    }
+    auto& provider = *s_.providers.at(route.provider);
+    control->cancelHook = provider.library().provider().cancel_chat;
+    control->instance = provider.handle();
+    control->onDelta = [weak, id](std::string_view text) {
+        auto self = weak.lock();
+        return self && self->onDelta(id, text);
+    };
+    control->done = [self = shared_from_this(), id](ProviderOutcome&& outcome) {
+        self->onOutcome(id, std::move(outcome));
+    };
+
+    std::vector<omnichat_message_t> messages;
+    messages.reserve(history_.size() + 2);
+    auto add = [&](omnichat_role_t role, const std::string& text) {
+        messages.push_back({sizeof(omnichat_message_t), role, {text.data(), text.size()}});
+    };
+    if (!s_.config.systemPrompt.empty()) add(OMNICHAT_ROLE_SYSTEM, s_.config.systemPrompt);
+    for (const auto& m : history_) add(m.role, m.content);
+    add(OMNICHAT_ROLE_USER, user_.content);
+    std::vector<const omnichat_message_t*> pointers;
+    pointers.reserve(messages.size());
+    for (const auto& m : messages) pointers.push_back(&m);
+
+    omnichat_chat_request_t request{};
+    request.struct_size = sizeof request;
+    request.model = {route.model.data(), route.model.size()};
+    request.messages = pointers.data();
+    request.message_count = pointers.size();
+    request.deadline_unix_ms = startedMs_ + s_.config.totalTimeoutMs;
+    request.stream = sink_ != nullptr;
+    request.connect_timeout_ms = s_.config.connectTimeoutMs;
+
+    auto* call = new omnichat_call{{}, control};
+    control->call = call;
+    provider.library().provider().start_chat(provider.handle(), &request, call);
+}
+
+bool SendExchange::onDelta(uint64_t attempt, std::string_view text) {
+    std::weak_ptr<SendExchange> weak = shared_from_this();
+    std::lock_guard lock(mutex_);
+    if (finished_ || attempt != attempt_) return false;
+    if (!sawDelta_) {
+        sawDelta_ = true;
+        s_.timer.cancel(firstTokenTimer_);
+    }
+    s_.timer.cancel(idleTimer_);
+    idleTimer_ = s_.timer.after(milliseconds(s_.config.idleTimeoutMs), [weak, attempt] {
+        if (auto self = weak.lock()) self->onTimeout(attempt, Timeout::Idle);
+    });
+    if (!sink_) return true;
+    deltaSent_ = true;
+    return sink_->delta(text);
+}
+
+void SendExchange::onOutcome(uint64_t attempt, ProviderOutcome&& outcome) {
+    Next next;
+    {
+        std::lock_guard lock(mutex_);
+        if (finished_ || attempt != attempt_) return;  // abandoned attempt
+        s_.timer.cancel(firstTokenTimer_);
+        s_.timer.cancel(idleTimer_);
+        const Route& route = routes_[route_];
+        if (outcome.status == OMNICHAT_OK) {
+            finished_ = true;
+            s_.timer.cancel(totalTimer_);
+            // Storing blocks, and this may run on the HTTP client's thread.
+            s_.pool.submitContinuation([self = shared_from_this(), outcome = std::move(outcome), route]() mutable {
+                self->store(std::move(outcome), std::move(route));
+            });
+            return;
+        }
+        Failure failure{Failure::Source::Provider, outcome.status, outcome.retryAfterMs,
+                        route.provider + ": " + outcome.message,
+                        outcome.status == OMNICHAT_ERR_CONNECT_TIMEOUT ? "provider_timeout_connect" : ""};
+        next = decide(std::move(failure), isRetryable(outcome.status, outcome.httpStatus), outcome.retryAfterMs);
+    }
+    apply(std::move(next));
+}
+
+void SendExchange::onTimeout(uint64_t attempt, Timeout kind) {
+    std::shared_ptr<CallControl> abandoned;
+    Next next;
+    {
+        std::lock_guard lock(mutex_);
+        if (finished_ || (kind != Timeout::Total && attempt != attempt_)) return;
+        abandoned = control_;
+        ++attempt_;  // whatever the abandoned call reports is ignored
+        if (kind == Timeout::Total) {
+            stopTimers();
+            next = {Next::Fail, 0, timeoutFailure("provider_timeout", "the exchange exceeded its total timeout")};
+        } else {
+            s_.timer.cancel(firstTokenTimer_);
+            s_.timer.cancel(idleTimer_);
+            bool first = kind == Timeout::FirstToken;
+            next = decide(timeoutFailure(
+                              first ? "provider_timeout_first_token" : "provider_timeout_idle",
+                              routes_[route_].provider + (first ? ": no first token in time" : ": stream went silent")),
+                          true, -1);
+        }
+    }
+    if (abandoned) abandoned->cancel();
+    apply(std::move(next));
+}
+
+void SendExchange::abort() {
+    std::shared_ptr<CallControl> abandoned;
+    {
+        std::lock_guard lock(mutex_);
+        if (finished_) return;
+        abandoned = control_;
+        ++attempt_;
+        stopTimers();
+        finished_ = true;
+    }
+    spdlog::info("client left mid-stream in conversation {}; upstream call cancelled, nothing stored",
+                 conversation_.id);
+    if (abandoned) abandoned->cancel();
+    reply_(Failure{Failure::Source::Service, OMNICHAT_ERR_CANCELLED, -1, "client disconnected", ""});
+}
+
+// Called with the lock held.
+SendExchange::Next SendExchange::decide(Failure failure, bool retryable, int64_t retryAfterMs) {
+    if (retryable && !deltaSent_) {
+        int64_t remaining = startedMs_ + s_.config.totalTimeoutMs - nowUnixMs();
+        if (tries_ < s_.config.retry.maxAttempts) {
+            double jitter = std::uniform_real_distribution<double>(0.0, 1.0)(jitter_);
+            int64_t delay = retryDelayMs(s_.config.retry, tries_, retryAfterMs, jitter);
+            if (delay < remaining) {
+                spdlog::warn("retrying {} in {} ms (attempt {}): {}", routes_[route_].provider, delay, tries_ + 1,
+                             failure.detail);
+                return {Next::Retry, delay, std::move(failure)};
+            }
+        }
+        if (route_ + 1 < routes_.size() && remaining > 0) {
+            spdlog::warn("falling back from {} to {}: {}", routes_[route_].provider, routes_[route_ + 1].provider,
+                         failure.detail);
+            ++route_;
+            tries_ = 0;
+            return {Next::Fallback, 0, std::move(failure)};
+        }
+    }
+    finished_ = true;
+    stopTimers();
+    return {Next::Fail, 0, std::move(failure)};
+}
+
+void SendExchange::apply(Next next) {
+    switch (next.action) {
+        case Next::Retry:
+            s_.timer.after(milliseconds(next.delayMs), [self = shared_from_this()] { self->launch(); });
+            return;
+        case Next::Fallback: launch(); return;
+        case Next::Fail: finish(std::move(next.failure)); return;
+    }
+}
+
+// Called with the lock held.
+void SendExchange::stopTimers() {
+    s_.timer.cancel(firstTokenTimer_);
+    s_.timer.cancel(idleTimer_);
+    s_.timer.cancel(totalTimer_);
+}
+
+void SendExchange::store(ProviderOutcome outcome, Route route) {
+    int64_t finished = nowUnixMs();
+    user_.createdAtMs = finished;
+    StoredMessage assistant;
+    assistant.id = newUuid();
+    assistant.conversationId = conversation_.id;
+    assistant.role = OMNICHAT_ROLE_ASSISTANT;
+    assistant.content = std::move(outcome.text);
+    // One millisecond later, so timestamps order the pair as the history does.
+    assistant.createdAtMs = finished + 1;
+    assistant.provider = route.provider;
+    assistant.model = outcome.model.empty() ? route.model : outcome.model;
+    assistant.finishReason = outcome.finishReason;
+    assistant.promptTokens = outcome.promptTokens;
+    assistant.completionTokens = outcome.completionTokens;
+    assistant.latencyMs = finished - startedMs_;
+    if (!isStorableText(assistant.content))
+        return finish(Failure{Failure::Source::Provider, OMNICHAT_ERR_BAD_RESPONSE, -1,
+                              route.provider + ": reply is not valid UTF-8 text", ""});
+    try {
+        if (!s_.storage.appendExchange(user_, assistant))
+            return finish(Failure{Failure::Source::Storage, OMNICHAT_ERR_NOT_FOUND, -1, "conversation is gone", ""});
+        finish(std::move(assistant));
+    } catch (const StorageError& e) {
+        finish(Failure{Failure::Source::Storage, e.status(), -1, e.what(), ""});
+    }
+}
+
+void SendExchange::finish(Outcome<StoredMessage> outcome) { reply_(std::move(outcome)); }
+
+}  // namespace omnichat

@@ -1,0 +1,81 @@
+#pragma once
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "chat/chat_service.hpp"
+#include "chat/provider_call.hpp"
+#include "chat/stream_sink.hpp"
+#include "runtime/timer.hpp"
+
+namespace omnichat {
+
+class StorageClient;
+class WorkerPool;
+
+// One send, from the first provider attempt to the stored exchange: tries
+// the routes in order (the default provider, then the fallbacks), retries
+// each as the retry policy allows (never once a delta reached the client),
+// enforces the connect, first-token, idle and total timeouts, streams deltas
+// to the sink, and stores the user message with the reply in one
+// transaction. Replies exactly once.
+class SendExchange : public std::enable_shared_from_this<SendExchange> {
+public:
+    struct Services {
+        const Config& config;
+        StorageClient& storage;
+        std::map<std::string, std::unique_ptr<PluginInstance>>& providers;
+        WorkerPool& pool;
+        Timer& timer;
+    };
+
+    SendExchange(Services services, Conversation conversation, std::vector<StoredMessage> history, StoredMessage user,
+                 std::shared_ptr<StreamSink> sink, Reply<StoredMessage> reply);
+    void start();
+
+private:
+    enum class Timeout { FirstToken, Idle, Total };
+    // What to do after a failed attempt, decided under the lock and done
+    // after it is released (starting or cancelling a call may re-enter).
+    struct Next {
+        enum { Retry, Fallback, Fail } action = Fail;
+        int64_t delayMs = 0;
+        Failure failure{Failure::Source::Service, OMNICHAT_ERR_INTERNAL};
+    };
+
+    void launch();
+    bool onDelta(uint64_t attempt, std::string_view text);
+    void onOutcome(uint64_t attempt, ProviderOutcome&& outcome);
+    void onTimeout(uint64_t attempt, Timeout kind);
+    void abort();
+    Next decide(Failure failure, bool retryable, int64_t retryAfterMs);
+    void apply(Next next);
+    void stopTimers();
+    void store(ProviderOutcome outcome, Route route);
+    void finish(Outcome<StoredMessage> outcome);
+
+    Services s_;
+    Conversation conversation_;
+    std::vector<StoredMessage> history_;
+    StoredMessage user_;
+    std::shared_ptr<StreamSink> sink_;
+    Reply<StoredMessage> reply_;
+    std::vector<Route> routes_;
+
+    std::mutex mutex_;
+    size_t route_ = 0;
+    unsigned tries_ = 0;     // on the current route
+    uint64_t attempt_ = 0;   // outcomes of older attempts are ignored
+    bool finished_ = false;  // replied, or about to
+    bool deltaSent_ = false;
+    bool sawDelta_ = false;  // in the current attempt
+    std::shared_ptr<CallControl> control_;
+    Timer::Id firstTokenTimer_ = 0, idleTimer_ = 0, totalTimer_ = 0;
+    int64_t startedMs_ = 0, attemptStartedMs_ = 0;
+    std::minstd_rand jitter_;
+};
+
+}  // namespace omnichat

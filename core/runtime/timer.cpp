@@ -1,0 +1,67 @@
+#include "runtime/timer.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace omnichat {
+
+Timer::Timer() : thread_([this] { run(); }) {}
+
+Timer::~Timer() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    changed_.notify_all();
+    thread_.join();
+}
+
+Timer::Id Timer::after(std::chrono::milliseconds delay, std::function<void()> fn) {
+    auto when = Clock::now() + delay;
+    std::lock_guard lock(mutex_);
+    Id id = next_++;
+    due_.emplace(when, std::make_pair(id, std::move(fn)));
+    index_.emplace(id, when);
+    changed_.notify_all();
+    return id;
+}
+
+bool Timer::cancel(Id id) {
+    std::lock_guard lock(mutex_);
+    auto it = index_.find(id);
+    if (it == index_.end()) return false;
+    auto [begin, end] = due_.equal_range(it->second);
+    for (auto d = begin; d != end; ++d)
+        if (d->second.first == id) {
+            due_.erase(d);
+            break;
+        }
+    index_.erase(it);
+    return true;
+}
+
+void Timer::run() {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+        if (due_.empty()) {
+            changed_.wait(lock);
+            continue;
+        }
+        auto first = due_.begin();
+        if (first->first > Clock::now()) {
+            changed_.wait_until(lock, first->first);
+            continue;
+        }
+        auto fn = std::move(first->second.second);
+        index_.erase(first->second.first);
+        due_.erase(first);
+        lock.unlock();
+        try {
+            fn();
+        } catch (const std::exception& e) {
+            spdlog::error("timer callback failed: {}", e.what());
+        }
+        lock.lock();
+    }
+}
+
+}  // namespace omnichat

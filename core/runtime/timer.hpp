@@ -1,0 +1,40 @@
+#pragma once
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <thread>
+
+namespace omnichat {
+
+// One thread running callbacks at their due time: retry backoffs, provider
+// timeouts, stream heartbeats. Callbacks must be short (post real work to
+// the worker pool). Cancelling is cheap and safe at any time.
+class Timer {
+public:
+    using Clock = std::chrono::steady_clock;
+    using Id = uint64_t;
+
+    Timer();
+    ~Timer();  // drops what has not run
+    Timer(const Timer&) = delete;
+    Timer& operator=(const Timer&) = delete;
+
+    Id after(std::chrono::milliseconds delay, std::function<void()> fn);
+    // Returns false when the callback already ran (or is running).
+    bool cancel(Id id);
+
+private:
+    void run();
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::multimap<Clock::time_point, std::pair<Id, std::function<void()>>> due_;
+    std::map<Id, Clock::time_point> index_;
+    Id next_ = 1;
+    bool stopping_ = false;
+    std::thread thread_;
+};
+
+}  // namespace omnichat

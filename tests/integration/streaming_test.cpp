@@ -1,0 +1,190 @@
+// Streaming replies (Server-Sent Events) end to end.
+#include <future>
+
+#include "api_fixture.hpp"
+#include "sse_client.hpp"
+
+namespace omnichat::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using Piece = FakeUpstream::Piece;
+
+std::string chunk(const std::string& content, const std::string& finish = "") {
+    nlohmann::json j = {{"id", "c"},
+                        {"model", "fake-model"},
+                        {"choices",
+                         {{{"index", 0},
+                           {"delta", {{"content", content}}},
+                           {"finish_reason", finish.empty() ? nlohmann::json(nullptr) : nlohmann::json(finish)}}}}};
+    return "data: " + j.dump() + "\n\n";
+}
+const std::string kUsage =
+    "data: {\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2}}\n\n";
+const std::string kDone = "data: [DONE]\n\n";
+
+class StreamTest : public ApiTest {
+protected:
+    std::string extraChatYaml() const override { return "  heartbeat_ms: 100\n"; }
+
+    std::unique_ptr<SseClient> stream(const std::string& token, const std::string& conversation,
+                                      const std::string& content) {
+        return std::make_unique<SseClient>(server_->port(), "/conversations/" + conversation + "/messages", token,
+                                           nlohmann::json{{"content", content}}.dump());
+    }
+    // The next event that is not a heartbeat comment.
+    static SseClient::Item nextEvent(SseClient& client) {
+        for (;;) {
+            auto item = client.next();
+            if (!item) return {false, "<end>", ""};
+            if (!item->comment) return *item;
+        }
+    }
+};
+
+TEST_P(StreamTest, DeltasArriveAsTheUpstreamSendsThem) {
+    auto alice = token(user("alice"));
+    auto id = createConversation(alice);
+    // The second half is held back until the client has seen the first.
+    upstream_.script({{0ms, chunk("Hel")}, {0ms, chunk("lo", "stop") + kUsage + kDone, true}});
+    auto client = stream(alice, id, "hi");
+    ASSERT_EQ(client->status(), 200);
+    EXPECT_EQ(client->headers().at("content-type"), "text/event-stream");
+    auto first = nextEvent(*client);
+    EXPECT_EQ(first.event, "delta");
+    EXPECT_EQ(nlohmann::json::parse(first.data)["content"], "Hel");
+    upstream_.openGate();
+    auto second = nextEvent(*client);
+    EXPECT_EQ(nlohmann::json::parse(second.data)["content"], "lo");
+    auto done = nextEvent(*client);
+    ASSERT_EQ(done.event, "done") << done.data;
+    auto j = nlohmann::json::parse(done.data);
+    EXPECT_EQ(j["response"], "Hello");
+    EXPECT_EQ(j["finish_reason"], "stop");
+    EXPECT_EQ(j["usage"]["prompt_tokens"], 5);
+    EXPECT_TRUE(isUuid(j["message_id"].get<std::string>()));
+    EXPECT_FALSE(client->next());  // the response ended
+    auto h = history(alice, id);
+    ASSERT_EQ(h.size(), 2u);
+    EXPECT_EQ(h[1]["content"], "Hello");
+    EXPECT_EQ(h[1]["id"], j["message_id"]);
+    EXPECT_TRUE(nlohmann::json::parse(upstream_.requests().back().body)["stream"].get<bool>());
+}
+
+TEST_P(StreamTest, StreamFlagInTheBodyStreamsToo) {
+    auto alice = token(user("alice"));
+    auto id = createConversation(alice);
+    SseClient client(server_->port(), "/conversations/" + id + "/messages", alice, R"({"content":"hi","stream":true})",
+                     false);
+    ASSERT_EQ(client.status(), 200);
+    auto events = client.rest();
+    ASSERT_FALSE(events.empty());
+    EXPECT_EQ(events.back().event, "done");
+    EXPECT_EQ(nlohmann::json::parse(events.back().data)["response"], "reply to: hi");
+}
+
+TEST_P(StreamTest, OpenRouterKeepAlivesAndRepeatedFinishReason) {
+    auto alice = token(user("alice"));
+    auto id = createConversation(alice);
+    upstream_.script({{0ms, ": OPENROUTER PROCESSING\n\n"},
+                      {0ms, chunk("Hi") + chunk(" there", "stop")},
+                      {0ms, chunk("", "stop") + kUsage + kDone}});
+    auto events = stream(alice, id, "hi")->rest();
+    ASSERT_EQ(events.size(), 3u);
+    EXPECT_EQ(events[2].event, "done");
+    EXPECT_EQ(nlohmann::json::parse(events[2].data)["response"], "Hi there");
+}
+
+TEST_P(StreamTest, MidStreamErrorEndsWithAnErrorEventAndStoresNothing) {
+    auto alice = token(user("alice"));
+    auto id = createConversation(alice);
+    upstream_.script({{0ms, chunk("Par")},
+                      {0ms,
+                       "data: {\"error\":{\"code\":502,\"message\":\"Provider disconnected\"},\"choices\":[{"
+                       "\"index\":0,\"delta\":{\"content\":\"\"},\"finish_reason\":\"error\"}]}\n\n"}});
+    auto events = stream(alice, id, "hi")->rest();
+    ASSERT_EQ(events.size(), 2u);
+    EXPECT_EQ(events[1].event, "error");
+    EXPECT_EQ(nlohmann::json::parse(events[1].data)["error"]["code"], "provider_error");
+    EXPECT_TRUE(history(alice, id).empty());
+}
+
+TEST_P(StreamTest, StreamCutWithoutDoneIsAnError) {
+    auto alice = token(user("alice"));
+    auto id = createConversation(alice);
+    upstream_.script({{0ms, chunk("Half a sen")}}, true);
+    auto events = stream(alice, id, "hi")->rest();
+    ASSERT_FALSE(events.empty());
+    EXPECT_EQ(events.back().event, "error");
+    EXPECT_TRUE(history(alice, id).empty());
+}
+
+TEST_P(StreamTest, HeartbeatsFillLongSilences) {
+    auto alice = token(user("alice"));
+    auto id = createConversation(alice);
+    upstream_.script({{0ms, chunk("late", "stop") + kDone, true}});
+    auto client = stream(alice, id, "hi");
+    auto item = client->next();
+    ASSERT_TRUE(item);
+    EXPECT_TRUE(item->comment) << item->event;  // before any delta
+    upstream_.openGate();
+    auto events = client->rest();
+    ASSERT_FALSE(events.empty());
+    EXPECT_EQ(events.back().event, "done");
+}
+
+TEST_P(StreamTest, ClientLeavingMidStreamCancelsUpstreamAndStoresNothing) {
+    auto alice = token(user("alice"));
+    auto id = createConversation(alice);
+    std::vector<Piece> pieces{{0ms, chunk("first")}};
+    for (int i = 0; i < 200; ++i) pieces.push_back({20ms, chunk(" more")});
+    upstream_.script(pieces);
+    auto client = stream(alice, id, "hi");
+    EXPECT_EQ(nextEvent(*client).event, "delta");
+    client->close();
+    EXPECT_TRUE(upstream_.waitClientGone(10s)) << "omnichat kept the upstream call open";
+    EXPECT_TRUE(history(alice, id).empty());
+    // The server is fine afterwards.
+    upstream_.reply();
+    EXPECT_EQ(send(alice, id, "again").status, 200);
+}
+
+TEST_P(StreamTest, ErrorsBeforeTheStreamStartsArePlainResponses) {
+    auto alice = token(user("alice"));
+    SseClient client(server_->port(), "/conversations/" + newUuid() + "/messages", alice, R"({"content":"hi"})");
+    EXPECT_EQ(client.status(), 404);
+    EXPECT_EQ(nlohmann::json::parse(client.plainBody())["error"]["code"], "not_found");
+}
+
+TEST_P(StreamTest, ManyConcurrentStreamsCompleteIntact) {
+    constexpr int kStreams = 200;
+    auto alice = token(user("alice"));
+    std::vector<std::string> ids;
+    for (int i = 0; i < kStreams; ++i) ids.push_back(createConversation(alice));
+    std::vector<std::future<std::string>> results;
+    for (int i = 0; i < kStreams; ++i)
+        results.push_back(std::async(std::launch::async, [&, i]() -> std::string {
+            std::string content = "stream " + std::to_string(i) + " with several words to split";
+            SseClient client(server_->port(), "/conversations/" + ids[i] + "/messages", alice,
+                             nlohmann::json{{"content", content}}.dump());
+            std::string joined;
+            for (const auto& e : client.rest()) {
+                if (e.event == "delta") joined += nlohmann::json::parse(e.data)["content"].get<std::string>();
+                if (e.event == "done") {
+                    auto response = nlohmann::json::parse(e.data)["response"].get<std::string>();
+                    if (response != joined) return "deltas and response differ: " + joined + " | " + response;
+                    if (response != "reply to: " + content) return "wrong reply: " + response;
+                    return "ok";
+                }
+            }
+            return "no done event";
+        }));
+    for (auto& r : results) EXPECT_EQ(r.get(), "ok");
+    for (int i = 0; i < kStreams; i += 37) EXPECT_EQ(history(alice, ids[i]).size(), 2u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Storage, StreamTest, ::testing::Values("postgres"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace omnichat::testing
