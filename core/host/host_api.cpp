@@ -85,7 +85,10 @@ void callComplete(omnichat_call_t* call, const omnichat_chat_result_t* result, c
         }
     }
     owned.reset();
-    control->done(std::move(outcome));
+    // Moved out: `done` usually holds its owner, which holds `control`.
+    auto done = std::move(control->done);
+    control->done = nullptr;
+    done(std::move(outcome));
 }
 
 bool callIsCancelled(const omnichat_call_t* call) { return call->control->cancelled.load(std::memory_order_relaxed); }

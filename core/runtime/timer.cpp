@@ -47,8 +47,9 @@ void Timer::run() {
             continue;
         }
         auto first = due_.begin();
-        if (first->first > Clock::now()) {
-            changed_.wait_until(lock, first->first);
+        if (auto when = first->first; when > Clock::now()) {
+            // A copy: the entry may be cancelled while we wait.
+            changed_.wait_until(lock, when);
             continue;
         }
         auto fn = std::move(first->second.second);

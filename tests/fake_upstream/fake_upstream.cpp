@@ -9,6 +9,7 @@
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/StreamCopier.h>
+#include <Poco/ThreadPool.h>
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
@@ -37,6 +38,8 @@ struct FakeUpstream::State {
 };
 
 namespace {
+
+constexpr int kMaxConnections = 512;
 
 // A reply streamed the way OpenAI does: role chunk, a chunk per word,
 // finish chunk, usage chunk (empty choices), [DONE].
@@ -199,10 +202,13 @@ private:
 FakeUpstream::FakeUpstream() : state_(std::make_shared<State>()) {
     Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0));
     auto* params = new Poco::Net::HTTPServerParams;
-    params->setMaxThreads(64);
-    params->setMaxQueued(256);
+    params->setMaxThreads(kMaxConnections);
+    params->setMaxQueued(kMaxConnections);
     params->setKeepAlive(true);
-    server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(state_), socket, params);
+    // Poco's default pool stops at 16 threads: a connection each, for the
+    // many-concurrent-streams tests.
+    pool_ = std::make_unique<Poco::ThreadPool>(2, kMaxConnections);
+    server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(state_), *pool_, socket, params);
     server_->start();
 }
 

@@ -7,6 +7,9 @@
 #include <string>
 #include <vector>
 
+namespace Poco {
+class ThreadPool;
+}
 namespace Poco::Net {
 class HTTPServer;
 }
@@ -66,6 +69,7 @@ public:
 
 private:
     std::shared_ptr<State> state_;
+    std::unique_ptr<Poco::ThreadPool> pool_;  // outlives the server
     std::unique_ptr<Poco::Net::HTTPServer> server_;
 };
 

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <iostream>
 #include <memory>
 #include <string>
 
@@ -47,6 +48,7 @@ protected:
     virtual std::string extraChatYaml() const { return ""; }
 
     void TearDown() override {
+        if (HasFailure() && server_) std::cerr << "--- server output ---\n" << server_->output();
         server_.reset();
         std::filesystem::remove_all(scratch_);
     }
