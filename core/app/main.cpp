@@ -108,9 +108,15 @@ int serve(const Config& config, bool checkOnly) {
     HttpClient http;
     attachHttpClient(&http);
     auto storage = openStorage(config, pluginDir);
+    // Only the instances in use start, so another instance's missing key is
+    // no error.
     std::map<std::string, std::unique_ptr<PluginInstance>> providers;
-    providers[config.defaultProvider] = createInstance(pluginDir, config.providers.at(config.defaultProvider),
-                                                       "providers." + config.defaultProvider, OMNICHAT_PLUGIN_PROVIDER);
+    std::vector<std::string> used{config.defaultProvider};
+    for (const auto& f : config.fallbacks) used.push_back(f.provider);
+    for (const auto& name : used)
+        if (!providers.count(name))
+            providers[name] =
+                createInstance(pluginDir, config.providers.at(name), "providers." + name, OMNICHAT_PLUGIN_PROVIDER);
     if (checkOnly) {
         std::cout << "configuration OK (" << config.source << ")\n";
         return 0;

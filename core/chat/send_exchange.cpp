@@ -47,7 +47,23 @@ void SendExchange::start() {
     launch();
 }
 
+// Starting a call must never leave the client waiting: anything thrown
+// ends the exchange with an internal error.
 void SendExchange::launch() {
+    try {
+        startAttempt();
+    } catch (const std::exception& e) {
+        {
+            std::lock_guard lock(mutex_);
+            if (finished_) return;
+            finished_ = true;
+            stopTimers();
+        }
+        finish(Failure{Failure::Source::Service, OMNICHAT_ERR_INTERNAL, -1, std::string("cannot start: ") + e.what()});
+    }
+}
+
+void SendExchange::startAttempt() {
     std::weak_ptr<SendExchange> weak = shared_from_this();
     auto control = std::make_shared<CallControl>();
     uint64_t id;
@@ -99,6 +115,7 @@ void SendExchange::launch() {
 
     auto* call = new omnichat_call{{}, control};
     control->call = call;
+    spdlog::debug("attempt {} of conversation {}: {} (model '{}')", id, conversation_.id, route.provider, route.model);
     provider.library().provider().start_chat(provider.handle(), &request, call);
 }
 

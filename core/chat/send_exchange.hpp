@@ -47,6 +47,7 @@ private:
     };
 
     void launch();
+    void startAttempt();
     bool onDelta(uint64_t attempt, std::string_view text);
     void onOutcome(uint64_t attempt, ProviderOutcome&& outcome);
     void onTimeout(uint64_t attempt, Timeout kind);

@@ -36,21 +36,32 @@ protected:
         scratch_ = makeScratchFolder();
         std::string yaml =
             "server:\n  listen: 127.0.0.1:0\n  worker_threads: 4\nauth:\n  jwt_secret: " + std::string(kSecret) + "\n" +
-            storageYaml(GetParam(), scratch_) +
-            "providers:\n  fake:\n    plugin: openai\n    options:\n      api_key: " + kApiKey +
+            storageYaml(GetParam(), scratch_) + "providers:\n" + extraProvidersYaml() +
+            "  fake:\n    plugin: openai\n    options:\n      api_key: " + kApiKey +
             "\n      base_url: " + upstream_.baseUrl() +
             "\n      timeout_ms: 1500\nchat:\n  default_provider: fake\n  default_model: "
-            "test-model\n  system_prompt: You are terse.\n  retry:\n    max_attempts: 1\n" +
-            extraChatYaml() + "logging:\n  level: warn\n";
+            "test-model\n  system_prompt: You are terse.\n" +
+            retryYaml() + extraChatYaml() + "logging:\n  level: " + logLevel() + "\n";
         server_ = std::make_unique<ServerProcess>(yaml);
     }
     // More `chat:` keys for a derived fixture, indented by two spaces.
     virtual std::string extraChatYaml() const { return ""; }
+    // Retries would slow the failure tests down; the resilience tests
+    // turn them on.
+    virtual std::string retryYaml() const { return "  retry:\n    max_attempts: 1\n"; }
+    // More provider instances, indented by two spaces.
+    virtual std::string extraProvidersYaml() const { return ""; }
 
     void TearDown() override {
         if (HasFailure() && server_) std::cerr << "--- server output ---\n" << server_->output();
         server_.reset();
         std::filesystem::remove_all(scratch_);
+    }
+
+    // OMNICHAT_TEST_LOG_LEVEL=debug shows the server's decisions.
+    static std::string logLevel() {
+        const char* level = std::getenv("OMNICHAT_TEST_LOG_LEVEL");
+        return level && *level ? level : "warn";
     }
 
     static std::string token(const std::string& user) {
