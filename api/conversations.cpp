@@ -11,6 +11,8 @@ namespace {
 
 constexpr size_t kMaxProjectIdBytes = 256;
 constexpr size_t kMaxTitleBytes = 1024;
+constexpr size_t kMaxNameBytes = 256;
+constexpr size_t kMaxSystemPromptBytes = 64 * 1024;
 
 bool validProjectId(const std::string& id) {
     return !id.empty() && id.size() <= kMaxProjectIdBytes && isStorableText(id);
@@ -26,15 +28,29 @@ void createConversation(RouteContext& ctx) {
         return ctx.respond->error(400, "invalid_project_id", "project_id must be 1-256 bytes of text");
     auto body = readJsonObject(ctx, false);
     if (!body) return;
-    std::optional<std::string> title;
-    if (auto it = body->find("title"); it != body->end() && !it->is_null()) {
-        if (!it->is_string()) return ctx.respond->error(400, "invalid_title", "title must be a string");
-        title = it->get<std::string>();
-        if (title->size() > kMaxTitleBytes || !isStorableText(*title))
-            return ctx.respond->error(400, "invalid_title", "title must be at most 1024 bytes of text");
+    ConversationSettings settings;
+    // Each optional text field: absent or null leaves the default.
+    struct Field {
+        const char* name;
+        size_t maxBytes;
+        std::string* into;
+    };
+    std::string title;
+    for (auto f : {Field{"title", kMaxTitleBytes, &title}, Field{"provider", kMaxNameBytes, &settings.provider},
+                   Field{"model", kMaxNameBytes, &settings.model},
+                   Field{"system_prompt", kMaxSystemPromptBytes, &settings.systemPrompt}}) {
+        auto it = body->find(f.name);
+        if (it == body->end() || it->is_null()) continue;
+        if (!it->is_string() || it->get<std::string>().size() > f.maxBytes || !isStorableText(it->get<std::string>()))
+            return ctx.respond->error(
+                400, std::string("invalid_") + f.name,
+                std::string(f.name) + " must be text of at most " + std::to_string(f.maxBytes) + " bytes");
+        *f.into = it->get<std::string>();
+        if (f.into == &title) settings.title = title;
     }
+    if (auto problem = ctx.chat.checkSettings(settings)) return ctx.respond->error(400, "invalid_settings", *problem);
     auto respond = ctx.respond;
-    if (!ctx.chat.createConversation(ctx.userId, *projectId, title, [respond](Outcome<Conversation> out) {
+    if (!ctx.chat.createConversation(ctx.userId, *projectId, settings, [respond](Outcome<Conversation> out) {
             if (auto* f = std::get_if<Failure>(&out)) return respond->failure(*f);
             respond->json(201, toJson(std::get<Conversation>(out)).dump());
         }))

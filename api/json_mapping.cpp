@@ -11,6 +11,14 @@ nlohmann::json toJson(const Conversation& c) {
                         {"title", c.title ? nlohmann::json(*c.title) : nlohmann::json(nullptr)},
                         {"created_at", formatIsoMillis(c.createdAtMs)},
                         {"updated_at", formatIsoMillis(c.updatedAtMs)}};
+    auto orNull = [](const std::string& v) { return v.empty() ? nlohmann::json(nullptr) : nlohmann::json(v); };
+    j["provider"] = orNull(c.provider);
+    j["model"] = orNull(c.model);
+    j["system_prompt"] = orNull(c.systemPrompt);
+    j["totals"] = {{"messages", c.messageCount},
+                   {"prompt_tokens", c.promptTokens},
+                   {"completion_tokens", c.completionTokens},
+                   {"cost", c.cost}};
     return j;
 }
 
@@ -24,7 +32,11 @@ nlohmann::json toJson(const StoredMessage& m) {
         j["model"] = m.model;
         j["finish_reason"] = m.finishReason.empty() ? nlohmann::json(nullptr) : nlohmann::json(m.finishReason);
         auto tokens = [](int64_t v) { return v < 0 ? nlohmann::json(nullptr) : nlohmann::json(v); };
-        j["usage"] = {{"prompt_tokens", tokens(m.promptTokens)}, {"completion_tokens", tokens(m.completionTokens)}};
+        j["usage"] = {{"prompt_tokens", tokens(m.promptTokens)},
+                      {"completion_tokens", tokens(m.completionTokens)},
+                      {"cached_tokens", tokens(m.cachedTokens)},
+                      {"reasoning_tokens", tokens(m.reasoningTokens)}};
+        j["cost"] = m.cost ? nlohmann::json(*m.cost) : nlohmann::json(nullptr);
         j["latency_ms"] = tokens(m.latencyMs);
     }
     return j;

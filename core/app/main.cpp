@@ -108,8 +108,8 @@ int serve(const Config& config, bool checkOnly) {
     HttpClient http;
     attachHttpClient(&http);
     auto storage = openStorage(config, pluginDir);
-    // Only the instances in use start, so another instance's missing key is
-    // no error.
+    // The default and fallback providers must start; another instance's
+    // missing key is no error.
     std::map<std::string, std::unique_ptr<PluginInstance>> providers;
     std::vector<std::string> used{config.defaultProvider};
     for (const auto& f : config.fallbacks) used.push_back(f.provider);
@@ -117,6 +117,15 @@ int serve(const Config& config, bool checkOnly) {
         if (!providers.count(name))
             providers[name] =
                 createInstance(pluginDir, config.providers.at(name), "providers." + name, OMNICHAT_PLUGIN_PROVIDER);
+    // The others start when they can, for conversations that choose them.
+    for (const auto& [name, instance] : config.providers) {
+        if (providers.count(name)) continue;
+        try {
+            providers[name] = createInstance(pluginDir, instance, "providers." + name, OMNICHAT_PLUGIN_PROVIDER);
+        } catch (const std::exception& e) {
+            spdlog::info("provider instance '{}' not started: {}", name, e.what());
+        }
+    }
     if (checkOnly) {
         std::cout << "configuration OK (" << config.source << ")\n";
         return 0;

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "chat/send_exchange.hpp"
 #include "chat/storage_client.hpp"
 #include "common/ids.hpp"
@@ -36,14 +38,28 @@ bool ChatService::runStorage(Reply<T> reply, F body) {
     });
 }
 
-bool ChatService::createConversation(std::string userId, std::string projectId, std::optional<std::string> title,
+std::optional<std::string> ChatService::checkSettings(const ConversationSettings& settings) const {
+    if (!settings.provider.empty() && !providers_.count(settings.provider))
+        return "unknown provider '" + settings.provider + "'";
+    if (settings.model.empty()) return std::nullopt;
+    const auto& name = settings.provider.empty() ? config_.defaultProvider : settings.provider;
+    const auto& allowed = config_.providers.at(name).models;
+    if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), settings.model) == allowed.end())
+        return "model '" + settings.model + "' is not allowed for provider '" + name + "'";
+    return std::nullopt;
+}
+
+bool ChatService::createConversation(std::string userId, std::string projectId, ConversationSettings settings,
                                      Reply<Conversation> reply) {
-    return runStorage<Conversation>(std::move(reply), [this, userId, projectId, title]() -> Outcome<Conversation> {
+    return runStorage<Conversation>(std::move(reply), [this, userId, projectId, settings]() -> Outcome<Conversation> {
         Conversation c;
         c.id = newUuid();
         c.projectId = projectId;
         c.userId = userId;
-        c.title = title;
+        c.title = settings.title;
+        c.provider = settings.provider;
+        c.model = settings.model;
+        c.systemPrompt = settings.systemPrompt;
         c.createdAtMs = c.updatedAtMs = nowUnixMs();
         storage_.createConversation(c);
         return c;

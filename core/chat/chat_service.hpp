@@ -40,6 +40,12 @@ struct Failure {
 
 template <class T>
 using Outcome = std::variant<T, Failure>;
+
+// What a client may choose for one conversation; empty: the service's.
+struct ConversationSettings {
+    std::optional<std::string> title;
+    std::string provider, model, systemPrompt;
+};
 template <class T>
 using Reply = std::function<void(Outcome<T>)>;
 struct Done {};
@@ -53,7 +59,10 @@ public:
     ChatService(const Config& config, StorageClient& storage,
                 std::map<std::string, std::unique_ptr<PluginInstance>>& providers, WorkerPool& pool, Timer& timer);
 
-    bool createConversation(std::string userId, std::string projectId, std::optional<std::string> title,
+        // Why these choices are not allowed (unknown provider, model the
+    // operator did not allow), or nullopt.
+    std::optional<std::string> checkSettings(const ConversationSettings& settings) const;
+    bool createConversation(std::string userId, std::string projectId, ConversationSettings settings,
                             Reply<Conversation> reply);
     bool getConversation(std::string userId, std::string id, Reply<Conversation> reply);
     bool listConversations(std::string userId, std::string projectId, Reply<std::vector<Conversation>> reply);

@@ -27,7 +27,13 @@ SendExchange::SendExchange(Services services, Conversation conversation, std::ve
       sink_(std::move(sink)),
       reply_(std::move(reply)),
       jitter_(std::random_device{}()) {
-    routes_.push_back({s_.config.defaultProvider, s_.config.defaultModel});
+    // The conversation's own choice first; a provider it chose without a
+    // model gets that provider's default model.
+    if (conversation_.provider.empty())
+        routes_.push_back(
+            {s_.config.defaultProvider, conversation_.model.empty() ? s_.config.defaultModel : conversation_.model});
+    else
+        routes_.push_back({conversation_.provider, conversation_.model});
     routes_.insert(routes_.end(), s_.config.fallbacks.begin(), s_.config.fallbacks.end());
 }
 
@@ -97,8 +103,9 @@ void SendExchange::startAttempt() {
     auto add = [&](omnichat_role_t role, const std::string& text) {
         messages.push_back({sizeof(omnichat_message_t), role, {text.data(), text.size()}});
     };
-    if (!s_.config.systemPrompt.empty()) add(OMNICHAT_ROLE_SYSTEM, s_.config.systemPrompt);
-    for (const auto& m : history_) add(m.role, m.content);
+    const auto& systemPrompt = conversation_.systemPrompt.empty() ? s_.config.systemPrompt : conversation_.systemPrompt;
+    if (!systemPrompt.empty()) add(OMNICHAT_ROLE_SYSTEM, systemPrompt);
+    for (size_t i = contextStart(); i < history_.size(); ++i) add(history_[i].role, history_[i].content);
     add(OMNICHAT_ROLE_USER, user_.content);
     std::vector<const omnichat_message_t*> pointers;
     pointers.reserve(messages.size());
@@ -261,6 +268,9 @@ void SendExchange::store(ProviderOutcome outcome, Route route) {
     assistant.promptTokens = outcome.promptTokens;
     assistant.completionTokens = outcome.completionTokens;
     assistant.latencyMs = finished - startedMs_;
+    assistant.cachedTokens = outcome.cachedTokens;
+    assistant.reasoningTokens = outcome.reasoningTokens;
+    assistant.cost = outcome.cost;
     if (!isStorableText(assistant.content))
         return finish(Failure{Failure::Source::Provider, OMNICHAT_ERR_BAD_RESPONSE, -1,
                               route.provider + ": reply is not valid UTF-8 text", ""});
@@ -274,5 +284,21 @@ void SendExchange::store(ProviderOutcome outcome, Route route) {
 }
 
 void SendExchange::finish(Outcome<StoredMessage> outcome) { reply_(std::move(outcome)); }
+
+// The oldest history message sent upstream: as many of the newest as the
+// context budget allows, next to the new message, starting with a user
+// message so the model never sees a reply without its question.
+size_t SendExchange::contextStart() const {
+    size_t maxMessages = s_.config.contextMaxMessages, maxChars = s_.config.contextMaxChars;
+    size_t start = history_.size(), chars = user_.content.size();
+    while (start > 0) {
+        size_t next = chars + history_[start - 1].content.size();
+        if ((maxMessages && history_.size() - start + 1 > maxMessages) || (maxChars && next > maxChars)) break;
+        chars = next;
+        --start;
+    }
+    while (start < history_.size() && history_[start].role != OMNICHAT_ROLE_USER) ++start;
+    return start;
+}
 
 }  // namespace omnichat

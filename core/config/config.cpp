@@ -140,14 +140,28 @@ void readYaml(const std::string& file, Config& c, std::vector<std::string>& fall
     if (auto p = root["providers"]) {
         if (!p.IsMap()) throw ConfigError(where(file, p) + ": 'providers' must be a mapping of named instances");
         c.providers.clear();
-        for (const auto& kv : p)
-            c.providers[kv.first.as<std::string>()] =
-                pluginInstance(file, kv.second, "providers." + kv.first.as<std::string>());
+        for (const auto& kv : p) {
+            auto name = kv.first.as<std::string>();
+            auto instance = pluginInstance(file, kv.second, "providers." + name, {"models"});
+            if (auto models = kv.second["models"]) {
+                if (!models.IsSequence())
+                    throw ConfigError(where(file, models) + ": 'providers." + name + ".models' must be a list");
+                for (const auto& m : models) instance.models.push_back(scalar(file, m, "models"));
+            }
+            c.providers[name] = std::move(instance);
+        }
     }
     if (auto ch = root["chat"]) {
-        requireKnownKeys(
-            file, ch, "chat",
-            {"default_provider", "default_model", "system_prompt", "fallbacks", "retry", "timeouts", "heartbeat_ms"});
+        requireKnownKeys(file, ch, "chat",
+                         {"default_provider", "default_model", "system_prompt", "fallbacks", "retry", "timeouts",
+                          "heartbeat_ms", "context"});
+        if (auto ctx = ch["context"]) {
+            requireKnownKeys(file, ctx, "chat.context", {"max_messages", "max_chars"});
+            if (ctx["max_messages"])
+                c.contextMaxMessages = number<size_t>(file, ctx["max_messages"], "max_messages", 0, 1000000);
+            if (ctx["max_chars"])
+                c.contextMaxChars = number<size_t>(file, ctx["max_chars"], "max_chars", 0, 1000000000);
+        }
         if (ch["default_provider"]) c.defaultProvider = scalar(file, ch["default_provider"], "default_provider");
         if (ch["default_model"]) c.defaultModel = scalar(file, ch["default_model"], "default_model");
         if (ch["system_prompt"]) c.systemPrompt = scalar(file, ch["system_prompt"], "system_prompt");

@@ -22,9 +22,17 @@ struct OptionValue {
 };
 
 struct PluginInstanceConfig {
+    PluginInstanceConfig(std::string plugin = "", std::map<std::string, OptionValue> options = {},
+                         std::string origin = "", std::vector<std::string> models = {})
+        : plugin(std::move(plugin)),
+          options(std::move(options)),
+          origin(std::move(origin)),
+          models(std::move(models)) {}
     std::string plugin;
     std::map<std::string, OptionValue> options;
     std::string origin;
+    // Providers only: models a conversation may choose; empty: any.
+    std::vector<std::string> models;
 };
 
 // A provider instance and the model to ask it for (empty: its default).
@@ -72,6 +80,10 @@ struct Config {
     int64_t idleTimeoutMs = 60000;
     int64_t totalTimeoutMs = 300000;  // the whole exchange, retries included
     int64_t heartbeatMs = 15000;      // SSE comment after this much silence
+    // Context budget: history sent upstream per request, oldest dropped
+    // first (the system prompt is always kept); 0: no limit.
+    size_t contextMaxMessages = 0;
+    size_t contextMaxChars = 0;
 
     // plugins and logging
     std::string pluginDirectory;  // empty: <executable dir>/../plugins

@@ -45,6 +45,18 @@ inline const std::vector<std::vector<std::string>>& migrations() {
             "model TEXT, finish_reason TEXT, prompt_tokens BIGINT, completion_tokens BIGINT, latency_ms BIGINT)",
             "CREATE UNIQUE INDEX messages_by_conversation ON messages (conversation_id, seq)",
         },
+        {
+            // Per-conversation choices and running totals; accounting per reply.
+            "ALTER TABLE conversations ADD COLUMN provider TEXT",
+            "ALTER TABLE conversations ADD COLUMN model TEXT",
+            "ALTER TABLE conversations ADD COLUMN system_prompt TEXT",
+            "ALTER TABLE conversations ADD COLUMN prompt_tokens BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE conversations ADD COLUMN completion_tokens BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE conversations ADD COLUMN cost DOUBLE PRECISION NOT NULL DEFAULT 0",
+            "ALTER TABLE messages ADD COLUMN cached_tokens BIGINT",
+            "ALTER TABLE messages ADD COLUMN reasoning_tokens BIGINT",
+            "ALTER TABLE messages ADD COLUMN cost DOUBLE PRECISION",
+        },
     };
     return list;
 }
@@ -86,10 +98,13 @@ public:
             if (c.title) title = *c.title;
             Poco::Int64 created = c.createdAtMs, updated = c.updatedAtMs;
             std::string id = c.id, project = c.projectId, user = c.userId;
+            auto provider = optionalText(c.provider), model = optionalText(c.model),
+                 prompt = optionalText(c.systemPrompt);
             s << sql(
-                "INSERT INTO conversations (id, project_id, user_id, title, created_at_ms, updated_at_ms) "
-                "VALUES (?, ?, ?, ?, ?, ?)"),
-                use(id), use(project), use(user), use(title), use(created), use(updated), now;
+                "INSERT INTO conversations (id, project_id, user_id, title, created_at_ms, updated_at_ms, "
+                "provider, model, system_prompt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                use(id), use(project), use(user), use(title), use(created), use(updated), use(provider), use(model),
+                use(prompt), now;
         });
     }
 
@@ -148,8 +163,8 @@ public:
             Statement st(s);
             st << sql(
                 "SELECT id, role, content, created_at_ms, provider, model, finish_reason, prompt_tokens, "
-                "completion_tokens, latency_ms FROM messages WHERE conversation_id = ? AND seq > ? "
-                "ORDER BY seq LIMIT ?"),
+                "completion_tokens, latency_ms, cached_tokens, reasoning_tokens, cost FROM messages "
+                "WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?"),
                 use(c), use(afterSeq), use(max);
             st.execute();
             Poco::Data::RecordSet rs(st);
@@ -166,6 +181,10 @@ public:
                 m.promptTokens = integer(rs, 7);
                 m.completionTokens = integer(rs, 8);
                 m.latencyMs = integer(rs, 9);
+                m.cachedTokens = integer(rs, 10);
+                m.reasoningTokens = integer(rs, 11);
+                auto cost = rs.value(12);
+                m.cost = cost.isEmpty() ? std::nullopt : std::optional<double>(cost.convert<double>());
                 sink(m);
             }
         });
@@ -179,11 +198,15 @@ public:
                 // pair gets adjacent sequence numbers.
                 std::string c = user.conversationId;
                 Poco::Int64 touched = assistant.createdAtMs;
+                Poco::Int64 prompt = std::max<int64_t>(0, assistant.promptTokens),
+                            completion = std::max<int64_t>(0, assistant.completionTokens);
+                double cost = assistant.cost.value_or(0.0);
                 std::vector<Poco::Int64> counts;
                 s << sql(
-                    "UPDATE conversations SET message_count = message_count + 2, updated_at_ms = ? "
-                    "WHERE id = ? RETURNING message_count"),
-                    use(touched), use(c), into(counts), now;
+                    "UPDATE conversations SET message_count = message_count + 2, updated_at_ms = ?, "
+                    "prompt_tokens = prompt_tokens + ?, completion_tokens = completion_tokens + ?, "
+                    "cost = cost + ? WHERE id = ? RETURNING message_count"),
+                    use(touched), use(prompt), use(completion), use(cost), use(c), into(counts), now;
                 if (counts.empty()) throw omnichat::Error(OMNICHAT_ERR_NOT_FOUND, "conversation is gone");
                 insertMessage(s, user, counts.front() - 1);
                 insertMessage(s, assistant, counts.front());
@@ -198,7 +221,12 @@ protected:
 
 private:
     static std::string selectConversations() {
-        return "SELECT id, project_id, user_id, title, created_at_ms, updated_at_ms FROM conversations";
+        return "SELECT id, project_id, user_id, title, created_at_ms, updated_at_ms, provider, model, system_prompt, "
+               "message_count, prompt_tokens, completion_tokens, cost FROM conversations";
+    }
+
+    static Poco::Nullable<std::string> optionalText(const std::string& v) {
+        return v.empty() ? Poco::Nullable<std::string>() : Poco::Nullable<std::string>(v);
     }
 
     // RecordSet::value() is an empty Var for NULL.
@@ -222,6 +250,13 @@ private:
             if (auto title = rs.value(3); !title.isEmpty()) c.title = title.convert<std::string>();
             c.createdAtMs = rs.value(4).convert<Poco::Int64>();
             c.updatedAtMs = rs.value(5).convert<Poco::Int64>();
+            c.provider = text(rs, 6);
+            c.model = text(rs, 7);
+            c.systemPrompt = text(rs, 8);
+            c.messageCount = rs.value(9).convert<Poco::Int64>();
+            c.promptTokens = rs.value(10).convert<Poco::Int64>();
+            c.completionTokens = rs.value(11).convert<Poco::Int64>();
+            c.cost = rs.value(12).convert<double>();
             sink(c);
             any = true;
         }
@@ -232,18 +267,18 @@ private:
         std::string id = m.id, conv = m.conversationId, content = m.content;
         int role = m.role;
         Poco::Int64 created = m.createdAtMs;
-        auto optText = [](const std::string& v) {
-            return v.empty() ? Poco::Nullable<std::string>() : Poco::Nullable<std::string>(v);
-        };
+
         auto optInt = [](int64_t v) { return v < 0 ? Poco::Nullable<Poco::Int64>() : Poco::Nullable<Poco::Int64>(v); };
-        auto provider = optText(m.provider), model = optText(m.model), finish = optText(m.finishReason);
+        auto provider = optionalText(m.provider), model = optionalText(m.model), finish = optionalText(m.finishReason);
         auto prompt = optInt(m.promptTokens), completion = optInt(m.completionTokens), latency = optInt(m.latencyMs);
+        auto cached = optInt(m.cachedTokens), reasoning = optInt(m.reasoningTokens);
+        auto cost = m.cost ? Poco::Nullable<double>(*m.cost) : Poco::Nullable<double>();
         s << sql(
             "INSERT INTO messages (id, conversation_id, seq, role, content, created_at_ms, provider, model, "
-            "finish_reason, prompt_tokens, completion_tokens, latency_ms) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+            "finish_reason, prompt_tokens, completion_tokens, latency_ms, cached_tokens, reasoning_tokens, cost) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
             use(id), use(conv), use(seq), use(role), use(content), use(created), use(provider), use(model), use(finish),
-            use(prompt), use(completion), use(latency), now;
+            use(prompt), use(completion), use(latency), use(cached), use(reasoning), use(cost), now;
     }
 
     // Writes `?` placeholders as the dialect wants them.

@@ -264,6 +264,16 @@ typedef struct omnichat_conversation {
     omnichat_str_t title;
     int64_t created_at_ms;
     int64_t updated_at_ms;
+    /* Since 1.1. The conversation's own choices; empty: the service's. */
+    omnichat_str_t provider;
+    omnichat_str_t model;
+    omnichat_str_t system_prompt;
+    /* Since 1.1. Totals the storage keeps as exchanges are appended
+     * (ignored by conversation_create). */
+    int64_t message_count;
+    int64_t prompt_tokens;
+    int64_t completion_tokens;
+    double cost;
 } omnichat_conversation_t;
 
 typedef struct omnichat_stored_message {
@@ -280,6 +290,11 @@ typedef struct omnichat_stored_message {
     int64_t prompt_tokens;     /* -1 when unknown */
     int64_t completion_tokens; /* -1 when unknown */
     int64_t latency_ms;        /* -1 when unknown */
+    /* Since 1.1. */
+    int64_t cached_tokens;    /* -1 when unknown */
+    int64_t reasoning_tokens; /* -1 when unknown */
+    bool has_cost;
+    double cost; /* as the provider reported it */
 } omnichat_stored_message_t;
 
 /* Row sinks: called once per row, in order, on the calling thread.
@@ -410,8 +425,9 @@ typedef struct omnichat_storage_vtable {
                                        void* user_data, omnichat_error_t* error);
     /* Appends a user message and its reply as one transaction, adjacent in
      * the history even when other hosts append to the same conversation at
-     * the same time, and touches the conversation's updated_at. NOT_FOUND
-     * when the conversation is gone. */
+     * the same time, touches the conversation's updated_at and adds the
+     * reply's tokens and cost to its totals. NOT_FOUND when the
+     * conversation is gone. */
     omnichat_status_t (*exchange_append)(void* instance, const omnichat_stored_message_t* user,
                                          const omnichat_stored_message_t* assistant, omnichat_error_t* error);
 } omnichat_storage_vtable_t;

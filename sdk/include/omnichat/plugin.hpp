@@ -19,10 +19,17 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 namespace omnichat {
+
+// True when a struct of `size` bytes holds the field ending at `end`: the
+// other side may have been built against an older SDK.
+inline bool holds(uint32_t size, size_t end) { return size >= end; }
+#define OMNICHAT_HOLDS(s, field) \
+    ::omnichat::holds((s).struct_size, offsetof(std::remove_reference_t<decltype(s)>, field) + sizeof((s).field))
 
 inline omnichat_str_t toC(std::string_view s) { return {s.data(), s.size()}; }
 inline std::string_view view(omnichat_str_t s) { return s.len ? std::string_view(s.data, s.len) : std::string_view(); }
@@ -233,8 +240,7 @@ struct ChatRequest {
         if (r.has_max_tokens) out.maxTokens = r.max_tokens;
         out.deadlineUnixMs = r.deadline_unix_ms;
         out.stream = r.stream;
-        if (r.struct_size >= offsetof(omnichat_chat_request_t, connect_timeout_ms) + sizeof(int64_t))
-            out.connectTimeoutMs = r.connect_timeout_ms;
+        if (OMNICHAT_HOLDS(r, connect_timeout_ms)) out.connectTimeoutMs = r.connect_timeout_ms;
         return out;
     }
 };
@@ -321,6 +327,9 @@ struct Conversation {
     std::string id, projectId, userId;
     std::optional<std::string> title;
     int64_t createdAtMs = 0, updatedAtMs = 0;
+    std::string provider, model, systemPrompt;  // empty: the service's defaults
+    int64_t messageCount = 0, promptTokens = 0, completionTokens = 0;
+    double cost = 0;
 };
 
 struct StoredMessage {
@@ -330,16 +339,27 @@ struct StoredMessage {
     int64_t createdAtMs = 0;
     std::string provider, model, finishReason;
     int64_t promptTokens = -1, completionTokens = -1, latencyMs = -1;
+    int64_t cachedTokens = -1, reasoningTokens = -1;
+    std::optional<double> cost;
 };
 
 inline Conversation fromC(const omnichat_conversation_t& c) {
-    Conversation out{std::string(view(c.id)),
-                     std::string(view(c.project_id)),
-                     std::string(view(c.user_id)),
-                     std::nullopt,
-                     c.created_at_ms,
-                     c.updated_at_ms};
+    Conversation out;
+    out.id = std::string(view(c.id));
+    out.projectId = std::string(view(c.project_id));
+    out.userId = std::string(view(c.user_id));
+    out.createdAtMs = c.created_at_ms;
+    out.updatedAtMs = c.updated_at_ms;
     if (c.has_title) out.title = std::string(view(c.title));
+    if (OMNICHAT_HOLDS(c, cost)) {
+        out.provider = std::string(view(c.provider));
+        out.model = std::string(view(c.model));
+        out.systemPrompt = std::string(view(c.system_prompt));
+        out.messageCount = c.message_count;
+        out.promptTokens = c.prompt_tokens;
+        out.completionTokens = c.completion_tokens;
+        out.cost = c.cost;
+    }
     return out;
 }
 
@@ -353,6 +373,13 @@ inline omnichat_conversation_t toC(const Conversation& c) {
     if (c.title) out.title = toC(*c.title);
     out.created_at_ms = c.createdAtMs;
     out.updated_at_ms = c.updatedAtMs;
+    out.provider = toC(c.provider);
+    out.model = toC(c.model);
+    out.system_prompt = toC(c.systemPrompt);
+    out.message_count = c.messageCount;
+    out.prompt_tokens = c.promptTokens;
+    out.completion_tokens = c.completionTokens;
+    out.cost = c.cost;
     return out;
 }
 
@@ -369,6 +396,11 @@ inline StoredMessage fromC(const omnichat_stored_message_t& m) {
     out.promptTokens = m.prompt_tokens;
     out.completionTokens = m.completion_tokens;
     out.latencyMs = m.latency_ms;
+    if (OMNICHAT_HOLDS(m, cost)) {
+        out.cachedTokens = m.cached_tokens;
+        out.reasoningTokens = m.reasoning_tokens;
+        if (m.has_cost) out.cost = m.cost;
+    }
     return out;
 }
 
@@ -386,6 +418,10 @@ inline omnichat_stored_message_t toC(const StoredMessage& m) {
     out.prompt_tokens = m.promptTokens;
     out.completion_tokens = m.completionTokens;
     out.latency_ms = m.latencyMs;
+    out.cached_tokens = m.cachedTokens;
+    out.reasoning_tokens = m.reasoningTokens;
+    out.has_cost = m.cost.has_value();
+    out.cost = m.cost.value_or(0.0);
     return out;
 }
 
