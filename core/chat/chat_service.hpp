@@ -59,7 +59,7 @@ public:
     ChatService(const Config& config, StorageClient& storage,
                 std::map<std::string, std::unique_ptr<PluginInstance>>& providers, WorkerPool& pool, Timer& timer);
 
-        // Why these choices are not allowed (unknown provider, model the
+    // Why these choices are not allowed (unknown provider, model the
     // operator did not allow), or nullopt.
     std::optional<std::string> checkSettings(const ConversationSettings& settings) const;
     bool createConversation(std::string userId, std::string projectId, ConversationSettings settings,

@@ -56,7 +56,7 @@ private:
     void apply(Next next);
     void stopTimers();
     void store(ProviderOutcome outcome, Route route);
-        void finish(Outcome<StoredMessage> outcome);
+    void finish(Outcome<StoredMessage> outcome);
     size_t contextStart() const;
 
     Services s_;
