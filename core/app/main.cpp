@@ -131,8 +131,10 @@ int serve(const Config& config, bool checkOnly) {
         return 0;
     }
     {
-        WorkerPool pool(config.workerThreads, config.queueDepth);
+        // The timer outlives the pool: replies drained by the pool at the end
+        // of this scope still cancel their timers.
         Timer timer;
+        WorkerPool pool(config.workerThreads, config.queueDepth);
         ChatService chat(config, *storage, providers, pool, timer);
         JwtAuthenticator auth(config.jwtSecret);
         HttpServer server(config, chat, auth, timer);

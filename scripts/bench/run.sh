@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# The omnichat benchmark: one command, one machine. Starts a throwaway
+# PostgreSQL, a fake OpenAI-compatible upstream (nginx, instant or delayed)
+# and omnichat in its production configuration (release build, postgres
+# storage, openai plugin), drives load with wrk, measures the upstream alone
+# and the storage floor (pgbench running omnichat's SQL), prints one table,
+# draws a chart, and stops everything it started.
+#
+#   scripts/bench/run.sh [--seconds N] [--in-flight N] [--delay S] [--moonshot] [--soak MINUTES]
+#
+# Results land in build-release/bench/ (results.txt, results.dat, results.png).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+
+seconds=15          # each throughput phase
+in_flight=2000      # connections held open against the delayed upstream
+delay=2             # seconds the delayed upstream waits
+moonshot=0
+soak=0
+while [ $# -gt 0 ]; do
+  case $1 in
+    --seconds) seconds=$2; shift 2 ;;
+    --in-flight) in_flight=$2; shift 2 ;;
+    --delay) delay=$2; shift 2 ;;
+    --moonshot) moonshot=1; shift ;;
+    --soak) soak=$2; shift 2 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+
+scripts/install-deps.sh
+missing=()
+for p in wrk nginx-light libnginx-mod-http-echo gnuplot-nox; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+BUILD_DIR=build-release BUILD_TYPE=Release scripts/build.sh >/dev/null
+
+out=$root/build-release/bench
+rm -rf "$out" && mkdir -p "$out"
+ulimit -n 200000 || true
+
+# --- services -------------------------------------------------------------
+source scripts/lib/throwaway-pg.sh
+start_throwaway_pg "${OMNICHAT_BENCH_PG_PORT:-55442}"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -f "$out/nginx.pid" ] && kill "$(cat "$out/nginx.pid")" 2>/dev/null || true
+  stop_throwaway_pg
+}
+trap cleanup EXIT
+
+upstream_port=55443
+omnichat_port=55444
+reply='data: {"id":"b","object":"chat.completion.chunk","model":"bench","choices":[{"index":0,"delta":{"role":"assistant","content":"Hello from the bench upstream."},"finish_reason":null}]}
+
+data: {"id":"b","object":"chat.completion.chunk","model":"bench","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}
+
+data: {"id":"b","object":"chat.completion.chunk","model":"bench","choices":[],"usage":{"prompt_tokens":20,"completion_tokens":6,"total_tokens":26}}
+
+data: [DONE]
+
+'
+cat > "$out/nginx.conf" <<NGINX
+load_module /usr/lib/nginx/modules/ngx_http_echo_module.so;
+worker_processes 1;
+pid $out/nginx.pid;
+error_log $out/nginx-error.log warn;
+worker_rlimit_nofile 200000;
+events { worker_connections 60000; }
+http {
+  access_log off;
+  keepalive_requests 10000000;
+  client_body_buffer_size 64k;
+  server {
+    listen 127.0.0.1:$upstream_port backlog=65535;
+    location /instant/v1/chat/completions {
+      default_type text/event-stream;
+      return 200 '$reply';
+    }
+$(for d in "$delay" 5; do cat <<LOCATION
+    location /delay-$d/v1/chat/completions {
+      default_type text/event-stream;
+      echo_read_request_body;
+      echo_sleep $d;
+      echo -n '$reply';
+    }
+LOCATION
+done)
+  }
+}
+NGINX
+nginx -c "$out/nginx.conf" -p "$out"
+
+start_omnichat() {  # $1: the upstream's path prefix: instant or delay-SECONDS
+  local base="http://127.0.0.1:$upstream_port/$1/v1"
+  cat > "$out/omnichat.yaml" <<YAML
+server:
+  listen: 127.0.0.1:$omnichat_port
+  reactor_threads: 2
+  worker_threads: 8
+  queue_depth: 20000
+  max_in_flight: 20000
+auth:
+  jwt_secret: bench-secret
+storage:
+  plugin: postgres
+  options:
+    url: "$OMNICHAT_PG_URL"
+    pool_size: 16
+providers:
+  bench:
+    plugin: openai
+    options:
+      api_key: sk-bench
+      base_url: "$base"
+      timeout_ms: 600000
+chat:
+  default_provider: bench
+  default_model: bench
+  timeouts:
+    first_token_ms: 600000
+    idle_ms: 600000
+    total_ms: 600000
+logging:
+  level: error
+YAML
+  build-release/bin/omnichat serve --config "$out/omnichat.yaml" > "$out/omnichat.log" 2>&1 &
+  omnichat_pid=$!
+  pids+=("$omnichat_pid")
+  for _ in $(seq 100); do grep -q listening "$out/omnichat.log" && return; sleep 0.1; done
+  echo "omnichat did not start:"; cat "$out/omnichat.log"; exit 1
+}
+stop_omnichat() { kill "$omnichat_pid"; wait "$omnichat_pid" 2>/dev/null || true; }
+
+# --- data -----------------------------------------------------------------
+start_omnichat instant
+export TOKEN=$(build-release/bin/omnichat token --sub bench --config "$out/omnichat.yaml")
+echo "creating 1000 conversations, and 1000 more with 20-message histories"
+for set in sends reads; do
+  for _ in $(seq 1000); do
+    curl -s -X POST "http://127.0.0.1:$omnichat_port/conversations?project_id=$set" -H "Authorization: Bearer $TOKEN"
+    echo
+  done | sed -n 's/.*"id":"\([0-9a-f-]*\)".*/\1/p' > "$out/$set.ids"
+done
+psql -q "$OMNICHAT_PG_URL" <<SQL
+CREATE TABLE bench_ids (n INT PRIMARY KEY, id TEXT NOT NULL);
+INSERT INTO bench_ids SELECT row_number() OVER (ORDER BY id), id FROM conversations WHERE project_id = 'sends';
+INSERT INTO messages (id, conversation_id, seq, role, content, created_at_ms)
+  SELECT gen_random_uuid()::text, c.id, s, 1 + (s + 1) % 2, 'history message ' || s, 1700000000000 + s
+  FROM conversations c, generate_series(1, 20) s WHERE c.project_id = 'reads';
+UPDATE conversations SET message_count = 20 WHERE project_id = 'reads';
+SQL
+
+# --- measuring ------------------------------------------------------------
+printf "%-28s %10s %8s %8s %8s %8s %8s %10s %9s\n" phase "req/s" errors p50ms p90ms p99ms "" "cpu_us/req" peak_MB \
+  | tee "$out/results.txt"
+: > "$out/results.dat"
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+sample_rss() {  # the largest VmRSS of $1 while it runs, in kB, into $2
+  local max=0 v
+  while kill -0 "$1" 2>/dev/null; do
+    v=$(awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0)
+    [ "${v:-0}" -gt "$max" ] && max=$v && echo "$max" > "$2"
+    sleep 0.5
+  done
+}
+ms() {  # wrk latency ("512.00us", "1.20ms", "2.01s") in milliseconds
+  awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n *= 1; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'
+}
+# run_wrk NAME SERVER_PID WRK_ARGS...: one phase, one table row.
+run_wrk() {
+  local name=$1 pid=$2; shift 2
+  local before=0; [ "$pid" != 0 ] && before=$(cpu_ticks "$pid")
+  echo 0 > "$out/rss"
+  if [ "$pid" != 0 ]; then sample_rss "$pid" "$out/rss" & local sampler=$!; fi
+  wrk --latency "$@" > "$out/$name.wrk" 2>&1
+  local after=0; [ "$pid" != 0 ] && after=$(cpu_ticks "$pid") && kill "$sampler" 2>/dev/null
+  local rps requests errors p50 p90 p99
+  rps=$(awk '/Requests\/sec/ {print $2}' "$out/$name.wrk")
+  requests=$(awk '/requests in/ {print $1}' "$out/$name.wrk")
+  errors=$(awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' "$out/$name.wrk")
+  p50=$(ms "$(awk '$1 == "50%" {print $2}' "$out/$name.wrk")")
+  p90=$(ms "$(awk '$1 == "90%" {print $2}' "$out/$name.wrk")")
+  p99=$(ms "$(awk '$1 == "99%" {print $2}' "$out/$name.wrk")")
+  local cpu="-" rss="-"
+  if [ "$pid" != 0 ] && [ "${requests:-0}" -gt 0 ]; then
+    cpu=$(( (after - before) * 1000000 / $(getconf CLK_TCK) / requests ))
+    rss=$(( $(cat "$out/rss") / 1024 ))
+  fi
+  printf "%-28s %10s %8s %8s %8s %8s %8s %10s %9s\n" "$name" "$rps" "$errors" "$p50" "$p90" "$p99" "" "$cpu" "$rss" \
+    | tee -a "$out/results.txt"
+  echo "$name $rps $errors $p50 $p90 $p99" >> "$out/results.dat"
+}
+
+up="http://127.0.0.1:$upstream_port"
+oc="http://127.0.0.1:$omnichat_port"
+export IDS_FILE=$out/sends.ids
+
+run_wrk direct-1conn 0 -t1 -c1 -d10s -s scripts/bench/direct.lua "$up/instant/v1/chat/completions"
+run_wrk send-1conn "$omnichat_pid" -t1 -c1 -d10s -s scripts/bench/send.lua "$oc"
+run_wrk direct-64conn 0 -t2 -c64 -d"${seconds}s" -s scripts/bench/direct.lua "$up/instant/v1/chat/completions"
+run_wrk send-64conn "$omnichat_pid" -t2 -c64 -d"${seconds}s" -s scripts/bench/send.lua "$oc"
+
+pgbench -n -M prepared -c 64 -j 2 -T "$seconds" -f scripts/bench/exchange.sql "$OMNICHAT_PG_URL" > "$out/pgbench.txt" 2>&1
+floor=$(awk '/^tps/ {print $3; exit}' "$out/pgbench.txt")
+floor_lat=$(awk '/latency average/ {print $4}' "$out/pgbench.txt")
+printf "%-28s %10s %8s %8s\n" storage-floor-64 "$floor" 0 "$floor_lat(avg)" | tee -a "$out/results.txt"
+
+IDS_FILE=$out/reads.ids run_wrk history-64conn "$omnichat_pid" -t2 -c64 -d"${seconds}s" -s scripts/bench/history.lua "$oc"
+stop_omnichat
+
+run_in_flight() {  # NAME CONNECTIONS DELAY DURATION
+  start_omnichat "delay-$3"
+  run_wrk "$1" "$omnichat_pid" -t2 -c"$2" -d"$4" --timeout 30s -s scripts/bench/send.lua "$oc"
+  stop_omnichat
+}
+run_in_flight "in-flight-$in_flight" "$in_flight" "$delay" 30s
+[ "$moonshot" = 1 ] && run_in_flight in-flight-10000 10000 5 60s
+
+if [ "$soak" != 0 ]; then
+  start_omnichat instant
+  run_wrk "soak-${soak}min-32conn" "$omnichat_pid" -t2 -c32 -d"${soak}m" -s scripts/bench/send.lua "$oc"
+  stop_omnichat
+fi
+
+gnuplot -e "outdir='$out'; host='$(nproc) cores'" scripts/bench/plot.gp
+echo
+echo "table: $out/results.txt   chart: $out/results.png"

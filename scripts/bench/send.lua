@@ -1,0 +1,12 @@
+-- wrk: POST a message to a random one of the conversations in $IDS_FILE.
+local ids, token = {}, os.getenv("TOKEN")
+for line in io.lines(os.getenv("IDS_FILE")) do ids[#ids + 1] = line end
+local counter = 0
+function setup(thread) counter = counter + 1; thread:set("seed", counter) end
+function init() math.randomseed(seed * 7919 + os.time()) end
+function request()
+  local id = ids[math.random(#ids)]
+  return wrk.format("POST", "/conversations/" .. id .. "/messages",
+    { ["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json" },
+    '{"content":"hello from the benchmark"}')
+end
