@@ -1,5 +1,6 @@
 #include "auth/jwt.hpp"
 
+#include <Poco/Crypto/OpenSSLInitializer.h>
 #include <Poco/JWT/Signer.h>
 #include <Poco/JWT/Token.h>
 
@@ -16,7 +17,8 @@ std::optional<int64_t> numericClaim(const Poco::JSON::Object& payload, const std
 
 }  // namespace
 
-JwtAuthenticator::JwtAuthenticator(std::string secret) : secret_(std::move(secret)) {}
+JwtAuthenticator::JwtAuthenticator(std::string secret)
+    : secret_(std::move(secret)), openSsl_(std::make_shared<Poco::Crypto::OpenSSLInitializer>()) {}
 
 std::optional<std::string> JwtAuthenticator::verify(std::string_view token, int64_t nowSeconds) const {
     try {

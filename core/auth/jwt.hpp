@@ -1,5 +1,6 @@
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,6 +22,10 @@ public:
 
 private:
     std::string secret_;
+    // Holds OpenSSL initialized for the authenticator's life. Without it
+    // each verify's digest engine initializes and tears OpenSSL down again,
+    // and two reactor threads doing so at once corrupt the heap.
+    std::shared_ptr<void> openSsl_;
 };
 
 }  // namespace omnichat

@@ -212,6 +212,14 @@ floor=$(awk '/^tps/ {print $3; exit}' "$out/pgbench.txt")
 floor_lat=$(awk '/latency average/ {print $4}' "$out/pgbench.txt")
 printf "%-28s %10s %8s %8s\n" storage-floor-64 "$floor" 0 "$floor_lat(avg)" | tee -a "$out/results.txt"
 
+# Time to first token through omnichat (streaming) minus the upstream's own.
+ttfb_body='{"model":"bench","messages":[{"role":"user","content":"hi"}],"stream":true}'
+direct_ttfb=$(build-release/bin/omnichat-ttfb "$upstream_port" /instant/v1/chat/completions "$ttfb_body" 500 Hello)
+send_ttfb=$(build-release/bin/omnichat-ttfb "$omnichat_port" "/conversations/$(head -n 1 "$out/sends.ids")/messages" \
+  '{"content":"hi"}' 500 "event: delta" "$TOKEN")
+printf "%-28s %10s %8s %8s %8s %8s\n" ttfb-direct "" 0 $direct_ttfb | tee -a "$out/results.txt"
+printf "%-28s %10s %8s %8s %8s %8s\n" ttfb-omnichat-stream "" 0 $send_ttfb | tee -a "$out/results.txt"
+
 IDS_FILE=$out/reads.ids run_wrk history-64conn "$omnichat_pid" -t2 -c64 -d"${seconds}s" -s scripts/bench/history.lua "$oc"
 stop_omnichat
 

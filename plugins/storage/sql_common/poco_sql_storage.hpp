@@ -287,10 +287,14 @@ private:
         std::string out;
         int n = 0;
         for (char ch : text) {
-            if (ch == '?')
-                out += "$" + std::to_string(++n);
-            else
+            if (ch == '?') {
+                // Two appends, not "$" + ...: GCC 12 -O3 warns falsely
+                // (-Wrestrict) about that concatenation.
+                out += '$';
+                out += std::to_string(++n);
+            } else {
                 out += ch;
+            }
         }
         return out;
     }
