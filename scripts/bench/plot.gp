@@ -13,7 +13,7 @@ set title "latency (ms)"
 set ylabel "ms"
 set logscale y
 plot outdir."/results.dat" using 4:xtic(1) title "p50", "" using 5 title "p90", "" using 6 title "p99"
-unset logscale y
+
 set title "throughput (requests/s)"
 set ylabel "req/s"
 plot outdir."/results.dat" using 2:xtic(1) title "req/s"

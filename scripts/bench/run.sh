@@ -41,7 +41,7 @@ BUILD_DIR=build-release BUILD_TYPE=Release scripts/build.sh >/dev/null
 
 out=$root/build-release/bench
 rm -rf "$out" && mkdir -p "$out"
-ulimit -n 200000 || true
+ulimit -n "$(ulimit -Hn)"  # thousands of connections at once
 
 # --- services -------------------------------------------------------------
 source scripts/lib/throwaway-pg.sh
@@ -212,10 +212,11 @@ floor=$(awk '/^tps/ {print $3; exit}' "$out/pgbench.txt")
 floor_lat=$(awk '/latency average/ {print $4}' "$out/pgbench.txt")
 printf "%-28s %10s %8s %8s\n" storage-floor-64 "$floor" 0 "$floor_lat(avg)" | tee -a "$out/results.txt"
 
-# Time to first token through omnichat (streaming) minus the upstream's own.
+# Time to first token through omnichat (streaming, 20-message histories)
+# beside the upstream's own.
 ttfb_body='{"model":"bench","messages":[{"role":"user","content":"hi"}],"stream":true}'
 direct_ttfb=$(build-release/bin/omnichat-ttfb "$upstream_port" /instant/v1/chat/completions "$ttfb_body" 500 Hello)
-send_ttfb=$(build-release/bin/omnichat-ttfb "$omnichat_port" "/conversations/$(head -n 1 "$out/sends.ids")/messages" \
+send_ttfb=$(IDS_FILE=$out/reads.ids build-release/bin/omnichat-ttfb "$omnichat_port" "/conversations/{id}/messages" \
   '{"content":"hi"}' 500 "event: delta" "$TOKEN")
 printf "%-28s %10s %8s %8s %8s %8s\n" ttfb-direct "" 0 $direct_ttfb | tee -a "$out/results.txt"
 printf "%-28s %10s %8s %8s %8s %8s\n" ttfb-omnichat-stream "" 0 $send_ttfb | tee -a "$out/results.txt"

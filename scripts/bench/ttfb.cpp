@@ -1,7 +1,9 @@
 // Time to first token, as a streaming client sees it: sends COUNT POST
 // requests one after another, each on a fresh connection, and measures the
 // time until MARKER (the first text: `event: delta` from omnichat, the
-// reply's first word from an upstream) arrives.
+// reply's first word from an upstream) arrives. With $IDS_FILE set, "{id}"
+// in PATH takes each id of the file in turn, so no conversation's history
+// grows much during the measurement.
 //
 //   omnichat-ttfb PORT PATH BODY COUNT MARKER [TOKEN]
 //
@@ -11,6 +13,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -24,9 +28,18 @@ int main(int argc, char** argv) {
     const int count = std::stoi(argv[4]);
     const std::string marker = argv[5];
     const std::string auth = argc > 6 ? std::string("Authorization: Bearer ") + argv[6] + "\r\n" : "";
-    const std::string request = "POST " + path + " HTTP/1.1\r\nHost: localhost\r\n" + auth +
-                                "Content-Type: application/json\r\nAccept: text/event-stream\r\nContent-Length: " +
-                                std::to_string(body.size()) + "\r\n\r\n" + body;
+    std::vector<std::string> ids;
+    std::string line;
+    if (const char* file = std::getenv("IDS_FILE"))
+        for (std::ifstream in(file); std::getline(in, line);) ids.push_back(line);
+    auto request = [&](int i) {
+        std::string p = path;
+        if (auto at = p.find("{id}"); at != std::string::npos && !ids.empty())
+            p.replace(at, 4, ids[static_cast<size_t>(i) % ids.size()]);
+        return "POST " + p + " HTTP/1.1\r\nHost: localhost\r\n" + auth +
+               "Content-Type: application/json\r\nAccept: text/event-stream\r\nContent-Length: " +
+               std::to_string(body.size()) + "\r\n\r\n" + body;
+    };
     std::vector<double> samples;
     char buf[16384];
     for (int i = 0; i < count; ++i) {
@@ -34,7 +47,8 @@ int main(int argc, char** argv) {
         Poco::Net::StreamSocket socket(Poco::Net::SocketAddress("127.0.0.1", port));
         socket.setNoDelay(true);
         auto start = std::chrono::steady_clock::now();
-        socket.sendBytes(request.data(), static_cast<int>(request.size()));
+        const auto bytes = request(i);
+        socket.sendBytes(bytes.data(), static_cast<int>(bytes.size()));
         std::string seen;
         bool first = false;
         for (int n; !first && (n = socket.receiveBytes(buf, sizeof buf)) > 0;) {
