@@ -77,8 +77,6 @@ public:
     bool sendMessage(std::string userId, std::string conversationId, std::string content,
                      std::shared_ptr<StreamSink> sink, Reply<StoredMessage> reply);
 
-    size_t inFlight() const { return inFlight_.load(); }
-
 private:
     template <class T, class F>
     bool runStorage(Reply<T> reply, F body);

@@ -36,11 +36,6 @@ void WorkerPool::submitContinuation(std::function<void()> task) {
     ready_.notify_one();
 }
 
-size_t WorkerPool::queued() const {
-    std::lock_guard lock(mutex_);
-    return queue_.size();
-}
-
 void WorkerPool::run() {
     for (;;) {
         std::function<void()> task;

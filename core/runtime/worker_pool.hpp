@@ -22,11 +22,10 @@ public:
 
     bool trySubmit(std::function<void()> task);
     void submitContinuation(std::function<void()> task);
-    size_t queued() const;
 
 private:
     void run();
-    mutable std::mutex mutex_;
+    std::mutex mutex_;
     std::condition_variable ready_;
     std::deque<std::function<void()>> queue_;
     size_t capacity_;

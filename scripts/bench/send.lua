@@ -1,12 +1,7 @@
 -- wrk: POST a message to a random one of the conversations in $IDS_FILE.
-local ids, token = {}, os.getenv("TOKEN")
-for line in io.lines(os.getenv("IDS_FILE")) do ids[#ids + 1] = line end
-local counter = 0
-function setup(thread) counter = counter + 1; thread:set("seed", counter) end
-function init() math.randomseed(seed * 7919 + os.time()) end
+dofile("scripts/bench/ids.lua")
 function request()
-  local id = ids[math.random(#ids)]
-  return wrk.format("POST", "/conversations/" .. id .. "/messages",
+  return wrk.format("POST", "/conversations/" .. randomId() .. "/messages",
     { ["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json" },
     '{"content":"hello from the benchmark"}')
 end
