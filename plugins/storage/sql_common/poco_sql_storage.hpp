@@ -147,27 +147,35 @@ public:
                       const omnichat::MessageSink& sink) override {
         run([&](Session& s) {
             std::string c(conversationId), u(userId), a(afterId);
-            Poco::Int64 owned = 0;
-            s << sql("SELECT COUNT(*) FROM conversations WHERE id = ? AND user_id = ?"), use(c), use(u), into(owned),
-                now;
-            if (owned == 0) throw omnichat::Error(OMNICHAT_ERR_NOT_FOUND, "no such conversation");
             Poco::Int64 afterSeq = -1;
             if (!a.empty()) {
                 std::vector<Poco::Int64> seqs;
-                s << sql("SELECT seq FROM messages WHERE id = ? AND conversation_id = ?"), use(a), use(c), into(seqs),
-                    now;
+                s << sql(
+                    "SELECT m.seq FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+                    "WHERE m.id = ? AND c.id = ? AND c.user_id = ?"),
+                    use(a), use(c), use(u), into(seqs), now;
                 if (seqs.empty()) throw omnichat::Error(OMNICHAT_ERR_NOT_FOUND, "no such message");
                 afterSeq = seqs.front();
             }
+            // Ownership is part of the history query; only an empty answer
+            // needs a second look to tell "no messages" from "not yours".
             Poco::Int64 max = limit < 0 ? std::numeric_limits<Poco::Int64>::max() : limit;
             Statement st(s);
             st << sql(
-                "SELECT id, role, content, created_at_ms, provider, model, finish_reason, prompt_tokens, "
-                "completion_tokens, latency_ms, cached_tokens, reasoning_tokens, cost FROM messages "
-                "WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?"),
-                use(c), use(afterSeq), use(max);
+                "SELECT m.id, m.role, m.content, m.created_at_ms, m.provider, m.model, m.finish_reason, "
+                "m.prompt_tokens, m.completion_tokens, m.latency_ms, m.cached_tokens, m.reasoning_tokens, m.cost "
+                "FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+                "WHERE c.id = ? AND c.user_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?"),
+                use(c), use(u), use(afterSeq), use(max);
             st.execute();
             Poco::Data::RecordSet rs(st);
+            if (rs.rowCount() == 0) {
+                Poco::Int64 owned = 0;
+                s << sql("SELECT COUNT(*) FROM conversations WHERE id = ? AND user_id = ?"), use(c), use(u),
+                    into(owned), now;
+                if (owned == 0) throw omnichat::Error(OMNICHAT_ERR_NOT_FOUND, "no such conversation");
+                return;
+            }
             omnichat::StoredMessage m;
             m.conversationId = c;
             for (bool more = rs.moveFirst(); more; more = rs.moveNext()) {
