@@ -46,8 +46,8 @@ void createConversation(RouteContext& ctx) {
                 400, std::string("invalid_") + f.name,
                 std::string(f.name) + " must be text of at most " + std::to_string(f.maxBytes) + " bytes");
         *f.into = it->get<std::string>();
-        if (f.into == &title) settings.title = title;
     }
+    if (auto it = body->find("title"); it != body->end() && !it->is_null()) settings.title = title;
     if (auto problem = ctx.chat.checkSettings(settings)) return ctx.respond->error(400, "invalid_settings", *problem);
     auto respond = ctx.respond;
     if (!ctx.chat.createConversation(ctx.userId, *projectId, settings, [respond](Outcome<Conversation> out) {

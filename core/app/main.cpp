@@ -76,9 +76,9 @@ std::string pluginDirectory(const Config& config) {
     return (fs::read_symlink("/proc/self/exe").parent_path().parent_path() / "plugins").string();
 }
 
-std::unique_ptr<StorageClient> openStorage(const Config& config, const std::string& pluginDir) {
+std::unique_ptr<StorageClient> openStorage(const Config& config, PluginLibraries& plugins) {
     auto storage =
-        std::make_unique<StorageClient>(createInstance(pluginDir, config.storage, "storage", OMNICHAT_PLUGIN_STORAGE));
+        std::make_unique<StorageClient>(plugins.createInstance(config.storage, "storage", OMNICHAT_PLUGIN_STORAGE));
     // The database may still be starting (containers, CI): retry a bounded
     // time, then fail with the last reason.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(config.storageStartupTimeoutSeconds);
@@ -104,10 +104,10 @@ int serve(const Config& config, bool checkOnly) {
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
 
-    auto pluginDir = pluginDirectory(config);
+    PluginLibraries plugins(pluginDirectory(config));
     HttpClient http;
     attachHttpClient(&http);
-    auto storage = openStorage(config, pluginDir);
+    auto storage = openStorage(config, plugins);
     // The default and fallback providers must start; another instance's
     // missing key is no error.
     std::map<std::string, std::unique_ptr<PluginInstance>> providers;
@@ -116,12 +116,12 @@ int serve(const Config& config, bool checkOnly) {
     for (const auto& name : used)
         if (!providers.count(name))
             providers[name] =
-                createInstance(pluginDir, config.providers.at(name), "providers." + name, OMNICHAT_PLUGIN_PROVIDER);
+                plugins.createInstance(config.providers.at(name), "providers." + name, OMNICHAT_PLUGIN_PROVIDER);
     // The others start when they can, for conversations that choose them.
     for (const auto& [name, instance] : config.providers) {
         if (providers.count(name)) continue;
         try {
-            providers[name] = createInstance(pluginDir, instance, "providers." + name, OMNICHAT_PLUGIN_PROVIDER);
+            providers[name] = plugins.createInstance(instance, "providers." + name, OMNICHAT_PLUGIN_PROVIDER);
         } catch (const std::exception& e) {
             spdlog::info("provider instance '{}' not started: {}", name, e.what());
         }

@@ -141,9 +141,16 @@ PluginInstance::~PluginInstance() {
     destroy(instance_);
 }
 
-std::unique_ptr<PluginInstance> createInstance(const std::string& directory, const PluginInstanceConfig& instance,
-                                               const std::string& instanceName, omnichat_plugin_kind_t kind) {
-    auto library = loadPlugin(directory, instance.plugin);
+std::shared_ptr<PluginLibrary> PluginLibraries::get(const std::string& name) {
+    auto& library = loaded_[name];
+    if (!library) library = loadPlugin(directory_, name);
+    return library;
+}
+
+std::unique_ptr<PluginInstance> PluginLibraries::createInstance(const PluginInstanceConfig& instance,
+                                                                const std::string& instanceName,
+                                                                omnichat_plugin_kind_t kind) {
+    auto library = get(instance.plugin);
     if (library->kind() != kind)
         throw PluginError(library->path() + ": " + instanceName + " needs a " +
                           (kind == OMNICHAT_PLUGIN_PROVIDER ? "provider" : "storage") + " plugin");

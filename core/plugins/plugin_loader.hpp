@@ -1,6 +1,7 @@
 #pragma once
 #include <omnichat/omnichat_plugin.h>
 
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -80,9 +81,21 @@ private:
     void* instance_ = nullptr;
 };
 
-// Loads the plugin `instance.plugin` of the expected kind, validates the
-// options and creates the instance. Throws PluginError or ConfigError.
-std::unique_ptr<PluginInstance> createInstance(const std::string& directory, const PluginInstanceConfig& instance,
-                                               const std::string& instanceName, omnichat_plugin_kind_t kind);
+// The plugins of one directory, each loaded (and initialized) once however
+// many instances use it. Main thread, startup only.
+class PluginLibraries {
+public:
+    explicit PluginLibraries(std::string directory) : directory_(std::move(directory)) {}
+    std::shared_ptr<PluginLibrary> get(const std::string& name);
+    // Loads the plugin `instance.plugin` of the expected kind, validates
+    // the options and creates the instance. Throws PluginError or
+    // ConfigError.
+    std::unique_ptr<PluginInstance> createInstance(const PluginInstanceConfig& instance,
+                                                   const std::string& instanceName, omnichat_plugin_kind_t kind);
+
+private:
+    std::string directory_;
+    std::map<std::string, std::shared_ptr<PluginLibrary>> loaded_;
+};
 
 }  // namespace omnichat

@@ -71,8 +71,16 @@ TEST(PluginLoader, ValidatesOptionsAgainstTheDeclaration) {
 
 TEST(PluginLoader, RefusesAPluginOfTheWrongKind) {
     PluginInstanceConfig storageAsProvider{"sqlite", {}, "f.yaml:1"};
-    EXPECT_THROW(createInstance(OMNICHAT_PLUGIN_DIR, storageAsProvider, "providers.x", OMNICHAT_PLUGIN_PROVIDER),
-                 PluginError);
+    PluginLibraries plugins(OMNICHAT_PLUGIN_DIR);
+    EXPECT_THROW(plugins.createInstance(storageAsProvider, "providers.x", OMNICHAT_PLUGIN_PROVIDER), PluginError);
+}
+
+TEST(PluginLoader, InstancesOfOnePluginShareItsLibrary) {
+    PluginLibraries plugins(OMNICHAT_PLUGIN_DIR);
+    PluginInstanceConfig echo{"echo", {}, "f.yaml:1"};
+    auto first = plugins.createInstance(echo, "providers.a", OMNICHAT_PLUGIN_PROVIDER);
+    auto second = plugins.createInstance(echo, "providers.b", OMNICHAT_PLUGIN_PROVIDER);
+    EXPECT_EQ(&first->library(), &second->library());  // omnichat_plugin_init ran once
 }
 
 }  // namespace

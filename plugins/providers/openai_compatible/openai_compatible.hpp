@@ -286,11 +286,12 @@ public:
         handlers.onComplete = [this, ex, call, model, emit, &h](omnichat_http_transport_t transport, int32_t status,
                                                                 std::string_view message) {
             forget(call->raw());
+            std::optional<Outcome> streamed;
             if (ex->streaming) {
                 // An error or a cancellation found mid-stream ends it first.
-                auto outcome = ex->stream->finish();
-                if (outcome.status != OMNICHAT_OK && outcome.status != OMNICHAT_ERR_BAD_RESPONSE)
-                    return call->fail(outcome.status, outcome.message, outcome.httpStatus);
+                streamed = ex->stream->finish();
+                if (streamed->status != OMNICHAT_OK && streamed->status != OMNICHAT_ERR_BAD_RESPONSE)
+                    return call->fail(streamed->status, streamed->message, streamed->httpStatus);
             }
             switch (transport) {
                 case OMNICHAT_HTTP_OK: break;
@@ -308,7 +309,7 @@ public:
                 return call->fail(statusForHttp(status), "upstream answered HTTP " + std::to_string(status), status,
                                   retry);
             }
-            auto outcome = ex->streaming ? ex->stream->finish() : parseCompletion(ex->body, emit);
+            auto outcome = streamed ? std::move(*streamed) : parseCompletion(ex->body, emit);
             if (outcome.status != OMNICHAT_OK) return call->fail(outcome.status, outcome.message, outcome.httpStatus);
             if (outcome.result.model.empty()) outcome.result.model = model;
             call->complete(outcome.result);
