@@ -1,9 +1,26 @@
-// Storage on PostgreSQL (Poco Data PostgreSQL).
-#include <Poco/Data/DataException.h>
-#include <Poco/Data/PostgreSQL/Connector.h>
-#include <Poco/Data/PostgreSQL/PostgreSQLException.h>
+// Storage on PostgreSQL, over libpq directly: every statement is prepared
+// once per pooled connection and each operation is one round trip (the
+// append is one statement that locks the conversation row, bumps its counter
+// and inserts both messages). Poco::Data prepared and tore down every
+// statement per call and decoded each cell through Dynamic::Var, which was
+// most of a send's cost (docs/PERFORMANCE.md).
+#include <libpq-fe.h>
+#include <omnichat/plugin.hpp>
 
-#include "poco_sql_storage.hpp"
+#include <array>
+#include <charconv>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "schema.hpp"
 
 namespace {
 
@@ -12,105 +29,502 @@ const omnichat_option_t kOptions[] = {
                      "postgresql://user:password@host:port/db (or DATABASE_URL)"),
     omnichat::option("pool_size", OMNICHAT_OPTION_INT, "16", false, "Connections kept to the database."),
     omnichat::option("connect_timeout_seconds", OMNICHAT_OPTION_INT, "5", false,
-                     "How long one connection attempt may take."),
+                     "How long one connection attempt may take, and how long a request waits for a free connection."),
 };
 
-std::string percentDecode(const std::string& s) {
-    std::string out;
-    for (size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '%' && i + 2 < s.size()) {
-            out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
-            i += 2;
-        } else {
-            out += s[i];
-        }
-    }
-    return out;
+// Prepared statements, by index into kStatements.
+enum StatementId : size_t {
+    kInsertConversation,
+    kGetConversation,
+    kListConversations,
+    kDeleteConversation,
+    kMessageSeq,
+    kHistory,
+    kAppendExchange,
+    kStatementCount,
+};
+
+#define OMNICHAT_CONVERSATION_COLUMNS                                                                \
+    "id, project_id, user_id, title, created_at_ms, updated_at_ms, provider, model, system_prompt, " \
+    "message_count, prompt_tokens, completion_tokens, cost"
+
+// One message's 13 value parameters, numbered from `base`: id, role, content,
+// created_at_ms, provider, model, finish_reason, prompt_tokens,
+// completion_tokens, latency_ms, cached_tokens, reasoning_tokens, cost.
+std::string messageValues(int base, const char* seq) {
+    auto p = [&](int i, const char* type) { return "$" + std::to_string(base + i) + "::" + type; };
+    return "SELECT " + p(0, "text") + ", $5::text, " + seq + ", " + p(1, "int2") + ", " + p(2, "text") + ", " +
+           p(3, "int8") + ", " + p(4, "text") + ", " + p(5, "text") + ", " + p(6, "text") + ", " + p(7, "int8") + ", " +
+           p(8, "int8") + ", " + p(9, "int8") + ", " + p(10, "int8") + ", " + p(11, "int8") + ", " + p(12, "float8") +
+           " FROM c";
 }
 
-struct ConnectionParts {
-    std::string keywords;  // libpq key=value form
-    std::string password;  // to keep out of error messages
-};
-
-// Poco splits its connection string on '=' and spaces itself, so a
-// postgresql:// URL becomes libpq keywords here. connect_timeout bounds a
-// dead host, so requests during an outage fail fast instead of hanging.
-ConnectionParts connectionParts(const omnichat::Host& host) {
-    std::string url = host.option("url", "");
-    auto scheme = url.find("://");
-    if (scheme == std::string::npos) throw omnichat::Error(OMNICHAT_ERR_BAD_REQUEST, "url must be postgresql://...");
-    std::string rest = url.substr(scheme + 3), query;
-    if (auto q = rest.find('?'); q != std::string::npos) {
-        query = rest.substr(q + 1);
-        rest = rest.substr(0, q);
-    }
-    std::string authority = rest, database;
-    if (auto slash = rest.find('/'); slash != std::string::npos) {
-        authority = rest.substr(0, slash);
-        database = percentDecode(rest.substr(slash + 1));
-    }
-    ConnectionParts out;
-    auto add = [&](const std::string& k, const std::string& v) {
-        if (!v.empty()) out.keywords += k + "=" + v + " ";
+const std::array<std::string, kStatementCount>& statements() {
+    static const std::array<std::string, kStatementCount> sql{
+        "INSERT INTO conversations (id, project_id, user_id, title, created_at_ms, updated_at_ms, provider, model, "
+        "system_prompt) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "SELECT " OMNICHAT_CONVERSATION_COLUMNS " FROM conversations WHERE id = $1 AND user_id = $2",
+        "SELECT " OMNICHAT_CONVERSATION_COLUMNS
+        " FROM conversations WHERE user_id = $1 AND project_id = $2 ORDER BY created_at_ms DESC, id",
+        // One statement, so one transaction: the messages go with their
+        // conversation, and only the owner's.
+        "WITH d AS (DELETE FROM conversations WHERE id = $1 AND user_id = $2 RETURNING id), "
+        "m AS (DELETE FROM messages WHERE conversation_id IN (SELECT id FROM d)) SELECT count(*) FROM d",
+        "SELECT m.seq FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+        "WHERE m.id = $1 AND c.id = $2 AND c.user_id = $3",
+        // The owner's conversation row, joined with its page of messages: no
+        // row means "not yours or gone", one row of NULLs an empty page.
+        "SELECT m.id, m.role, m.content, m.created_at_ms, m.provider, m.model, m.finish_reason, m.prompt_tokens, "
+        "m.completion_tokens, m.latency_ms, m.cached_tokens, m.reasoning_tokens, m.cost FROM conversations c "
+        "LEFT JOIN LATERAL (SELECT * FROM messages WHERE conversation_id = c.id AND seq > $3 ORDER BY seq "
+        "LIMIT $4) m ON true WHERE c.id = $1 AND c.user_id = $2 ORDER BY m.seq",
+        // Bumping the counter locks the conversation row until the statement
+        // commits, so concurrent appends (from any host) take turns and each
+        // pair gets adjacent sequence numbers.
+        "WITH c AS (UPDATE conversations SET message_count = message_count + 2, updated_at_ms = $1, "
+        "prompt_tokens = prompt_tokens + $2, completion_tokens = completion_tokens + $3, cost = cost + $4 "
+        "WHERE id = $5 RETURNING message_count) "
+        "INSERT INTO messages (id, conversation_id, seq, role, content, created_at_ms, provider, model, "
+        "finish_reason, prompt_tokens, completion_tokens, latency_ms, cached_tokens, reasoning_tokens, cost) " +
+            messageValues(6, "c.message_count - 1") + " UNION ALL " + messageValues(19, "c.message_count"),
     };
-    if (auto at = authority.rfind('@'); at != std::string::npos) {
-        std::string credentials = authority.substr(0, at);
-        authority = authority.substr(at + 1);
-        auto colon = credentials.find(':');
-        add("user", percentDecode(credentials.substr(0, colon)));
-        if (colon != std::string::npos) out.password = percentDecode(credentials.substr(colon + 1));
-        add("password", out.password);
-    }
-    std::string hostName = authority, port;
-    auto colon = authority.rfind(':'), bracket = authority.find(']');
-    if (colon != std::string::npos && (bracket == std::string::npos || colon > bracket)) {
-        hostName = authority.substr(0, colon);
-        port = authority.substr(colon + 1);
-    }
-    if (hostName.size() > 2 && hostName.front() == '[') hostName = hostName.substr(1, hostName.size() - 2);
-    add("host", hostName);
-    add("port", port);
-    add("dbname", database);
-    for (size_t start = 0; start < query.size();) {
-        size_t end = query.find('&', start);
-        if (end == std::string::npos) end = query.size();
-        auto pair = query.substr(start, end - start);
-        if (auto eq = pair.find('='); eq != std::string::npos)
-            add(pair.substr(0, eq), percentDecode(pair.substr(eq + 1)));
-        start = end + 1;
-    }
-    add("connect_timeout", std::to_string(host.intOption("connect_timeout_seconds", 5)));
-    return out;
+    return sql;
 }
 
-// Connection failures, and statements cut by a lost connection (a restarted
-// server leaves every pooled session stale), mean "unavailable": retried once
-// on a fresh session, then answered with 503.
-bool isUnavailable(const Poco::Exception& e) {
-    if (dynamic_cast<const Poco::Data::PostgreSQL::ConnectionException*>(&e) ||
-        dynamic_cast<const Poco::Data::ConnectionFailedException*>(&e) ||
-        dynamic_cast<const Poco::Data::SessionUnavailableException*>(&e))
-        return true;
-    const std::string text = e.displayText();
-    for (const char* lost : {"server closed the connection", "no connection to the server", "terminating connection",
-                             "could not receive data from server", "could not send data to server"})
-        if (text.find(lost) != std::string::npos) return true;
-    return false;
-}
+#undef OMNICHAT_CONVERSATION_COLUMNS
 
-omnichat_sql::Dialect postgresDialect() {
-    return {"PostgreSQL", true, {"SELECT pg_advisory_xact_lock(7243501)"}, &isUnavailable};
-}
-
-class PostgresStorage : public omnichat_sql::PocoSqlStorage {
+// Text-format parameters; a missing value is SQL NULL.
+class Params {
 public:
-    explicit PostgresStorage(const omnichat::Host& host) : PostgresStorage(host, connectionParts(host)) {}
+    Params& text(std::string_view v) {
+        values_.emplace_back(std::string(v));
+        return *this;
+    }
+    Params& optionalText(std::string_view v) {  // empty is NULL
+        if (v.empty()) return null();
+        return text(v);
+    }
+    Params& integer(int64_t v) { return text(std::to_string(v)); }
+    Params& optionalInteger(int64_t v) {  // negative is NULL
+        if (v < 0) return null();
+        return integer(v);
+    }
+    Params& real(std::optional<double> v) {
+        if (!v) return null();
+        char buffer[32];
+        auto end = std::to_chars(buffer, buffer + sizeof buffer, *v).ptr;
+        return text(std::string_view(buffer, static_cast<size_t>(end - buffer)));
+    }
+    Params& null() {
+        values_.emplace_back(std::nullopt);
+        return *this;
+    }
+    std::vector<const char*> pointers() const {
+        std::vector<const char*> out;
+        out.reserve(values_.size());
+        for (const auto& v : values_) out.push_back(v ? v->c_str() : nullptr);
+        return out;
+    }
 
 private:
-    PostgresStorage(const omnichat::Host& host, const ConnectionParts& parts)
-        : PocoSqlStorage(host, (Poco::Data::PostgreSQL::Connector::registerConnector(), postgresDialect()),
-                         parts.keywords, static_cast<int>(host.intOption("pool_size", 16)), parts.password) {}
+    std::vector<std::optional<std::string>> values_;
+};
+
+using Result = std::unique_ptr<PGresult, decltype(&PQclear)>;
+
+// Typed reads of one text-format result row.
+class Row {
+public:
+    Row(const PGresult* r, int row) : r_(r), row_(row) {}
+    bool isNull(int col) const { return PQgetisnull(r_, row_, col) != 0; }
+    std::string text(int col) const {
+        return std::string(PQgetvalue(r_, row_, col), static_cast<size_t>(PQgetlength(r_, row_, col)));
+    }
+    int64_t integer(int col, int64_t ifNull = -1) const {
+        if (isNull(col)) return ifNull;
+        int64_t v = 0;
+        const char* s = PQgetvalue(r_, row_, col);
+        std::from_chars(s, s + PQgetlength(r_, row_, col), v);
+        return v;
+    }
+    std::optional<double> real(int col) const {
+        if (isNull(col)) return std::nullopt;
+        double v = 0;
+        const char* s = PQgetvalue(r_, row_, col);
+        std::from_chars(s, s + PQgetlength(r_, row_, col), v);
+        return v;
+    }
+
+private:
+    const PGresult* r_;
+    int row_;
+};
+
+// A statement failed; `unavailable` when the connection or server is the
+// cause (the statement may be retried elsewhere), not the statement.
+struct StatementFailed {
+    std::string message;
+    std::string sqlState;
+    bool unavailable;
+};
+
+// One connection and the statements prepared on it. Used by one thread at a
+// time (the pool hands it out).
+class Connection {
+public:
+    explicit Connection(PGconn* c) : conn_(c) {}
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+    ~Connection() { PQfinish(conn_); }
+
+    bool broken() const { return PQstatus(conn_) != CONNECTION_OK; }
+    std::string errorMessage() const { return PQerrorMessage(conn_); }
+
+    Result run(StatementId id, const Params& params) {
+        if (!prepared_[id]) {
+            check(Result(PQprepare(conn_, name(id), statements()[id].c_str(), 0, nullptr), &PQclear));
+            prepared_[id] = true;
+        }
+        auto values = params.pointers();
+        return check(
+            Result(PQexecPrepared(conn_, name(id), static_cast<int>(values.size()), values.data(), nullptr, nullptr, 0),
+                   &PQclear));
+    }
+
+    Result run(const std::string& sql) { return check(Result(PQexec(conn_, sql.c_str()), &PQclear)); }
+
+private:
+    static const char* name(StatementId id) {
+        static const std::array<const char*, kStatementCount> names{
+            "oc_ins_conv", "oc_get_conv", "oc_list_conv", "oc_del_conv", "oc_msg_seq", "oc_history", "oc_append"};
+        return names[id];
+    }
+
+    Result check(Result r) const {
+        auto status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+        if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return r;
+        const char* state = r ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
+        std::string sqlState = state ? state : "";
+        // Class 08 is connection exceptions; 57P0x an administrator's or a
+        // crash's shutdown of the server.
+        bool unavailable = broken() || sqlState.rfind("08", 0) == 0 || sqlState.rfind("57P0", 0) == 0;
+        std::string message = r ? PQresultErrorMessage(r.get()) : PQerrorMessage(conn_);
+        throw StatementFailed{std::move(message), std::move(sqlState), unavailable};
+    }
+
+    PGconn* conn_;
+    std::array<bool, kStatementCount> prepared_{};
+};
+
+class PostgresStorage : public omnichat::Storage {
+public:
+    explicit PostgresStorage(const omnichat::Host& host)
+        : Storage(host),
+          url_(host.option("url", "")),
+          connectTimeout_(std::to_string(host.intOption("connect_timeout_seconds", 5))),
+          waitLimit_(std::chrono::seconds(host.intOption("connect_timeout_seconds", 5))),
+          poolSize_(static_cast<size_t>(std::max<int64_t>(1, host.intOption("pool_size", 16)))) {
+        char* error = nullptr;
+        PQconninfoOption* parsed = PQconninfoParse(url_.c_str(), &error);
+        if (!parsed) {
+            // libpq's message quotes the string, password and all.
+            PQfreemem(error);
+            throw omnichat::Error(OMNICHAT_ERR_BAD_REQUEST, "url is not a valid postgresql:// URL");
+        }
+        for (auto* o = parsed; o->keyword; ++o)
+            if (std::strcmp(o->keyword, "password") == 0 && o->val) password_ = o->val;
+        PQconninfoFree(parsed);
+    }
+
+    void migrate() override {
+        withConnection([&](Connection& c) {
+            c.run("BEGIN");
+            try {
+                // Serializes concurrent migrations across processes.
+                c.run("SELECT pg_advisory_xact_lock(7243501)");
+                c.run(omnichat_sql::kSchemaTable);
+                auto version = Row(c.run("SELECT COALESCE(MAX(version), 0) FROM omnichat_schema").get(), 0).integer(0);
+                const auto& all = omnichat_sql::migrations();
+                for (auto v = static_cast<size_t>(version); v < all.size(); ++v) {
+                    for (const auto& ddl : all[v]) c.run(ddl);
+                    c.run("INSERT INTO omnichat_schema (version) VALUES (" + std::to_string(v + 1) + ")");
+                }
+                c.run("COMMIT");
+            } catch (...) {
+                try {
+                    c.run("ROLLBACK");
+                } catch (const StatementFailed&) {
+                    // The connection is gone; so is its transaction.
+                }
+                throw;
+            }
+        });
+    }
+
+    void ping() override {
+        withConnection([&](Connection& c) { c.run("SELECT 1"); });
+    }
+
+    void createConversation(const omnichat::Conversation& conv) override {
+        Params p;
+        p.text(conv.id).text(conv.projectId).text(conv.userId);
+        if (conv.title)
+            p.text(*conv.title);
+        else
+            p.null();
+        p.integer(conv.createdAtMs)
+            .integer(conv.updatedAtMs)
+            .optionalText(conv.provider)
+            .optionalText(conv.model)
+            .optionalText(conv.systemPrompt);
+        withConnection([&](Connection& c) { c.run(kInsertConversation, p); });
+    }
+
+    void getConversation(std::string_view id, std::string_view userId,
+                         const omnichat::ConversationSink& sink) override {
+        Params p;
+        p.text(id).text(userId);
+        withConnection([&](Connection& c) {
+            auto r = c.run(kGetConversation, p);
+            if (PQntuples(r.get()) == 0) throw omnichat::Error(OMNICHAT_ERR_NOT_FOUND, "no such conversation");
+            emitConversations(r.get(), sink);
+        });
+    }
+
+    void listConversations(std::string_view userId, std::string_view projectId,
+                           const omnichat::ConversationSink& sink) override {
+        Params p;
+        p.text(userId).text(projectId);
+        withConnection([&](Connection& c) { emitConversations(c.run(kListConversations, p).get(), sink); });
+    }
+
+    void deleteConversation(std::string_view id, std::string_view userId) override {
+        Params p;
+        p.text(id).text(userId);
+        withConnection([&](Connection& c) {
+            if (Row(c.run(kDeleteConversation, p).get(), 0).integer(0) == 0)
+                throw omnichat::Error(OMNICHAT_ERR_NOT_FOUND, "no such conversation");
+        });
+    }
+
+    void listMessages(std::string_view conversationId, std::string_view userId, std::string_view afterId, int64_t limit,
+                      const omnichat::MessageSink& sink) override {
+        withConnection([&](Connection& c) {
+            int64_t afterSeq = -1;
+            if (!afterId.empty()) {
+                Params p;
+                p.text(afterId).text(conversationId).text(userId);
+                auto r = c.run(kMessageSeq, p);
+                if (PQntuples(r.get()) == 0) throw omnichat::Error(OMNICHAT_ERR_NOT_FOUND, "no such message");
+                afterSeq = Row(r.get(), 0).integer(0);
+            }
+            Params p;
+            p.text(conversationId).text(userId).integer(afterSeq);
+            if (limit < 0)
+                p.null();  // LIMIT NULL: all
+            else
+                p.integer(limit);
+            auto r = c.run(kHistory, p);
+            int rows = PQntuples(r.get());
+            if (rows == 0) throw omnichat::Error(OMNICHAT_ERR_NOT_FOUND, "no such conversation");
+            omnichat::StoredMessage m;
+            m.conversationId = std::string(conversationId);
+            for (int i = 0; i < rows; ++i) {
+                Row row(r.get(), i);
+                if (row.isNull(0)) continue;  // the conversation has no messages in this page
+                m.id = row.text(0);
+                m.role = static_cast<omnichat_role_t>(row.integer(1));
+                m.content = row.text(2);
+                m.createdAtMs = row.integer(3);
+                m.provider = row.text(4);
+                m.model = row.text(5);
+                m.finishReason = row.text(6);
+                m.promptTokens = row.integer(7);
+                m.completionTokens = row.integer(8);
+                m.latencyMs = row.integer(9);
+                m.cachedTokens = row.integer(10);
+                m.reasoningTokens = row.integer(11);
+                m.cost = row.real(12);
+                sink(m);
+            }
+        });
+    }
+
+    void appendExchange(const omnichat::StoredMessage& user, const omnichat::StoredMessage& assistant) override {
+        Params p;
+        p.integer(assistant.createdAtMs)
+            .integer(std::max<int64_t>(0, assistant.promptTokens))
+            .integer(std::max<int64_t>(0, assistant.completionTokens))
+            .real(assistant.cost.value_or(0.0))
+            .text(user.conversationId);
+        for (const auto* m : {&user, &assistant}) {
+            p.text(m->id)
+                .integer(m->role)
+                .text(m->content)
+                .integer(m->createdAtMs)
+                .optionalText(m->provider)
+                .optionalText(m->model)
+                .optionalText(m->finishReason)
+                .optionalInteger(m->promptTokens)
+                .optionalInteger(m->completionTokens)
+                .optionalInteger(m->latencyMs)
+                .optionalInteger(m->cachedTokens)
+                .optionalInteger(m->reasoningTokens)
+                .real(m->cost);
+        }
+        withConnection([&](Connection& c, bool retry) {
+            try {
+                auto r = c.run(kAppendExchange, p);
+                if (std::strcmp(PQcmdTuples(r.get()), "0") == 0)
+                    throw omnichat::Error(OMNICHAT_ERR_NOT_FOUND, "conversation is gone");
+            } catch (const StatementFailed& e) {
+                // The first attempt's connection died after the commit but
+                // before its answer arrived: the ids (made once by the host)
+                // are already stored, so the exchange is.
+                if (retry && e.sqlState == "23505") return;
+                throw;
+            }
+        });
+    }
+
+private:
+    using Lease = std::unique_ptr<Connection>;
+
+    // Runs `body` on a pooled connection. A connection that went stale (the
+    // database restarted) fails once: the body runs again on a fresh one.
+    // Every single-statement operation is a transaction of its own, so a
+    // retried statement either had no effect or (the append) says so.
+    template <class F>
+    void withConnection(F&& body) {
+        for (int attempt = 0;; ++attempt) {
+            Lease c = acquire();
+            try {
+                if constexpr (std::is_invocable_v<F, Connection&, bool>)
+                    body(*c, attempt > 0);
+                else
+                    body(*c);
+                release(std::move(c));
+                return;
+            } catch (const StatementFailed& e) {
+                if (c->broken()) {
+                    c.reset();
+                    forget();
+                } else {
+                    release(std::move(c));
+                }
+                if (e.unavailable) {
+                    // The server went away: the idle connections went with it.
+                    dropIdle();
+                    if (attempt == 0) continue;
+                    throw omnichat::Error(OMNICHAT_ERR_UNAVAILABLE, redacted(e.message));
+                }
+                throw omnichat::Error(OMNICHAT_ERR_INTERNAL, redacted(e.message));
+            } catch (...) {
+                // omnichat::Error from the body: the connection is fine.
+                release(std::move(c));
+                throw;
+            }
+        }
+    }
+
+    // An idle connection, or a new one while fewer than pool_size exist;
+    // otherwise waits for one up to connect_timeout_seconds.
+    Lease acquire() {
+        {
+            std::unique_lock lock(mutex_);
+            if (!available_.wait_for(lock, waitLimit_, [&] { return !idle_.empty() || open_ < poolSize_; }))
+                throw omnichat::Error(OMNICHAT_ERR_UNAVAILABLE, "all storage connections are busy");
+            if (!idle_.empty()) {
+                Lease c = std::move(idle_.back());
+                idle_.pop_back();
+                return c;
+            }
+            ++open_;
+        }
+        try {
+            return connect();
+        } catch (...) {
+            forget();
+            throw;
+        }
+    }
+
+    Lease connect() {
+        const char* keys[] = {"connect_timeout", "dbname", nullptr};
+        // The URL comes second: what it says itself wins.
+        const char* values[] = {connectTimeout_.c_str(), url_.c_str(), nullptr};
+        auto c = std::make_unique<Connection>(PQconnectdbParams(keys, values, 1));
+        if (c->broken()) {
+            // Connection's destructor frees the failed PGconn.
+            throw omnichat::Error(OMNICHAT_ERR_UNAVAILABLE, redacted(c->errorMessage()));
+        }
+        return c;
+    }
+
+    void release(Lease c) {
+        {
+            std::lock_guard lock(mutex_);
+            idle_.push_back(std::move(c));
+        }
+        available_.notify_one();
+    }
+
+    // A leased connection was closed: its place is free.
+    void forget() {
+        {
+            std::lock_guard lock(mutex_);
+            --open_;
+        }
+        available_.notify_one();
+    }
+
+    void dropIdle() {
+        std::vector<Lease> stale;
+        {
+            std::lock_guard lock(mutex_);
+            stale.swap(idle_);
+            open_ -= stale.size();
+        }
+        available_.notify_all();
+    }
+
+    static void emitConversations(const PGresult* r, const omnichat::ConversationSink& sink) {
+        for (int i = 0, rows = PQntuples(r); i < rows; ++i) {
+            Row row(r, i);
+            omnichat::Conversation c;
+            c.id = row.text(0);
+            c.projectId = row.text(1);
+            c.userId = row.text(2);
+            if (!row.isNull(3)) c.title = row.text(3);
+            c.createdAtMs = row.integer(4);
+            c.updatedAtMs = row.integer(5);
+            c.provider = row.text(6);
+            c.model = row.text(7);
+            c.systemPrompt = row.text(8);
+            c.messageCount = row.integer(9);
+            c.promptTokens = row.integer(10);
+            c.completionTokens = row.integer(11);
+            c.cost = row.real(12).value_or(0.0);
+            sink(c);
+        }
+    }
+
+    std::string redacted(std::string text) const {
+        while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+        if (password_.empty()) return text;
+        for (size_t at; (at = text.find(password_)) != std::string::npos;) text.replace(at, password_.size(), "***");
+        return text;
+    }
+
+    const std::string url_, connectTimeout_;
+    std::string password_;
+    const std::chrono::seconds waitLimit_;
+    const size_t poolSize_;
+
+    std::mutex mutex_;
+    std::condition_variable available_;
+    std::vector<Lease> idle_;
+    size_t open_ = 0;  // idle and leased
 };
 
 }  // namespace
