@@ -111,23 +111,21 @@ bool ChatService::sendMessage(std::string userId, std::string conversationId, st
         reply(std::move(out));
     };
     bool queued = pool_.trySubmit([this, userId, conversationId, content, sink, admitted]() mutable {
-        std::optional<Conversation> conversation;
-        std::optional<std::vector<StoredMessage>> history;
+        std::optional<StorageClient::LoadedConversation> loaded;
         try {
-            conversation = storage_.getConversation(conversationId, userId);
-            if (conversation) history = storage_.listMessages(conversationId, userId, "", -1);
+            loaded = storage_.loadConversation(conversationId, userId);
         } catch (const StorageError& e) {
             return admitted(Failure{Failure::Source::Storage, e.status(), -1, e.what()});
         }
-        if (!conversation || !history) return admitted(notFound());
+        if (!loaded) return admitted(notFound());
         StoredMessage user;
         user.id = newUuid();
         user.conversationId = conversationId;
         user.role = OMNICHAT_ROLE_USER;
         user.content = std::move(content);
         auto exchange = std::make_shared<SendExchange>(
-            SendExchange::Services{config_, storage_, providers_, pool_, timer_}, std::move(*conversation),
-            std::move(*history), std::move(user), std::move(sink), std::move(admitted));
+            SendExchange::Services{config_, storage_, providers_, pool_, timer_}, std::move(loaded->conversation),
+            std::move(loaded->history), std::move(user), std::move(sink), std::move(admitted));
         exchange->start();
     });
     if (!queued) inFlight_.fetch_sub(1);

@@ -80,6 +80,34 @@ std::optional<std::vector<StoredMessage>> StorageClient::listMessages(const std:
     return out;
 }
 
+std::optional<StorageClient::LoadedConversation> StorageClient::loadConversation(const std::string& id,
+                                                                                 const std::string& userId) {
+    // The loader zero-fills what an older plugin's table lacks.
+    if (!vt_.conversation_load) {
+        auto conversation = getConversation(id, userId);
+        if (!conversation) return std::nullopt;
+        auto history = listMessages(id, userId, "", -1);
+        if (!history) return std::nullopt;
+        return LoadedConversation{std::move(*conversation), std::move(*history)};
+    }
+    ErrorBox b;
+    struct Collected {
+        std::vector<Conversation> conversations;
+        std::vector<StoredMessage> messages;
+    } out;
+    auto onConversation = [](void* ud, const omnichat_conversation_t* c) {
+        static_cast<Collected*>(ud)->conversations.push_back(fromC(*c));
+    };
+    auto onMessage = [](void* ud, const omnichat_stored_message_t* m) {
+        static_cast<Collected*>(ud)->messages.push_back(fromC(*m));
+    };
+    if (!check(vt_.conversation_load(instance_->handle(), str(id), str(userId), onConversation, onMessage, &out, &b.e),
+               b, "load conversation") ||
+        out.conversations.empty())
+        return std::nullopt;
+    return LoadedConversation{std::move(out.conversations.front()), std::move(out.messages)};
+}
+
 bool StorageClient::appendExchange(const StoredMessage& user, const StoredMessage& assistant) {
     ErrorBox b;
     auto u = toC(user), a = toC(assistant);

@@ -36,6 +36,13 @@ public:
     // nullopt: the conversation is not the user's, or `afterId` is not in it.
     std::optional<std::vector<StoredMessage>> listMessages(const std::string& conversationId, const std::string& userId,
                                                            const std::string& afterId, int64_t limit);
+    struct LoadedConversation {
+        Conversation conversation;
+        std::vector<StoredMessage> history;
+    };
+    // The conversation and its whole history, in one storage call when the
+    // plugin offers it (ABI 1.2); nullopt: not the user's.
+    std::optional<LoadedConversation> loadConversation(const std::string& id, const std::string& userId);
     // false: the conversation is gone.
     bool appendExchange(const StoredMessage& user, const StoredMessage& assistant);
 

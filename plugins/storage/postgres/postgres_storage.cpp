@@ -12,6 +12,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <initializer_list>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -40,17 +41,30 @@ enum StatementId : size_t {
     kDeleteConversation,
     kMessageSeq,
     kHistory,
+    kLoad,
     kAppendExchange,
     kStatementCount,
 };
 
-#define OMNICHAT_CONVERSATION_COLUMNS                                                                \
-    "id, project_id, user_id, title, created_at_ms, updated_at_ms, provider, model, system_prompt, " \
-    "message_count, prompt_tokens, completion_tokens, cost"
+// Column lists in the order conversationAt() and messageAt() read them.
+std::string columns(const char* table, std::initializer_list<const char*> names) {
+    std::string out;
+    for (const char* name : names) out += std::string(out.empty() ? "" : ", ") + table + "." + name;
+    return out;
+}
+std::string conversationColumns(const char* table) {
+    return columns(table, {"id", "project_id", "user_id", "title", "created_at_ms", "updated_at_ms", "provider",
+                           "model", "system_prompt", "message_count", "prompt_tokens", "completion_tokens", "cost"});
+}
+constexpr int kConversationColumnCount = 13;
+std::string messageColumns(const char* table) {
+    return columns(table,
+                   {"id", "role", "content", "created_at_ms", "provider", "model", "finish_reason", "prompt_tokens",
+                    "completion_tokens", "latency_ms", "cached_tokens", "reasoning_tokens", "cost"});
+}
 
-// One message's 13 value parameters, numbered from `base`: id, role, content,
-// created_at_ms, provider, model, finish_reason, prompt_tokens,
-// completion_tokens, latency_ms, cached_tokens, reasoning_tokens, cost.
+// One message's 13 value parameters, numbered from `base`, in the order of
+// messageColumns(); conversation_id ($5) and seq come after the id.
 std::string messageValues(int base, const char* seq) {
     auto p = [&](int i, const char* type) { return "$" + std::to_string(base + i) + "::" + type; };
     return "SELECT " + p(0, "text") + ", $5::text, " + seq + ", " + p(1, "int2") + ", " + p(2, "text") + ", " +
@@ -63,9 +77,9 @@ const std::array<std::string, kStatementCount>& statements() {
     static const std::array<std::string, kStatementCount> sql{
         "INSERT INTO conversations (id, project_id, user_id, title, created_at_ms, updated_at_ms, provider, model, "
         "system_prompt) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        "SELECT " OMNICHAT_CONVERSATION_COLUMNS " FROM conversations WHERE id = $1 AND user_id = $2",
-        "SELECT " OMNICHAT_CONVERSATION_COLUMNS
-        " FROM conversations WHERE user_id = $1 AND project_id = $2 ORDER BY created_at_ms DESC, id",
+        "SELECT " + conversationColumns("c") + " FROM conversations c WHERE c.id = $1 AND c.user_id = $2",
+        "SELECT " + conversationColumns("c") +
+            " FROM conversations c WHERE c.user_id = $1 AND c.project_id = $2 ORDER BY c.created_at_ms DESC, c.id",
         // One statement, so one transaction: the messages go with their
         // conversation, and only the owner's.
         "WITH d AS (DELETE FROM conversations WHERE id = $1 AND user_id = $2 RETURNING id), "
@@ -74,10 +88,14 @@ const std::array<std::string, kStatementCount>& statements() {
         "WHERE m.id = $1 AND c.id = $2 AND c.user_id = $3",
         // The owner's conversation row, joined with its page of messages: no
         // row means "not yours or gone", one row of NULLs an empty page.
-        "SELECT m.id, m.role, m.content, m.created_at_ms, m.provider, m.model, m.finish_reason, m.prompt_tokens, "
-        "m.completion_tokens, m.latency_ms, m.cached_tokens, m.reasoning_tokens, m.cost FROM conversations c "
-        "LEFT JOIN LATERAL (SELECT * FROM messages WHERE conversation_id = c.id AND seq > $3 ORDER BY seq "
-        "LIMIT $4) m ON true WHERE c.id = $1 AND c.user_id = $2 ORDER BY m.seq",
+        "SELECT " + messageColumns("m") +
+            " FROM conversations c LEFT JOIN LATERAL (SELECT * FROM messages WHERE conversation_id = c.id AND "
+            "seq > $3 ORDER BY seq LIMIT $4) m ON true WHERE c.id = $1 AND c.user_id = $2 ORDER BY m.seq",
+        // The same, whole, beside the conversation's own columns: a send's
+        // reads in one round trip.
+        "SELECT " + conversationColumns("c") + ", " + messageColumns("m") +
+            " FROM conversations c LEFT JOIN messages m ON m.conversation_id = c.id WHERE c.id = $1 AND "
+            "c.user_id = $2 ORDER BY m.seq",
         // Bumping the counter locks the conversation row until the statement
         // commits, so concurrent appends (from any host) take turns and each
         // pair gets adjacent sequence numbers.
@@ -90,8 +108,6 @@ const std::array<std::string, kStatementCount>& statements() {
     };
     return sql;
 }
-
-#undef OMNICHAT_CONVERSATION_COLUMNS
 
 // Text-format parameters; a missing value is SQL NULL.
 class Params {
@@ -195,8 +211,9 @@ public:
 
 private:
     static const char* name(StatementId id) {
-        static const std::array<const char*, kStatementCount> names{
-            "oc_ins_conv", "oc_get_conv", "oc_list_conv", "oc_del_conv", "oc_msg_seq", "oc_history", "oc_append"};
+        static const std::array<const char*, kStatementCount> names{"oc_ins_conv", "oc_get_conv", "oc_list_conv",
+                                                                    "oc_del_conv", "oc_msg_seq",  "oc_history",
+                                                                    "oc_load",     "oc_append"};
         return names[id];
     }
 
@@ -332,20 +349,28 @@ public:
             for (int i = 0; i < rows; ++i) {
                 Row row(r.get(), i);
                 if (row.isNull(0)) continue;  // the conversation has no messages in this page
-                m.id = row.text(0);
-                m.role = static_cast<omnichat_role_t>(row.integer(1));
-                m.content = row.text(2);
-                m.createdAtMs = row.integer(3);
-                m.provider = row.text(4);
-                m.model = row.text(5);
-                m.finishReason = row.text(6);
-                m.promptTokens = row.integer(7);
-                m.completionTokens = row.integer(8);
-                m.latencyMs = row.integer(9);
-                m.cachedTokens = row.integer(10);
-                m.reasoningTokens = row.integer(11);
-                m.cost = row.real(12);
+                readMessage(row, 0, m);
                 sink(m);
+            }
+        });
+    }
+
+    void loadConversation(std::string_view id, std::string_view userId, const omnichat::ConversationSink& conversation,
+                          const omnichat::MessageSink& messages) override {
+        Params p;
+        p.text(id).text(userId);
+        withConnection([&](Connection& c) {
+            auto r = c.run(kLoad, p);
+            int rows = PQntuples(r.get());
+            if (rows == 0) throw omnichat::Error(OMNICHAT_ERR_NOT_FOUND, "no such conversation");
+            conversation(conversationAt(Row(r.get(), 0)));
+            omnichat::StoredMessage m;
+            m.conversationId = std::string(id);
+            for (int i = 0; i < rows; ++i) {
+                Row row(r.get(), i);
+                if (row.isNull(kConversationColumnCount)) continue;  // no messages yet
+                readMessage(row, kConversationColumnCount, m);
+                messages(m);
             }
         });
     }
@@ -489,24 +514,43 @@ private:
     }
 
     static void emitConversations(const PGresult* r, const omnichat::ConversationSink& sink) {
-        for (int i = 0, rows = PQntuples(r); i < rows; ++i) {
-            Row row(r, i);
-            omnichat::Conversation c;
-            c.id = row.text(0);
-            c.projectId = row.text(1);
-            c.userId = row.text(2);
-            if (!row.isNull(3)) c.title = row.text(3);
-            c.createdAtMs = row.integer(4);
-            c.updatedAtMs = row.integer(5);
-            c.provider = row.text(6);
-            c.model = row.text(7);
-            c.systemPrompt = row.text(8);
-            c.messageCount = row.integer(9);
-            c.promptTokens = row.integer(10);
-            c.completionTokens = row.integer(11);
-            c.cost = row.real(12).value_or(0.0);
-            sink(c);
-        }
+        for (int i = 0, rows = PQntuples(r); i < rows; ++i) sink(conversationAt(Row(r, i)));
+    }
+
+    static omnichat::Conversation conversationAt(const Row& row) {
+        omnichat::Conversation c;
+        c.id = row.text(0);
+        c.projectId = row.text(1);
+        c.userId = row.text(2);
+        if (!row.isNull(3)) c.title = row.text(3);
+        c.createdAtMs = row.integer(4);
+        c.updatedAtMs = row.integer(5);
+        c.provider = row.text(6);
+        c.model = row.text(7);
+        c.systemPrompt = row.text(8);
+        c.messageCount = row.integer(9);
+        c.promptTokens = row.integer(10);
+        c.completionTokens = row.integer(11);
+        c.cost = row.real(12).value_or(0.0);
+        return c;
+    }
+
+    // The messageColumns() starting at column `first` into `m`, whose
+    // conversation id the caller sets.
+    static void readMessage(const Row& row, int first, omnichat::StoredMessage& m) {
+        m.id = row.text(first);
+        m.role = static_cast<omnichat_role_t>(row.integer(first + 1));
+        m.content = row.text(first + 2);
+        m.createdAtMs = row.integer(first + 3);
+        m.provider = row.text(first + 4);
+        m.model = row.text(first + 5);
+        m.finishReason = row.text(first + 6);
+        m.promptTokens = row.integer(first + 7);
+        m.completionTokens = row.integer(first + 8);
+        m.latencyMs = row.integer(first + 9);
+        m.cachedTokens = row.integer(first + 10);
+        m.reasoningTokens = row.integer(first + 11);
+        m.cost = row.real(first + 12);
     }
 
     std::string redacted(std::string text) const {

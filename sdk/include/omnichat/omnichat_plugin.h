@@ -41,7 +41,7 @@ extern "C" {
 /* A host loads a plugin when the majors are equal and the plugin's minor is
  * not newer than its own. Minor bumps only append fields and functions. */
 #define OMNICHAT_ABI_MAJOR 1
-#define OMNICHAT_ABI_MINOR 1
+#define OMNICHAT_ABI_MINOR 2
 #define OMNICHAT_ABI_VERSION ((uint32_t)((OMNICHAT_ABI_MAJOR << 16) | OMNICHAT_ABI_MINOR))
 
 #if defined(_WIN32)
@@ -430,6 +430,16 @@ typedef struct omnichat_storage_vtable {
      * conversation is gone. */
     omnichat_status_t (*exchange_append)(void* instance, const omnichat_stored_message_t* user,
                                          const omnichat_stored_message_t* assistant, omnichat_error_t* error);
+    /* Since 1.2; optional (NULL, or absent from a smaller struct_size: the
+     * host calls conversation_get, then messages_list). What a send needs
+     * before it calls the provider, in one call so a database can answer it
+     * in one round trip: `conversation_sink` once for conversation `id` of
+     * `user_id`, then `message_sink` for each of its messages, oldest first.
+     * NOT_FOUND as for conversation_get. */
+    omnichat_status_t (*conversation_load)(void* instance, omnichat_str_t id, omnichat_str_t user_id,
+                                           omnichat_conversation_sink_t conversation_sink,
+                                           omnichat_message_sink_t message_sink, void* user_data,
+                                           omnichat_error_t* error);
 } omnichat_storage_vtable_t;
 
 typedef enum omnichat_plugin_kind { OMNICHAT_PLUGIN_PROVIDER = 1, OMNICHAT_PLUGIN_STORAGE = 2 } omnichat_plugin_kind_t;

@@ -443,6 +443,13 @@ public:
     virtual void listMessages(std::string_view conversationId, std::string_view userId, std::string_view afterId,
                               int64_t limit, const MessageSink& sink) = 0;
     virtual void appendExchange(const StoredMessage& user, const StoredMessage& assistant) = 0;
+    // The conversation, then its whole history: what a send reads before it
+    // calls the provider. Override it to answer in one round trip.
+    virtual void loadConversation(std::string_view id, std::string_view userId, const ConversationSink& conversation,
+                                  const MessageSink& messages) {
+        getConversation(id, userId, conversation);
+        listMessages(id, userId, {}, -1, messages);
+    }
 
 protected:
     const Host& host() const { return host_; }
@@ -540,6 +547,22 @@ struct StorageGlue {
                                             const omnichat_stored_message_t* a, omnichat_error_t* e) {
         return guarded(e, [&] { self(i)->appendExchange(fromC(*u), fromC(*a)); });
     }
+    static omnichat_status_t loadConversation(void* i, omnichat_str_t id, omnichat_str_t user,
+                                              omnichat_conversation_sink_t conversationSink,
+                                              omnichat_message_sink_t messageSink, void* ud, omnichat_error_t* e) {
+        return guarded(e, [&] {
+            self(i)->loadConversation(
+                view(id), view(user),
+                [&](const Conversation& c) {
+                    auto raw = toC(c);
+                    conversationSink(ud, &raw);
+                },
+                [&](const StoredMessage& m) {
+                    auto raw = toC(m);
+                    messageSink(ud, &raw);
+                });
+        });
+    }
 };
 
 template <class T, size_t N>
@@ -575,7 +598,8 @@ const omnichat_plugin_descriptor_t* storageDescriptor(const char* name, const ch
                                                   &StorageGlue::listConversations,
                                                   &StorageGlue::deleteConversation,
                                                   &StorageGlue::listMessages,
-                                                  &StorageGlue::appendExchange};
+                                                  &StorageGlue::appendExchange,
+                                                  &StorageGlue::loadConversation};
     static const omnichat_plugin_descriptor_t descriptor{sizeof(omnichat_plugin_descriptor_t),
                                                          OMNICHAT_ABI_VERSION,
                                                          name,

@@ -1,0 +1,64 @@
+#include "chat/storage_client.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "common/ids.hpp"
+#include "plugins/plugin_config.hpp"
+
+namespace omnichat {
+namespace {
+
+TEST(StorageClient, LoadsAConversationFromAPluginBuiltBeforeConversationLoad) {
+    PluginLibraries plugins(OMNICHAT_TEST_PLUGIN_DIR);
+    StorageClient storage(
+        plugins.createInstance({"storage-abi-1-1", {}, "f.yaml:1"}, "storage", OMNICHAT_PLUGIN_STORAGE));
+    auto loaded = storage.loadConversation("c1", "u1");
+    ASSERT_TRUE(loaded);
+    EXPECT_EQ(loaded->conversation.model, "old-model");
+    ASSERT_EQ(loaded->history.size(), 2u);
+    EXPECT_EQ(loaded->history[0].content, "first question");
+    EXPECT_EQ(loaded->history[1].role, OMNICHAT_ROLE_ASSISTANT);
+    EXPECT_FALSE(storage.loadConversation("c1", "someone-else"));
+}
+
+TEST(StorageClient, LoadsAConversationWithItsHistoryInOneCall) {
+    auto folder = std::filesystem::temp_directory_path() / ("omnichat-storage-" + newUuid());
+    {
+        PluginLibraries plugins(OMNICHAT_PLUGIN_DIR);
+        StorageClient storage(
+            plugins.createInstance({"sqlite", {{"path", {(folder / "db.sqlite").string(), "f.yaml:2"}}}, "f.yaml:1"},
+                                   "storage", OMNICHAT_PLUGIN_STORAGE));
+        storage.migrate();
+        Conversation c;
+        c.id = newUuid();
+        c.projectId = "p";
+        c.userId = "u";
+        c.systemPrompt = "Be brief.";
+        storage.createConversation(c);
+        StoredMessage question, answer;
+        question.id = newUuid();
+        question.conversationId = c.id;
+        question.content = "hello";
+        answer = question;
+        answer.id = newUuid();
+        answer.role = OMNICHAT_ROLE_ASSISTANT;
+        answer.content = "hi";
+        ASSERT_TRUE(storage.appendExchange(question, answer));
+
+        auto loaded = storage.loadConversation(c.id, "u");
+        ASSERT_TRUE(loaded);
+        EXPECT_EQ(loaded->conversation.systemPrompt, "Be brief.");
+        EXPECT_EQ(loaded->conversation.messageCount, 2);
+        ASSERT_EQ(loaded->history.size(), 2u);
+        EXPECT_EQ(loaded->history[0].content, "hello");
+        EXPECT_EQ(loaded->history[1].content, "hi");
+        EXPECT_FALSE(storage.loadConversation(c.id, "not-u"));
+        EXPECT_FALSE(storage.loadConversation(newUuid(), "u"));
+    }
+    std::filesystem::remove_all(folder);
+}
+
+}  // namespace
+}  // namespace omnichat
