@@ -29,18 +29,23 @@ using Handler = void (*)(RouteContext&);
 
 struct Route {
     Http::Method method;
-    std::vector<std::string> pattern;  // "{}" matches one segment
+    const char* pattern;  // "{id}" (any name in braces) matches one segment
     Handler handler;
+    bool authenticated = true;
 };
 
 const std::vector<Route>& routes() {
     static const std::vector<Route> table{
-        {Http::Method::Post, {"conversations"}, &createConversation},
-        {Http::Method::Get, {"conversations", "project", "{}"}, &listProjectConversations},
-        {Http::Method::Get, {"conversations", "{}"}, &getConversation},
-        {Http::Method::Delete, {"conversations", "{}"}, &deleteConversation},
-        {Http::Method::Get, {"conversations", "{}", "messages"}, &listMessages},
-        {Http::Method::Post, {"conversations", "{}", "messages"}, &sendMessage},
+        {Http::Method::Post, "/conversations", &createConversation},
+        {Http::Method::Get, "/conversations/project/{project_id}", &listProjectConversations},
+        {Http::Method::Get, "/conversations/{id}", &getConversation},
+        {Http::Method::Delete, "/conversations/{id}", &deleteConversation},
+        {Http::Method::Get, "/conversations/{id}/messages", &listMessages},
+        {Http::Method::Post, "/conversations/{id}/messages", &sendMessage},
+        // For probes and scrapers, which hold no token.
+        {Http::Method::Get, "/healthz", &healthz, false},
+        {Http::Method::Get, "/readyz", &readyz, false},
+        {Http::Method::Get, "/metrics", &metrics, false},
     };
     return table;
 }
@@ -58,16 +63,35 @@ std::vector<std::string> splitPath(const std::string& resource) {
 }
 
 bool matches(const Route& r, const std::vector<std::string>& segments, std::vector<std::string>& params) {
-    if (r.pattern.size() != segments.size()) return false;
+    static const auto patterns = [] {
+        std::vector<std::vector<std::string>> out;
+        for (const auto& route : routes()) out.push_back(splitPath(route.pattern));
+        return out;
+    }();
+    const auto& pattern = patterns[static_cast<size_t>(&r - routes().data())];
+    if (pattern.size() != segments.size()) return false;
     std::vector<std::string> captured;
     for (size_t i = 0; i < segments.size(); ++i) {
-        if (r.pattern[i] == "{}")
+        if (pattern[i].front() == '{')
             captured.push_back(segments[i]);
-        else if (r.pattern[i] != segments[i])
+        else if (pattern[i] != segments[i])
             return false;
     }
     params = std::move(captured);
     return true;
+}
+
+// A client's X-Request-Id is kept when it is a plain token; otherwise, or
+// without one, we make one.
+std::string requestId(const Http::Request& request) {
+    if (auto raw = request.headers().tryGetRaw("X-Request-Id")) {
+        const std::string& v = raw->value();
+        bool plain = !v.empty() && v.size() <= 128 && std::all_of(v.begin(), v.end(), [](unsigned char c) {
+            return std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == ':';
+        });
+        if (plain) return v;
+    }
+    return newUuid();
 }
 
 std::optional<std::string> bearerToken(const Http::Request& request) {
@@ -87,19 +111,21 @@ class RestHandler : public Http::Handler {
 public:
     HTTP_PROTOTYPE(RestHandler)
 
-    RestHandler(const Config& config, ChatService& chat, const JwtAuthenticator& auth, Timer& timer)
-        : config_(config), chat_(chat), auth_(auth), timer_(timer) {}
+    explicit RestHandler(ServerState& state) : state_(state) {}
 
     void onRequest(const Http::Request& request, Http::ResponseWriter writer) override {
         // Deferred responses outlive Pistache's header and body timers;
         // marking the peer idle puts the connection under the keep-alive
         // timeout instead of answering 408 mid-way.
         if (auto peer = writer.peer()) peer->setIdle(true);
-        auto respond = std::make_shared<Responder>(request, std::move(writer));
+        RequestRecord record{requestId(request), Http::methodString(request.method()), "-", "-"};
+        auto respond =
+            std::make_shared<Responder>(request, std::move(writer), std::move(record), state_.metrics, state_.open);
         try {
             dispatch(request, respond);
         } catch (const std::exception& e) {
-            spdlog::error("unhandled error in {}: {}", request.resource(), e.what());
+            spdlog::error("request {}: unhandled error in {}: {}", respond->record().id, respond->record().route,
+                          e.what());
             respond->error(500, "internal_error", "internal error");
         }
     }
@@ -115,6 +141,7 @@ private:
             if (!matches(r, segments, p)) continue;
             // A literal route ("project/{}") wins over a parameter one.
             if (r.method == request.method() && !found) {
+                respond->record().route = r.pattern;
                 found = &r;
                 params = std::move(p);
             }
@@ -124,20 +151,27 @@ private:
             if (allowed.empty()) return respond->error(404, "not_found", "no such route");
             return respond->error(405, "method_not_allowed", "method not allowed on this route");
         }
-        auto token = bearerToken(request);
-        auto user = token ? auth_.verify(*token, nowUnixMs() / 1000) : std::nullopt;
-        if (!user) return respond->error(401, "unauthorized", "a valid bearer token is required");
-        if (request.body().size() > config_.maxBodyBytes)
+        std::string userId;
+        if (found->authenticated) {
+            if (state_.draining) {
+                respond->closeAfterResponse();
+                return respond->error(503, "shutting_down", "the server is shutting down, try again", 1);
+            }
+            auto token = bearerToken(request);
+            auto user = token ? state_.auth.verify(*token, nowUnixMs() / 1000) : std::nullopt;
+            if (!user) return respond->error(401, "unauthorized", "a valid bearer token is required");
+            userId = std::move(*user);
+            respond->record().user = userId;
+        }
+        if (request.body().size() > state_.config.maxBodyBytes)
             return respond->error(413, "payload_too_large",
-                                  "request body exceeds " + std::to_string(config_.maxBodyBytes) + " bytes");
-        RouteContext ctx{request, respond, std::move(*user), std::move(params), chat_, config_, timer_};
+                                  "request body exceeds " + std::to_string(state_.config.maxBodyBytes) + " bytes");
+        RouteContext ctx{request,     respond,       std::move(userId), std::move(params),
+                         state_.chat, state_.config, state_.timer,      state_};
         found->handler(ctx);
     }
 
-    const Config& config_;
-    ChatService& chat_;
-    const JwtAuthenticator& auth_;
-    Timer& timer_;
+    ServerState& state_;
 };
 
 }  // namespace
@@ -173,29 +207,31 @@ std::optional<nlohmann::json> readJsonObject(RouteContext& ctx, bool required) {
 }
 
 struct HttpServer::Impl {
-    const Config& config;
-    ChatService& chat;
-    const JwtAuthenticator& auth;
-    Timer& timer;
+    ServerState state;
     std::unique_ptr<Http::Endpoint> endpoint;
 };
 
-HttpServer::HttpServer(const Config& config, ChatService& chat, const JwtAuthenticator& auth, Timer& timer)
-    : impl_(new Impl{config, chat, auth, timer, nullptr}) {}
+HttpServer::HttpServer(const Config& config, ChatService& chat, const JwtAuthenticator& auth, Timer& timer,
+                       Metrics& metrics)
+    : impl_(new Impl{{config, chat, auth, timer, metrics}, nullptr}) {}
 
 HttpServer::~HttpServer() { shutdown(); }
 
+void HttpServer::drain() { impl_->state.draining = true; }
+
+int HttpServer::openRequests() const { return impl_->state.open.load(); }
+
 void HttpServer::start() {
-    Address address(impl_->config.listenHost, Port(impl_->config.listenPort));
+    Address address(impl_->state.config.listenHost, Port(impl_->state.config.listenPort));
     impl_->endpoint = std::make_unique<Http::Endpoint>(address);
     auto opts = Http::Endpoint::options()
-                    .threads(static_cast<int>(impl_->config.reactorThreads))
+                    .threads(static_cast<int>(impl_->state.config.reactorThreads))
                     .flags(Tcp::Options::ReuseAddr)
-                    .maxRequestSize(2 * impl_->config.maxBodyBytes + kHeaderAllowance)
+                    .maxRequestSize(2 * impl_->state.config.maxBodyBytes + kHeaderAllowance)
                     .headerTimeout(std::chrono::seconds(30))
                     .bodyTimeout(std::chrono::seconds(60));
     impl_->endpoint->init(opts);
-    impl_->endpoint->setHandler(Http::make_handler<RestHandler>(impl_->config, impl_->chat, impl_->auth, impl_->timer));
+    impl_->endpoint->setHandler(Http::make_handler<RestHandler>(impl_->state));
     impl_->endpoint->serveThreaded();
 }
 

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "chat/chat_service.hpp"
+#include "observability/metrics.hpp"
 
 namespace omnichat {
 
@@ -32,11 +33,17 @@ private:
 
 constexpr char kRetryAfter[] = "Retry-After";
 constexpr char kWwwAuthenticate[] = "WWW-Authenticate";
+constexpr char kRequestId[] = "X-Request-Id";
 
 }  // namespace
 
-Responder::Responder(const Http::Request& request, Http::ResponseWriter writer)
-    : writer_(std::make_shared<Http::ResponseWriter>(std::move(writer))) {
+Responder::Responder(const Http::Request& request, Http::ResponseWriter writer, RequestRecord record, Metrics& metrics,
+                     std::atomic<int>& openRequests)
+    : writer_(std::make_shared<Http::ResponseWriter>(std::move(writer))),
+      record_(std::move(record)),
+      metrics_(metrics),
+      openRequests_(openRequests) {
+    ++openRequests_;
     // Pistache answers "Connection: Close" to requests without a Connection
     // header although it keeps the socket: decide from the request instead.
     auto connection = request.headers().tryGet<Http::Header::Connection>();
@@ -46,28 +53,44 @@ Responder::Responder(const Http::Request& request, Http::ResponseWriter writer)
         keepAlive_ = request.version() == Http::Version::Http11;
 }
 
-void Responder::send(int status, const std::string& body, bool isJson, int retryAfterSeconds) {
+Responder::~Responder() { --openRequests_; }
+
+void Responder::send(int status, const std::string& body, const char* contentType, int retryAfterSeconds) {
     auto& headers = writer_->headers();
     // Collection::add keeps an existing header: replace Pistache's default.
     headers.remove<Http::Header::Connection>();
     headers.add<Http::Header::Connection>(keepAlive_ ? Http::ConnectionControl::KeepAlive
                                                      : Http::ConnectionControl::Close);
+    headers.add<TextHeader<kRequestId>>(record_.id);
     if (retryAfterSeconds >= 0) headers.add<TextHeader<kRetryAfter>>(std::to_string(retryAfterSeconds));
     if (status == 401) headers.add<TextHeader<kWwwAuthenticate>>("Bearer");
-    if (isJson)
-        writer_->send(static_cast<Http::Code>(status), body, MIME(Application, Json));
+    if (contentType)
+        writer_->send(static_cast<Http::Code>(status), body, Http::Mime::MediaType::fromString(contentType));
     else
         writer_->send(static_cast<Http::Code>(status), body);
+    finished(status);
 }
 
-void Responder::json(int status, const std::string& body) { send(status, body, true, -1); }
+void Responder::finished(int status) {
+    if (finished_.exchange(true)) return;
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - record_.started).count();
+    metrics_.observeRequest(record_.method, record_.route, status, seconds);
+    spdlog::info("access method={} route={} status={} ms={:.2f} user={} request_id={}", record_.method, record_.route,
+                 status, seconds * 1000, record_.user, record_.id);
+}
+
+void Responder::json(int status, const std::string& body) { send(status, body, "application/json", -1); }
+
+void Responder::text(int status, const std::string& body, const std::string& contentType) {
+    send(status, body, contentType.c_str(), -1);
+}
 
 std::weak_ptr<Tcp::Peer> Responder::peer() const { return writer_->getPeer(); }
 
-void Responder::noContent() { send(204, "", false, -1); }
+void Responder::noContent() { send(204, "", nullptr, -1); }
 
 void Responder::error(int status, const std::string& code, const std::string& message, int retryAfterSeconds) {
-    send(status, errorBody({status, code, message, retryAfterSeconds}), true, retryAfterSeconds);
+    send(status, errorBody({status, code, message, retryAfterSeconds}), "application/json", retryAfterSeconds);
 }
 
 ApiError apiError(const Failure& f) {
@@ -82,15 +105,11 @@ ApiError apiError(const Failure& f) {
             case OMNICHAT_ERR_BAD_REQUEST:
                 return error(400, "invalid_content", "the content cannot be stored as given");
             case OMNICHAT_ERR_UNAVAILABLE:
-                spdlog::warn("storage unavailable: {}", f.detail);
                 return error(503, "storage_unavailable", "storage is unavailable, try again", 1);
-            default:
-                spdlog::error("storage failure: {}", f.detail);
-                return error(500, "internal_error", "internal error");
+            default: return error(500, "internal_error", "internal error");
         }
     }
     if (f.source == S::Provider) {
-        spdlog::warn("provider failure: {}", f.detail);
         switch (f.status) {
             case OMNICHAT_ERR_TIMEOUT:
                 return error(504, f.code.empty() ? "provider_timeout" : f.code, "the provider did not answer in time");
@@ -112,17 +131,27 @@ ApiError apiError(const Failure& f) {
         }
     }
     if (f.status == OMNICHAT_ERR_CANCELLED) return error(499, "client_closed", "the client went away");
-    spdlog::error("service failure: {}", f.detail);
     return error(500, "internal_error", "internal error");
 }
 
-std::string errorBody(const ApiError& e) {
-    return nlohmann::json{{"error", {{"code", e.code}, {"message", e.message}}}}.dump();
+std::string Responder::errorBody(const ApiError& e) const {
+    return nlohmann::json{{"error", {{"code", e.code}, {"message", e.message}, {"request_id", record_.id}}}}.dump();
+}
+
+std::string Responder::failureBody(const Failure& f) {
+    auto e = apiError(f);
+    // The detail (which may name a library or a host) stays in the log.
+    if (e.status >= 500 && e.status != 503)
+        spdlog::error("request {} failed ({}): {}", record_.id, e.code, f.detail);
+    else
+        spdlog::warn("request {} failed ({}): {}", record_.id, e.code, f.detail);
+    return errorBody(e);
 }
 
 void Responder::failure(const Failure& f) {
     auto e = apiError(f);
-    error(e.status, e.code, e.message, e.retryAfterSeconds);
+    auto body = failureBody(f);
+    send(e.status, body, "application/json", e.retryAfterSeconds);
 }
 
 }  // namespace omnichat

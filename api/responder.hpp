@@ -1,4 +1,6 @@
 #pragma once
+#include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -12,6 +14,7 @@ class Peer;
 
 namespace omnichat {
 
+class Metrics;
 struct Failure;
 
 // An error as the client sees it.
@@ -21,30 +24,59 @@ struct ApiError {
     std::string message;
     int retryAfterSeconds = -1;
 };
-// The HTTP status and code of a domain failure; logs the detail.
+// The HTTP status and code of a domain failure.
 ApiError apiError(const Failure& f);
-// {"error": {"code", "message"}}
-std::string errorBody(const ApiError& e);
+
+// What the access log and the metrics say about one request.
+struct RequestRecord {
+    std::string id;      // X-Request-Id: the client's, or one we made
+    std::string method;  // GET, POST, ...
+    std::string route;   // the route's pattern, "-" when none matched
+    std::string user;    // the token's subject, "-" before authentication
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+};
 
 // Sends one response, from any thread, exactly once. Holds the Pistache
 // writer moved out of the handler so the reactor is free while work runs.
+// When the response is complete it writes the access log line and the
+// request metrics; while it exists the request counts as open (a draining
+// server waits for it).
 class Responder {
 public:
-    Responder(const Pistache::Http::Request& request, Pistache::Http::ResponseWriter writer);
+    Responder(const Pistache::Http::Request& request, Pistache::Http::ResponseWriter writer, RequestRecord record,
+              Metrics& metrics, std::atomic<int>& openRequests);
+    ~Responder();
+    Responder(const Responder&) = delete;
+    Responder& operator=(const Responder&) = delete;
 
     void json(int status, const std::string& body);
+    void text(int status, const std::string& body, const std::string& contentType);
     void noContent();
-    // {"error": {"code", "message"}}; retryAfterSeconds >= 0 adds Retry-After.
+    // {"error": {"code", "message", "request_id"}}; retryAfterSeconds >= 0
+    // adds Retry-After.
     void error(int status, const std::string& code, const std::string& message, int retryAfterSeconds = -1);
     void failure(const Failure& f);
+    // The error body for `f` (its detail goes to the log, with the request
+    // id), for a response written by hand.
+    std::string failureBody(const Failure& f);
+    // A response written by hand (SSE) ended with `status`.
+    void finished(int status);
     // The connection, for a response written by hand (SSE).
     std::weak_ptr<Pistache::Tcp::Peer> peer() const;
     bool keepAlive() const { return keepAlive_; }
+    // Ask the client to close the connection (the server is draining).
+    void closeAfterResponse() { keepAlive_ = false; }
+    RequestRecord& record() { return record_; }
 
 private:
-    void send(int status, const std::string& body, bool isJson, int retryAfterSeconds);
+    void send(int status, const std::string& body, const char* contentType, int retryAfterSeconds);
+    std::string errorBody(const ApiError& e) const;
     std::shared_ptr<Pistache::Http::ResponseWriter> writer_;
     bool keepAlive_;
+    RequestRecord record_;
+    Metrics& metrics_;
+    std::atomic<int>& openRequests_;
+    std::atomic<bool> finished_{false};
 };
 
 using ResponderPtr = std::shared_ptr<Responder>;

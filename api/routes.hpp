@@ -1,6 +1,7 @@
 #pragma once
 #include <pistache/http.h>
 
+#include <atomic>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -11,8 +12,21 @@
 namespace omnichat {
 
 class ChatService;
+class JwtAuthenticator;
+class Metrics;
 class Timer;
 struct Config;
+
+// What the server's routes share, for its whole life.
+struct ServerState {
+    const Config& config;
+    ChatService& chat;
+    const JwtAuthenticator& auth;
+    Timer& timer;
+    Metrics& metrics;
+    std::atomic<bool> draining{false};  // SIGTERM: finishing what is open
+    std::atomic<int> open{0};           // requests not yet answered
+};
 
 // Everything a route handler needs. Handlers run on a reactor thread: they
 // validate, hand the work to ChatService and return; the reply is sent
@@ -25,6 +39,7 @@ struct RouteContext {
     ChatService& chat;
     const Config& config;
     Timer& timer;
+    ServerState& server;
 };
 
 // conversations.cpp
@@ -35,6 +50,11 @@ void listProjectConversations(RouteContext& ctx);
 // messages.cpp
 void listMessages(RouteContext& ctx);
 void sendMessage(RouteContext& ctx);
+
+// operations.cpp: probes and metrics, no token.
+void healthz(RouteContext& ctx);
+void readyz(RouteContext& ctx);
+void metrics(RouteContext& ctx);
 
 // Shared by the route files.
 void overloaded(RouteContext& ctx);

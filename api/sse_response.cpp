@@ -27,7 +27,9 @@ void SseResponse::started(std::function<void()> abort) {
         "Content-Type: text/event-stream\r\n"
         "Cache-Control: no-cache\r\n"
         "X-Accel-Buffering: no\r\n"
-        "Transfer-Encoding: chunked\r\n";
+        "Transfer-Encoding: chunked\r\n"
+        "X-Request-Id: " +
+        responder_->record().id + "\r\n";
     head += responder_->keepAlive() ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
     peer->send(Pistache::RawBuffer(head, head.size()));
     lastWriteMs_ = nowUnixMs();
@@ -85,7 +87,7 @@ void SseResponse::complete(const Outcome<StoredMessage>& outcome) {
     timer_.cancel(heartbeatTimer_);
     std::string event;
     if (auto* f = std::get_if<Failure>(&outcome)) {
-        event = "event: error\ndata: " + errorBody(apiError(*f)) + "\n\n";
+        event = "event: error\ndata: " + responder_->failureBody(*f) + "\n\n";
     } else {
         const auto& m = std::get<StoredMessage>(outcome);
         auto tokens = [](int64_t v) { return v < 0 ? nlohmann::json(nullptr) : nlohmann::json(v); };
@@ -99,7 +101,9 @@ void SseResponse::complete(const Outcome<StoredMessage>& outcome) {
             {"usage", {{"prompt_tokens", tokens(m.promptTokens)}, {"completion_tokens", tokens(m.completionTokens)}}}};
         event = "event: done\ndata: " + done.dump() + "\n\n";
     }
-    if (writeChunk(event)) writeChunk("");  // "0\r\n\r\n" ends the chunked body
+    bool delivered = writeChunk(event) && writeChunk("");  // "0\r\n\r\n" ends the chunked body
+    // A stream's status is 200 once started; 499 records a client that left.
+    responder_->finished(delivered ? 200 : 499);
 }
 
 }  // namespace omnichat

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <iostream>
@@ -20,6 +21,7 @@
 #include "config/config.hpp"
 #include "host/host_api.hpp"
 #include "host/http_client.hpp"
+#include "observability/metrics.hpp"
 #include "plugins/plugin_loader.hpp"
 #include "runtime/timer.hpp"
 #include "runtime/worker_pool.hpp"
@@ -135,19 +137,39 @@ int serve(const Config& config, bool checkOnly) {
         // of this scope still cancel their timers.
         Timer timer;
         WorkerPool pool(config.workerThreads, config.queueDepth);
-        ChatService chat(config, *storage, providers, pool, timer);
+        Metrics metrics;
+        ChatService chat(config, *storage, providers, pool, timer, metrics);
         JwtAuthenticator auth(config.jwtSecret);
-        HttpServer server(config, chat, auth, timer);
+        HttpServer server(config, chat, auth, timer, metrics);
+        metrics.addGauge("omnichat_sends_in_flight", "Sends admitted and not yet answered.",
+                         [&chat] { return static_cast<double>(chat.sendsInFlight()); });
+        metrics.addGauge("omnichat_worker_queue_depth", "Storage tasks waiting for a worker thread.",
+                         [&pool] { return static_cast<double>(pool.queued()); });
+        metrics.addGauge("omnichat_open_requests", "HTTP requests accepted and not yet answered.",
+                         [&server] { return static_cast<double>(server.openRequests()); });
         server.start();
         // On stdout whatever the log level: scripts and tests wait for it.
         std::cout << "omnichat listening on http://" << config.listenHost << ":" << server.port() << " (storage "
                   << config.storage.plugin << ", provider " << config.defaultProvider << ")" << std::endl;
         int sig = 0;
         sigwait(&signals, &sig);
-        spdlog::info("signal {} received, shutting down", sig);
+        spdlog::info("signal {} received: draining (up to {} s)", sig, config.shutdownGraceSeconds);
+        server.drain();
+        // What was accepted runs on, up to the grace period. Polled: the
+        // main thread has nothing else to do, and this happens once.
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(config.shutdownGraceSeconds);
+        while (server.openRequests() > 0 && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        if (int open = server.openRequests(); open > 0) {
+            spdlog::warn("grace period over: cancelling {} open request(s); nothing of theirs is stored", open);
+            // Pending provider calls complete as cancelled, so their
+            // clients get a 503 (or an error event) before the sockets close.
+            http.stop();
+            const auto last = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+            while (server.openRequests() > 0 && std::chrono::steady_clock::now() < last)
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
         server.shutdown();
-        // Pending provider calls complete as cancelled; their replies drain
-        // through the pool as it stops at the end of this scope.
         http.stop();
     }
     attachHttpClient(nullptr);

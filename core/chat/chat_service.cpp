@@ -18,8 +18,8 @@ Failure notFound() { return {Failure::Source::Storage, OMNICHAT_ERR_NOT_FOUND, -
 
 ChatService::ChatService(const Config& config, StorageClient& storage,
                          std::map<std::string, std::unique_ptr<PluginInstance>>& providers, WorkerPool& pool,
-                         Timer& timer)
-    : config_(config), storage_(storage), providers_(providers), pool_(pool), timer_(timer) {}
+                         Timer& timer, Metrics& metrics)
+    : config_(config), storage_(storage), providers_(providers), pool_(pool), timer_(timer), metrics_(metrics) {}
 
 // Runs `body` on the pool; `body` returns Outcome<T>. Storage exceptions
 // become failures, so every reply is sent exactly once.
@@ -35,6 +35,13 @@ bool ChatService::runStorage(Reply<T> reply, F body) {
             out = Failure{Failure::Source::Service, OMNICHAT_ERR_INTERNAL, -1, e.what()};
         }
         reply(std::move(out));
+    });
+}
+
+bool ChatService::ping(Reply<Done> reply) {
+    return runStorage<Done>(std::move(reply), [this]() -> Outcome<Done> {
+        storage_.ping();
+        return Done{};
     });
 }
 
@@ -124,8 +131,9 @@ bool ChatService::sendMessage(std::string userId, std::string conversationId, st
         user.role = OMNICHAT_ROLE_USER;
         user.content = std::move(content);
         auto exchange = std::make_shared<SendExchange>(
-            SendExchange::Services{config_, storage_, providers_, pool_, timer_}, std::move(loaded->conversation),
-            std::move(loaded->history), std::move(user), std::move(sink), std::move(admitted));
+            SendExchange::Services{config_, storage_, providers_, pool_, timer_, metrics_},
+            std::move(loaded->conversation), std::move(loaded->history), std::move(user), std::move(sink),
+            std::move(admitted));
         exchange->start();
     });
     if (!queued) inFlight_.fetch_sub(1);

@@ -15,6 +15,7 @@
 
 namespace omnichat {
 
+class Metrics;
 class StorageClient;
 class StreamSink;
 class Timer;
@@ -57,7 +58,8 @@ struct Done {};
 class ChatService {
 public:
     ChatService(const Config& config, StorageClient& storage,
-                std::map<std::string, std::unique_ptr<PluginInstance>>& providers, WorkerPool& pool, Timer& timer);
+                std::map<std::string, std::unique_ptr<PluginInstance>>& providers, WorkerPool& pool, Timer& timer,
+                Metrics& metrics);
 
     // Why these choices are not allowed (unknown provider, model the
     // operator did not allow), or nullopt.
@@ -76,6 +78,10 @@ public:
     // delivered to it as they arrive.
     bool sendMessage(std::string userId, std::string conversationId, std::string content,
                      std::shared_ptr<StreamSink> sink, Reply<StoredMessage> reply);
+    // Sends admitted and not yet answered.
+    size_t sendsInFlight() const { return inFlight_.load(); }
+    // Whether storage answers, for /readyz.
+    bool ping(Reply<Done> reply);
 
 private:
     template <class T, class F>
@@ -86,6 +92,7 @@ private:
     std::map<std::string, std::unique_ptr<PluginInstance>>& providers_;
     WorkerPool& pool_;
     Timer& timer_;
+    Metrics& metrics_;
     std::atomic<size_t> inFlight_{0};
 };
 

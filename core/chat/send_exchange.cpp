@@ -5,12 +5,31 @@
 #include "chat/retry_policy.hpp"
 #include "chat/storage_client.hpp"
 #include "common/ids.hpp"
+#include "observability/metrics.hpp"
 #include "runtime/worker_pool.hpp"
 
 namespace omnichat {
 namespace {
 
 using std::chrono::milliseconds;
+
+// The outcome label of a failed provider attempt in the metrics.
+const char* outcomeName(omnichat_status_t status) {
+    switch (status) {
+        case OMNICHAT_OK: return "ok";
+        case OMNICHAT_ERR_CANCELLED: return "cancelled";
+        case OMNICHAT_ERR_TIMEOUT: return "timeout";
+        case OMNICHAT_ERR_CONNECT_TIMEOUT: return "timeout_connect";
+        case OMNICHAT_ERR_RATE_LIMITED: return "rate_limited";
+        case OMNICHAT_ERR_AUTH: return "auth";
+        case OMNICHAT_ERR_BAD_REQUEST: return "bad_request";
+        case OMNICHAT_ERR_CONTENT_FILTERED: return "content_filtered";
+        case OMNICHAT_ERR_UPSTREAM: return "upstream_error";
+        case OMNICHAT_ERR_UNAVAILABLE: return "unavailable";
+        case OMNICHAT_ERR_BAD_RESPONSE: return "bad_response";
+        default: return "error";
+    }
+}
 
 Failure timeoutFailure(const std::string& code, const std::string& detail) {
     return {Failure::Source::Provider, OMNICHAT_ERR_TIMEOUT, -1, detail, code};
@@ -133,6 +152,7 @@ bool SendExchange::onDelta(uint64_t attempt, std::string_view text) {
     if (!sawDelta_) {
         sawDelta_ = true;
         s_.timer.cancel(firstTokenTimer_);
+        s_.metrics.observeFirstToken(routes_[route_].provider, (nowUnixMs() - attemptStartedMs_) / 1000.0);
     }
     s_.timer.cancel(idleTimer_);
     idleTimer_ = s_.timer.after(milliseconds(s_.config.idleTimeoutMs), [weak, attempt] {
@@ -151,7 +171,9 @@ void SendExchange::onOutcome(uint64_t attempt, ProviderOutcome&& outcome) {
         s_.timer.cancel(firstTokenTimer_);
         s_.timer.cancel(idleTimer_);
         const Route& route = routes_[route_];
+        observeAttempt(outcomeName(outcome.status));
         if (outcome.status == OMNICHAT_OK) {
+            s_.metrics.countTokens(route.provider, outcome.promptTokens, outcome.completionTokens);
             finished_ = true;
             s_.timer.cancel(totalTimer_);
             // Storing blocks, and this may run on the HTTP client's thread.
@@ -175,6 +197,9 @@ void SendExchange::onTimeout(uint64_t attempt, Timeout kind) {
         std::lock_guard lock(mutex_);
         if (finished_ || (kind != Timeout::Total && attempt != attempt_)) return;
         abandoned = control_;
+        observeAttempt(kind == Timeout::FirstToken ? "timeout_first_token"
+                       : kind == Timeout::Idle     ? "timeout_idle"
+                                                   : "timeout_total");
         ++attempt_;  // whatever the abandoned call reports is ignored
         if (kind == Timeout::Total) {
             stopTimers();
@@ -199,6 +224,7 @@ void SendExchange::abort() {
         std::lock_guard lock(mutex_);
         if (finished_) return;
         abandoned = control_;
+        if (abandoned) observeAttempt("cancelled");
         ++attempt_;
         stopTimers();
         finished_ = true;
@@ -219,12 +245,14 @@ SendExchange::Next SendExchange::decide(Failure failure, bool retryable, int64_t
             if (delay < remaining) {
                 spdlog::warn("retrying {} in {} ms (attempt {}): {}", routes_[route_].provider, delay, tries_ + 1,
                              failure.detail);
+                s_.metrics.countRetry(routes_[route_].provider);
                 return {Next::Retry, delay, std::move(failure)};
             }
         }
         if (route_ + 1 < routes_.size() && remaining > 0) {
             spdlog::warn("falling back from {} to {}: {}", routes_[route_].provider, routes_[route_ + 1].provider,
                          failure.detail);
+            s_.metrics.countFallback(routes_[route_].provider);
             ++route_;
             tries_ = 0;
             return {Next::Fallback, 0, std::move(failure)};
@@ -243,6 +271,11 @@ void SendExchange::apply(Next next) {
         case Next::Fallback: launch(); return;
         case Next::Fail: finish(std::move(next.failure)); return;
     }
+}
+
+void SendExchange::observeAttempt(const std::string& outcome) {
+    const Route& route = routes_[route_];
+    s_.metrics.observeProviderCall(route.provider, route.model, outcome, (nowUnixMs() - attemptStartedMs_) / 1000.0);
 }
 
 // Called with the lock held.

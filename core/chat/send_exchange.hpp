@@ -13,6 +13,7 @@
 
 namespace omnichat {
 
+class Metrics;
 class StorageClient;
 class WorkerPool;
 
@@ -30,6 +31,7 @@ public:
         std::map<std::string, std::unique_ptr<PluginInstance>>& providers;
         WorkerPool& pool;
         Timer& timer;
+        Metrics& metrics;
     };
 
     SendExchange(Services services, Conversation conversation, std::vector<StoredMessage> history, StoredMessage user,
@@ -55,6 +57,8 @@ private:
     Next decide(Failure failure, bool retryable, int64_t retryAfterMs);
     void apply(Next next);
     void stopTimers();
+    // Called with the lock held: the current attempt ended this way.
+    void observeAttempt(const std::string& outcome);
     void store(ProviderOutcome outcome, Route route);
     void finish(Outcome<StoredMessage> outcome);
     size_t contextStart() const;

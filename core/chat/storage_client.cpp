@@ -38,6 +38,12 @@ void StorageClient::migrate() {
         throw StorageError(OMNICHAT_ERR_INTERNAL, "migrate: not found");
 }
 
+void StorageClient::ping() {
+    ErrorBox b;
+    if (!check(vt_.ping(instance_->handle(), &b.e), b, "ping"))
+        throw StorageError(OMNICHAT_ERR_INTERNAL, "ping: not found");
+}
+
 void StorageClient::createConversation(const Conversation& c) {
     ErrorBox b;
     auto raw = toC(c);

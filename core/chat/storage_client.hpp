@@ -28,6 +28,7 @@ public:
     explicit StorageClient(std::unique_ptr<PluginInstance> instance);
 
     void migrate();
+    void ping();
 
     void createConversation(const Conversation& c);
     std::optional<Conversation> getConversation(const std::string& id, const std::string& userId);

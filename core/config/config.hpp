@@ -59,7 +59,8 @@ struct Config {
     unsigned workerThreads = 8;
     size_t queueDepth = 1024;
     size_t maxBodyBytes = 1024 * 1024;
-    size_t maxInFlight = 10000;  // provider calls at once; beyond: 503
+    size_t maxInFlight = 10000;         // provider calls at once; beyond: 503
+    int64_t shutdownGraceSeconds = 30;  // SIGTERM: how long open requests may run on
 
     // auth
     std::string jwtSecret;

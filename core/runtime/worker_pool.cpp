@@ -56,4 +56,9 @@ void WorkerPool::run() {
     }
 }
 
+size_t WorkerPool::queued() {
+    std::lock_guard lock(mutex_);
+    return queue_.size();
+}
+
 }  // namespace omnichat

@@ -22,6 +22,8 @@ public:
 
     bool trySubmit(std::function<void()> task);
     void submitContinuation(std::function<void()> task);
+    // Tasks waiting for a thread.
+    size_t queued();
 
 private:
     void run();

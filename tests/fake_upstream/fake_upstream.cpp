@@ -95,6 +95,7 @@ public:
         }
         std::unique_lock lock(state_->mutex);
         state_->requests.push_back(r);
+        state_->released.notify_all();  // for waitRequests
         auto mode = state_->mode;
         if (mode == FakeUpstream::Mode::Hang) {
             state_->released.wait(lock, [&] { return state_->stopping || state_->mode != FakeUpstream::Mode::Hang; });
@@ -274,6 +275,11 @@ void FakeUpstream::failNext(int count, int status, std::string body, std::map<st
 bool FakeUpstream::waitClientGone(std::chrono::milliseconds timeout) const {
     std::unique_lock lock(state_->mutex);
     return state_->released.wait_for(lock, timeout, [&] { return state_->clientsGone > 0; });
+}
+
+bool FakeUpstream::waitRequests(size_t count, std::chrono::milliseconds timeout) const {
+    std::unique_lock lock(state_->mutex);
+    return state_->released.wait_for(lock, timeout, [&] { return state_->requests.size() >= count; });
 }
 
 std::vector<FakeUpstream::Recorded> FakeUpstream::requests() const {

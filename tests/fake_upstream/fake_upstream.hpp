@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace Poco {
 class ThreadPool;
 }
@@ -62,6 +64,8 @@ public:
     // false when none did within `timeout`.
     bool waitClientGone(std::chrono::milliseconds timeout) const;
 
+    // Waits until `count` requests have arrived; false on timeout.
+    bool waitRequests(size_t count, std::chrono::milliseconds timeout) const;
     std::vector<Recorded> requests() const;
     size_t requestCount() const;
 
@@ -72,5 +76,19 @@ private:
     std::unique_ptr<Poco::ThreadPool> pool_;  // outlives the server
     std::unique_ptr<Poco::Net::HTTPServer> server_;
 };
+
+// Pieces of an OpenAI chat-completions stream, for scripts.
+inline std::string chunk(const std::string& content, const std::string& finish = "") {
+    nlohmann::json j = {{"id", "c"},
+                        {"model", "fake-model"},
+                        {"choices",
+                         {{{"index", 0},
+                           {"delta", {{"content", content}}},
+                           {"finish_reason", finish.empty() ? nlohmann::json(nullptr) : nlohmann::json(finish)}}}}};
+    return "data: " + j.dump() + "\n\n";
+}
+inline const std::string kUsage =
+    "data: {\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2}}\n\n";
+inline const std::string kDone = "data: [DONE]\n\n";
 
 }  // namespace omnichat::testing

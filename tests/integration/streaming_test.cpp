@@ -10,19 +10,6 @@ namespace {
 using namespace std::chrono_literals;
 using Piece = FakeUpstream::Piece;
 
-std::string chunk(const std::string& content, const std::string& finish = "") {
-    nlohmann::json j = {{"id", "c"},
-                        {"model", "fake-model"},
-                        {"choices",
-                         {{{"index", 0},
-                           {"delta", {{"content", content}}},
-                           {"finish_reason", finish.empty() ? nlohmann::json(nullptr) : nlohmann::json(finish)}}}}};
-    return "data: " + j.dump() + "\n\n";
-}
-const std::string kUsage =
-    "data: {\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2}}\n\n";
-const std::string kDone = "data: [DONE]\n\n";
-
 class StreamTest : public ApiTest {
 protected:
     std::string extraChatYaml() const override { return "  heartbeat_ms: 100\n"; }

@@ -125,8 +125,16 @@ std::string ServerProcess::output() const {
 }
 
 int ServerProcess::stop() {
+    signal(SIGTERM);
+    return waitExit();
+}
+
+void ServerProcess::signal(int sig) {
+    if (pid_ > 0) kill(pid_, sig);
+}
+
+int ServerProcess::waitExit() {
     if (pid_ <= 0) return -1;
-    kill(pid_, SIGTERM);
     int status = 0;
     waitpid(pid_, &status, 0);
     pid_ = -1;

@@ -34,6 +34,9 @@ public:
     const std::string& folder() const { return folder_; }
     // Sends SIGTERM and waits for the exit code.
     int stop();
+    void signal(int sig);
+    // Waits for the process to end; its exit code (128 + signal if killed).
+    int waitExit();
 
 private:
     void readOutput(int fd);

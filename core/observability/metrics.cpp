@@ -1,0 +1,142 @@
+#include "observability/metrics.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+
+namespace omnichat {
+namespace {
+
+// Seconds: sub-millisecond overheads up to long generations.
+constexpr std::array<double, 15> kBuckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                          0.25,   0.5,   1,      2.5,   5,    10,    30};
+
+std::string number(double v) {
+    char buffer[32];
+    std::snprintf(buffer, sizeof buffer, "%.10g", v);
+    return buffer;
+}
+
+}  // namespace
+
+std::string metricLabels(std::initializer_list<std::pair<const char*, std::string>> labels) {
+    std::string out;
+    for (const auto& [name, value] : labels) {
+        if (!out.empty()) out += ',';
+        out += name;
+        out += "=\"";
+        for (char c : value) {
+            if (c == '\\' || c == '"')
+                out += {'\\', c};
+            else if (c == '\n')
+                out += "\\n";
+            else
+                out += c;
+        }
+        out += '"';
+    }
+    return out;
+}
+
+Metrics::Metrics() {
+    families_["omnichat_http_requests_total"].help = "HTTP requests answered, by method, route and status.";
+    auto& latency = families_["omnichat_http_request_duration_seconds"];
+    latency.help = "Time from a request's arrival to its answer (to the end of a stream), by route.";
+    latency.histogram = true;
+    families_["omnichat_provider_calls_total"].help = "Provider attempts, by provider, model and outcome.";
+    auto& provider = families_["omnichat_provider_call_duration_seconds"];
+    provider.help = "Duration of provider attempts, by provider.";
+    provider.histogram = true;
+    auto& firstToken = families_["omnichat_provider_first_token_seconds"];
+    firstToken.help = "Time from the start of a provider attempt to its first text, by provider.";
+    firstToken.histogram = true;
+    families_["omnichat_tokens_total"].help = "Tokens the providers reported, by provider and direction.";
+    families_["omnichat_provider_retries_total"].help = "Provider attempts retried, by provider.";
+    families_["omnichat_provider_fallbacks_total"].help = "Sends that fell back from a provider, by that provider.";
+}
+
+void Metrics::add(const std::string& family, const std::string& labels, double value) {
+    std::lock_guard lock(mutex_);
+    families_[family].counters[labels] += value;
+}
+
+void Metrics::observe(const std::string& family, const std::string& labels, double seconds) {
+    std::lock_guard lock(mutex_);
+    auto& h = families_[family].histograms[labels];
+    if (h.buckets.empty()) h.buckets.assign(kBuckets.size(), 0);
+    auto bucket = std::lower_bound(kBuckets.begin(), kBuckets.end(), seconds) - kBuckets.begin();
+    if (static_cast<size_t>(bucket) < kBuckets.size()) ++h.buckets[static_cast<size_t>(bucket)];
+    ++h.count;
+    h.sum += seconds;
+}
+
+void Metrics::observeRequest(const std::string& method, const std::string& route, int status, double seconds) {
+    add("omnichat_http_requests_total",
+        metricLabels({{"method", method}, {"route", route}, {"status", std::to_string(status)}}), 1);
+    observe("omnichat_http_request_duration_seconds", metricLabels({{"route", route}}), seconds);
+}
+
+void Metrics::observeProviderCall(const std::string& provider, const std::string& model, const std::string& outcome,
+                                  double seconds) {
+    add("omnichat_provider_calls_total", metricLabels({{"provider", provider}, {"model", model}, {"outcome", outcome}}),
+        1);
+    observe("omnichat_provider_call_duration_seconds", metricLabels({{"provider", provider}}), seconds);
+}
+
+void Metrics::observeFirstToken(const std::string& provider, double seconds) {
+    observe("omnichat_provider_first_token_seconds", metricLabels({{"provider", provider}}), seconds);
+}
+
+void Metrics::countTokens(const std::string& provider, int64_t prompt, int64_t completion) {
+    if (prompt > 0)
+        add("omnichat_tokens_total", metricLabels({{"provider", provider}, {"direction", "in"}}),
+            static_cast<double>(prompt));
+    if (completion > 0)
+        add("omnichat_tokens_total", metricLabels({{"provider", provider}, {"direction", "out"}}),
+            static_cast<double>(completion));
+}
+
+void Metrics::countRetry(const std::string& provider) {
+    add("omnichat_provider_retries_total", metricLabels({{"provider", provider}}), 1);
+}
+
+void Metrics::countFallback(const std::string& fromProvider) {
+    add("omnichat_provider_fallbacks_total", metricLabels({{"provider", fromProvider}}), 1);
+}
+
+void Metrics::addGauge(const std::string& name, const std::string& help, std::function<double()> read) {
+    std::lock_guard lock(mutex_);
+    gauges_.push_back({name, help, std::move(read)});
+}
+
+std::string Metrics::render() const {
+    std::string out;
+    std::vector<Gauge> gauges;
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& [name, f] : families_) {
+            out += "# HELP " + name + " " + f.help + "\n# TYPE " + name + (f.histogram ? " histogram\n" : " counter\n");
+            for (const auto& [labels, value] : f.counters) out += name + "{" + labels + "} " + number(value) + "\n";
+            for (const auto& [labels, h] : f.histograms) {
+                const std::string sep = labels.empty() ? "" : ",";
+                uint64_t cumulative = 0;
+                for (size_t i = 0; i < kBuckets.size(); ++i) {
+                    cumulative += h.buckets[i];
+                    out += name + "_bucket{" + labels + sep + "le=\"" + number(kBuckets[i]) + "\"} " +
+                           std::to_string(cumulative) + "\n";
+                }
+                out += name + "_bucket{" + labels + sep + "le=\"+Inf\"} " + std::to_string(h.count) + "\n";
+                out += name + "_sum{" + labels + "} " + number(h.sum) + "\n";
+                out += name + "_count{" + labels + "} " + std::to_string(h.count) + "\n";
+            }
+        }
+        gauges = gauges_;
+    }
+    // Read outside the lock: a gauge may take locks of its own.
+    for (const auto& g : gauges)
+        out += "# HELP " + g.name + " " + g.help + "\n# TYPE " + g.name + " gauge\n" + g.name + " " + number(g.read()) +
+               "\n";
+    return out;
+}
+
+}  // namespace omnichat

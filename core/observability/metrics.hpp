@@ -1,0 +1,63 @@
+#pragma once
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace omnichat {
+
+// The process's counters, histograms and gauges, rendered in the Prometheus
+// text format for GET /metrics. Safe from any thread: each update takes one
+// short lock (a few per request, nothing per streamed chunk).
+class Metrics {
+public:
+    Metrics();
+
+    // One answered HTTP request; `route` is the route's pattern
+    // ("/conversations/{id}/messages"), never the raw path.
+    void observeRequest(const std::string& method, const std::string& route, int status, double seconds);
+
+    // One provider attempt ended: outcome "ok", a failure category ("timeout",
+    // "rate_limited", ...) or "cancelled".
+    void observeProviderCall(const std::string& provider, const std::string& model, const std::string& outcome,
+                             double seconds);
+    void observeFirstToken(const std::string& provider, double seconds);
+    void countTokens(const std::string& provider, int64_t prompt, int64_t completion);
+    void countRetry(const std::string& provider);
+    void countFallback(const std::string& fromProvider);
+
+    // A value read when the metrics are rendered (queue depth, in flight).
+    void addGauge(const std::string& name, const std::string& help, std::function<double()> read);
+
+    std::string render() const;
+
+private:
+    struct Histogram {
+        std::vector<uint64_t> buckets;  // cumulative counts are computed when rendered
+        uint64_t count = 0;
+        double sum = 0;
+    };
+    struct Family {
+        std::string help;
+        bool histogram = false;
+        std::map<std::string, double> counters;       // by rendered label set
+        std::map<std::string, Histogram> histograms;  // by rendered label set
+    };
+    struct Gauge {
+        std::string name, help;
+        std::function<double()> read;
+    };
+
+    void add(const std::string& family, const std::string& labels, double value);
+    void observe(const std::string& family, const std::string& labels, double seconds);
+
+    mutable std::mutex mutex_;
+    std::map<std::string, Family> families_;
+    std::vector<Gauge> gauges_;
+};
+
+// `name="value"` pairs with the value escaped as the text format wants.
+std::string metricLabels(std::initializer_list<std::pair<const char*, std::string>> labels);
+
+}  // namespace omnichat

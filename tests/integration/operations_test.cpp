@@ -1,0 +1,161 @@
+// What an operator relies on: probes, request ids, metrics, a drain on
+// SIGTERM.
+#include <csignal>
+#include <future>
+#include <regex>
+#include <sstream>
+
+#include "api_fixture.hpp"
+
+namespace omnichat::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Each sample line of a Prometheus text exposition, by series
+// ("name{labels}"). Fails the test on a line that is neither a sample nor a
+// comment.
+std::map<std::string, double> parseMetrics(const std::string& text) {
+    static const std::regex sample(
+        R"(^([a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})?) ([-+0-9.eE]+|NaN|\+Inf)$)");
+    std::map<std::string, double> out;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+        if (line.rfind("# HELP ", 0) == 0 || line.rfind("# TYPE ", 0) == 0) continue;
+        std::smatch m;
+        EXPECT_TRUE(std::regex_match(line, m, sample)) << "not a sample: " << line;
+        if (!m.empty()) out[m[1]] = std::stod(m[5]);
+    }
+    return out;
+}
+
+// Repeats `probe` until it returns true or `limit` passes: for a state the
+// server reaches on its own after a signal.
+template <class F>
+bool eventually(F probe, std::chrono::milliseconds limit = 5000ms) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (probe()) return true;
+        std::this_thread::sleep_for(10ms);
+    }
+    return false;
+}
+
+TEST_P(ApiTest, ProbesAnswerWithoutAToken) {
+    auto health = call("GET", "/healthz", "");
+    EXPECT_EQ(health.status, 200);
+    EXPECT_EQ(health.json()["status"], "ok");
+    auto ready = call("GET", "/readyz", "");
+    EXPECT_EQ(ready.status, 200) << ready.body;
+    EXPECT_EQ(ready.json()["status"], "ready");
+}
+
+TEST_P(ApiTest, EveryResponseCarriesARequestId) {
+    auto alice = token(user("alice"));
+    auto missing = call("GET", "/conversations/" + newUuid(), alice);
+    ASSERT_EQ(missing.status, 404);
+    const auto& made = missing.headers.at("x-request-id");
+    EXPECT_TRUE(isUuid(made)) << made;
+    EXPECT_EQ(missing.json()["error"]["request_id"], made);
+
+    auto kept = httpCall(server_->port(), "GET", "/conversations/project/p", alice, "", "application/json",
+                         {{"X-Request-Id", "trace-42.a_b:c"}});
+    EXPECT_EQ(kept.status, 200);
+    EXPECT_EQ(kept.headers.at("x-request-id"), "trace-42.a_b:c");
+
+    // Not a plain token: replaced, never echoed.
+    auto odd = httpCall(server_->port(), "GET", "/healthz", "", "", "application/json",
+                        {{"X-Request-Id", "<script>alert(1)</script>"}});
+    EXPECT_TRUE(isUuid(odd.headers.at("x-request-id"))) << odd.headers.at("x-request-id");
+}
+
+TEST_P(ApiTest, MetricsCountRequestsAndProviderCalls) {
+    auto alice = token(user("alice"));
+    auto id = createConversation(alice);
+    ASSERT_EQ(send(alice, id, "hello").status, 200);
+    EXPECT_EQ(call("GET", "/conversations/" + id, "").status, 401);
+
+    auto r = call("GET", "/metrics", "");
+    ASSERT_EQ(r.status, 200);
+    EXPECT_EQ(r.headers.at("content-type").rfind("text/plain", 0), 0u) << r.headers.at("content-type");
+    auto m = parseMetrics(r.body);
+    EXPECT_EQ(m[R"(omnichat_http_requests_total{method="POST",route="/conversations/{id}/messages",status="200"})"], 1);
+    EXPECT_EQ(m[R"(omnichat_http_requests_total{method="GET",route="/conversations/{id}",status="401"})"], 1);
+    EXPECT_EQ(m[R"(omnichat_provider_calls_total{provider="fake",model="test-model",outcome="ok"})"], 1);
+    EXPECT_GT(m[R"(omnichat_tokens_total{provider="fake",direction="out"})"], 0);
+    EXPECT_EQ(m[R"(omnichat_provider_first_token_seconds_count{provider="fake"})"], 1);
+    EXPECT_EQ(m.count("omnichat_sends_in_flight"), 1u);
+    EXPECT_EQ(m.count("omnichat_worker_queue_depth"), 1u);
+
+    // Buckets are cumulative and end at the count.
+    const std::string series = "omnichat_http_request_duration_seconds";
+    const std::string route = R"(route="/conversations/{id}/messages")";
+    int buckets = 0;
+    for (const auto& [name, value] : m) {
+        if (name.rfind(series + "_bucket{" + route + ",le=", 0) != 0) continue;
+        ++buckets;
+        EXPECT_LE(value, m[series + "_count{" + route + "}"]) << name;
+    }
+    EXPECT_GT(buckets, 5);
+    EXPECT_EQ(m[series + "_bucket{" + route + R"(,le="+Inf"})"], m[series + "_count{" + route + "}"]);
+    EXPECT_EQ(m[series + "_count{" + route + "}"], 1);
+
+    // Nothing about what users said, or their tokens.
+    EXPECT_EQ(r.body.find("hello"), std::string::npos);
+    EXPECT_EQ(r.body.find(alice), std::string::npos);
+}
+
+TEST_P(ApiTest, SigtermLetsOpenRequestsFinishAndStoresThem) {
+    auto alice = token(user("alice"));
+    auto id = createConversation(alice);
+    // The reply is held back until after the signal.
+    upstream_.script({{0ms, chunk("Held", "stop") + kUsage + kDone, true}});
+    auto sent = std::async(std::launch::async, [&] { return send(alice, id, "before the signal"); });
+    ASSERT_TRUE(upstream_.waitRequests(1, 5s));
+
+    server_->signal(SIGTERM);
+    ASSERT_TRUE(eventually([&] { return call("GET", "/readyz", "").status == 503; }));
+    auto refused = send(alice, id, "after the signal");
+    EXPECT_EQ(refused.status, 503);
+    EXPECT_EQ(refused.json()["error"]["code"], "shutting_down");
+    EXPECT_EQ(refused.headers.at("retry-after"), "1");
+
+    upstream_.openGate();
+    auto reply = sent.get();
+    EXPECT_EQ(reply.status, 200) << reply.body;
+    EXPECT_EQ(server_->waitExit(), 0);
+
+    restartServer();
+    auto messages = history(alice, id);
+    ASSERT_EQ(messages.size(), 2u);
+    EXPECT_EQ(messages[0]["content"], "before the signal");
+    EXPECT_EQ(messages[1]["content"], "Held");
+}
+
+class ShortGraceTest : public ApiTest {
+protected:
+    std::string extraServerYaml() const override { return "  shutdown_grace_seconds: 1\n"; }
+};
+
+TEST_P(ShortGraceTest, RequestsCutByTheGracePeriodGetACleanErrorAndStoreNothing) {
+    auto alice = token(user("alice"));
+    auto id = createConversation(alice);
+    upstream_.hang();
+    auto sent = std::async(std::launch::async, [&] { return send(alice, id, "too slow"); });
+    ASSERT_TRUE(upstream_.waitRequests(1, 5s));
+
+    server_->signal(SIGTERM);
+    auto reply = sent.get();
+    EXPECT_EQ(reply.status, 503) << reply.body;
+    EXPECT_EQ(reply.json()["error"]["code"], "cancelled");
+    EXPECT_EQ(server_->waitExit(), 0);
+
+    restartServer();
+    EXPECT_EQ(history(alice, id).size(), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Storage, ShortGraceTest, ::testing::Values("sqlite", "postgres"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace omnichat::testing
