@@ -162,6 +162,8 @@ private:
             if (!user) return respond->error(401, "unauthorized", "a valid bearer token is required");
             userId = std::move(*user);
             respond->record().user = userId;
+            if (int wait = state_.limiter.admitRequest(userId, nowUnixMs()))
+                return respond->error(429, "rate_limited", "too many requests, slow down", wait);
         }
         if (request.body().size() > state_.config.maxBodyBytes)
             return respond->error(413, "payload_too_large",
@@ -213,7 +215,10 @@ struct HttpServer::Impl {
 
 HttpServer::HttpServer(const Config& config, ChatService& chat, const JwtAuthenticator& auth, Timer& timer,
                        Metrics& metrics)
-    : impl_(new Impl{{config, chat, auth, timer, metrics}, nullptr}) {}
+    : impl_(
+          new Impl{{config, chat, auth, timer, metrics,
+                    RateLimiter(config.limits.requestsPerMinute, config.limits.burst, config.limits.concurrentStreams)},
+                   nullptr}) {}
 
 HttpServer::~HttpServer() { shutdown(); }
 

@@ -56,8 +56,14 @@ void sendMessage(RouteContext& ctx) {
 
     auto respond = ctx.respond;
     std::shared_ptr<SseResponse> sse;
-    if (stream) sse = std::make_shared<SseResponse>(respond, ctx.timer, ctx.config.heartbeatMs);
-    auto reply = [respond, sse](Outcome<StoredMessage> out) {
+    std::shared_ptr<void> streamSlot;
+    if (stream) {
+        streamSlot = ctx.server.limiter.openStream(ctx.userId);
+        if (!streamSlot) return ctx.respond->error(429, "too_many_streams", "too many streams open at once", 1);
+        sse = std::make_shared<SseResponse>(respond, ctx.timer, ctx.config.heartbeatMs);
+    }
+    auto reply = [respond, sse, streamSlot](Outcome<StoredMessage> out) mutable {
+        streamSlot.reset();  // the slot is free once the stream ends
         if (sse) return sse->complete(out);
         if (auto* f = std::get_if<Failure>(&out)) return respond->failure(*f);
         const auto& m = std::get<StoredMessage>(out);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "limits/rate_limiter.hpp"
 #include "responder.hpp"
 
 namespace omnichat {
@@ -24,6 +25,7 @@ struct ServerState {
     const JwtAuthenticator& auth;
     Timer& timer;
     Metrics& metrics;
+    RateLimiter limiter;
     std::atomic<bool> draining{false};  // SIGTERM: finishing what is open
     std::atomic<int> open{0};           // requests not yet answered
 };

@@ -111,7 +111,8 @@ void readYaml(const std::string& file, Config& c, std::vector<std::string>& fall
         throw ConfigError(file + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
     }
     if (root.IsNull()) return;
-    requireKnownKeys(file, root, "top level", {"server", "auth", "storage", "providers", "chat", "plugins", "logging"});
+    requireKnownKeys(file, root, "top level",
+                     {"server", "auth", "storage", "providers", "chat", "limits", "plugins", "logging"});
 
     if (auto s = root["server"]) {
         requireKnownKeys(file, s, "server",
@@ -154,6 +155,17 @@ void readYaml(const std::string& file, Config& c, std::vector<std::string>& fall
             c.providers[name] = std::move(instance);
         }
     }
+    if (auto l = root["limits"]) {
+        requireKnownKeys(file, l, "limits", {"requests_per_minute", "burst", "concurrent_streams"});
+        if (l["requests_per_minute"])
+            c.limits.requestsPerMinute =
+                number<unsigned>(file, l["requests_per_minute"], "requests_per_minute", 0, 1000000);
+        if (l["burst"]) c.limits.burst = number<unsigned>(file, l["burst"], "burst", 1, 1000000);
+        if (l["concurrent_streams"])
+            c.limits.concurrentStreams =
+                number<unsigned>(file, l["concurrent_streams"], "concurrent_streams", 0, 1000000);
+    }
+
     if (auto ch = root["chat"]) {
         requireKnownKeys(file, ch, "chat",
                          {"default_provider", "default_model", "system_prompt", "fallbacks", "retry", "timeouts",

@@ -65,6 +65,13 @@ struct Config {
     // auth
     std::string jwtSecret;
 
+    // per user; 0: no limit
+    struct Limits {
+        unsigned requestsPerMinute = 0;
+        unsigned burst = 0;  // requests at once before the rate applies; 0: a tenth of a minute's
+        unsigned concurrentStreams = 0;
+    } limits;
+
     // storage
     PluginInstanceConfig storage;
     unsigned storageStartupTimeoutSeconds = 10;

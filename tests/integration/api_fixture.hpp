@@ -34,14 +34,14 @@ class ApiTest : public ::testing::TestWithParam<std::string> {
 protected:
     void SetUp() override {
         scratch_ = makeScratchFolder();
-        std::string yaml = "server:\n  listen: 127.0.0.1:0\n  worker_threads: 4\n" + extraServerYaml() +
-                           "auth:\n  jwt_secret: " + std::string(kSecret) + "\n" + storageYaml(GetParam(), scratch_) +
-                           "providers:\n" + extraProvidersYaml() +
-                           "  fake:\n    plugin: openai\n    options:\n      api_key: " + kApiKey +
-                           "\n      base_url: " + upstream_.baseUrl() +
-                           "\n      timeout_ms: 1500\nchat:\n  default_provider: fake\n  default_model: "
-                           "test-model\n  system_prompt: You are terse.\n" +
-                           retryYaml() + extraChatYaml() + "logging:\n  level: " + logLevel() + "\n";
+        std::string yaml =
+            "server:\n  listen: 127.0.0.1:0\n  worker_threads: 4\n" + extraServerYaml() +
+            "auth:\n  jwt_secret: " + std::string(kSecret) + "\n" + storageYaml(GetParam(), scratch_) + "providers:\n" +
+            extraProvidersYaml() + "  fake:\n    plugin: openai\n    options:\n      api_key: " + kApiKey +
+            "\n      base_url: " + upstream_.baseUrl() +
+            "\n      timeout_ms: 1500\nchat:\n  default_provider: fake\n  default_model: "
+            "test-model\n  system_prompt: You are terse.\n" +
+            retryYaml() + extraChatYaml() + extraTopLevelYaml() + "logging:\n  level: " + logLevel() + "\n";
         yaml_ = yaml;
         server_ = std::make_unique<ServerProcess>(yaml_);
     }
@@ -50,6 +50,8 @@ protected:
         server_.reset();
         server_ = std::make_unique<ServerProcess>(yaml_);
     }
+    // More top-level sections for a derived fixture.
+    virtual std::string extraTopLevelYaml() const { return ""; }
     // More `server:` keys for a derived fixture, indented by two spaces.
     virtual std::string extraServerYaml() const { return ""; }
     // More `chat:` keys for a derived fixture, indented by two spaces.

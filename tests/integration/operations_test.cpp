@@ -154,6 +154,45 @@ TEST_P(ShortGraceTest, RequestsCutByTheGracePeriodGetACleanErrorAndStoreNothing)
     EXPECT_EQ(history(alice, id).size(), 0u);
 }
 
+class LimitedTest : public ApiTest {
+protected:
+    std::string extraTopLevelYaml() const override {
+        return "limits:\n  requests_per_minute: 6\n  burst: 3\n  concurrent_streams: 1\n";
+    }
+};
+
+TEST_P(LimitedTest, RequestsBeyondTheRateGet429WithRetryAfter) {
+    auto alice = token(user("alice"));
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(call("GET", "/conversations/project/p", alice).status, 200) << i;
+    auto limited = call("GET", "/conversations/project/p", alice);
+    EXPECT_EQ(limited.status, 429);
+    EXPECT_EQ(limited.json()["error"]["code"], "rate_limited");
+    int wait = std::stoi(limited.headers.at("retry-after"));
+    EXPECT_GE(wait, 1);
+    EXPECT_LE(wait, 10);  // one request every 10 s
+    // Another user is not affected; probes are not limited.
+    EXPECT_EQ(call("GET", "/conversations/project/p", token(user("bob"))).status, 200);
+    EXPECT_EQ(call("GET", "/healthz", "").status, 200);
+}
+
+TEST_P(LimitedTest, ASecondConcurrentStreamGets429) {
+    auto alice = token(user("alice"));
+    auto id = createConversation(alice);
+    upstream_.script({{0ms, chunk("Held", "stop") + kUsage + kDone, true}});
+    auto held = std::async(std::launch::async, [&] {
+        return call("POST", "/conversations/" + id + "/messages", alice, R"({"content":"one","stream":true})");
+    });
+    ASSERT_TRUE(upstream_.waitRequests(1, 5s));
+    auto second = call("POST", "/conversations/" + id + "/messages", alice, R"({"content":"two","stream":true})");
+    EXPECT_EQ(second.status, 429);
+    EXPECT_EQ(second.json()["error"]["code"], "too_many_streams");
+    upstream_.openGate();
+    EXPECT_EQ(held.get().status, 200);
+}
+
+INSTANTIATE_TEST_SUITE_P(Storage, LimitedTest, ::testing::Values("sqlite"),
+                         [](const auto& info) { return info.param; });
+
 INSTANTIATE_TEST_SUITE_P(Storage, ShortGraceTest, ::testing::Values("sqlite", "postgres"),
                          [](const auto& info) { return info.param; });
 
