@@ -36,7 +36,7 @@ protected:
         scratch_ = makeScratchFolder();
         std::string yaml =
             "server:\n  listen: 127.0.0.1:0\n  worker_threads: 4\n" + extraServerYaml() +
-            "auth:\n  jwt_secret: " + std::string(kSecret) + "\n" + storageYaml(GetParam(), scratch_) + "providers:\n" +
+            "auth:\n  jwt_secret: " + std::string(kSecret) + "\n" + storageBlock() + "providers:\n" +
             extraProvidersYaml() + "  fake:\n    plugin: openai\n    options:\n      api_key: " + kApiKey +
             "\n      base_url: " + upstream_.baseUrl() +
             "\n      timeout_ms: 1500\nchat:\n  default_provider: fake\n  default_model: "
@@ -50,6 +50,8 @@ protected:
         server_.reset();
         server_ = std::make_unique<ServerProcess>(yaml_);
     }
+    // The `storage:` section.
+    virtual std::string storageBlock() const { return storageYaml(GetParam(), scratch_); }
     // More top-level sections for a derived fixture.
     virtual std::string extraTopLevelYaml() const { return ""; }
     // More `server:` keys for a derived fixture, indented by two spaces.

@@ -1,0 +1,178 @@
+// Faults survived: the server killed under load, two servers on one
+// database.
+#include <atomic>
+#include <csignal>
+#include <future>
+#include <set>
+
+#include "api_fixture.hpp"
+#include "throwaway_postgres.hpp"
+
+namespace omnichat::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Acked {
+    std::string conversation, content, messageId;
+};
+
+// Every history is strict user/assistant pairs, each reply answering its own
+// question; returns the user messages by conversation.
+std::map<std::string, std::set<std::string>> checkPairs(
+    const std::vector<std::string>& conversations, const std::function<nlohmann::json(const std::string&)>& historyOf) {
+    std::map<std::string, std::set<std::string>> questions;
+    for (const auto& id : conversations) {
+        auto h = historyOf(id);
+        EXPECT_EQ(h.size() % 2, 0u) << "an unpaired message in " << id;
+        for (size_t i = 0; i + 1 < h.size(); i += 2) {
+            EXPECT_EQ(h[i]["role"], "user") << id << " #" << i;
+            EXPECT_EQ(h[i + 1]["role"], "assistant") << id << " #" << i + 1;
+            EXPECT_EQ(h[i + 1]["content"], "reply to: " + h[i]["content"].get<std::string>());
+            questions[id].insert(h[i]["content"].get<std::string>());
+        }
+    }
+    return questions;
+}
+
+// Clients send in a loop to a few conversations, on `ports` in turn, until
+// `stop`; what got a 200 is recorded.
+class Load {
+public:
+    Load(std::vector<uint16_t> ports, std::string token, std::vector<std::string> conversations, int clients)
+        : ports_(std::move(ports)), token_(std::move(token)), conversations_(std::move(conversations)) {
+        for (int c = 0; c < clients; ++c) threads_.emplace_back([this, c] { run(c); });
+    }
+    ~Load() { stop(); }
+    bool waitAcked(size_t count, std::chrono::milliseconds timeout) {
+        std::unique_lock lock(mutex_);
+        return changed_.wait_for(lock, timeout, [&] { return acked_.size() >= count; });
+    }
+    void stop() {
+        stopping_ = true;
+        for (auto& t : threads_)
+            if (t.joinable()) t.join();
+    }
+    std::vector<Acked> acked() {
+        std::lock_guard lock(mutex_);
+        return acked_;
+    }
+
+private:
+    void run(int client) {
+        for (int n = 0; !stopping_; ++n) {
+            const auto& id = conversations_[static_cast<size_t>(client + n) % conversations_.size()];
+            auto port = ports_[static_cast<size_t>(client + n) % ports_.size()];
+            std::string content = "client " + std::to_string(client) + " message " + std::to_string(n);
+            try {
+                auto r = httpCall(port, "POST", "/conversations/" + id + "/messages", token_,
+                                  nlohmann::json{{"content", content}}.dump());
+                if (r.status != 200) continue;
+                std::lock_guard lock(mutex_);
+                acked_.push_back({id, content, r.json()["message_id"]});
+                changed_.notify_all();
+            } catch (const std::exception&) {
+                // The server is gone: not acknowledged.
+            }
+        }
+    }
+
+    std::vector<uint16_t> ports_;
+    std::string token_;
+    std::vector<std::string> conversations_;
+    std::atomic<bool> stopping_{false};
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::vector<Acked> acked_;
+    std::vector<std::thread> threads_;
+};
+
+TEST_P(ApiTest, KilledUnderLoadKeepsEveryAcknowledgedExchangeWhole) {
+    auto alice = token(user("alice"));
+    std::vector<std::string> conversations;
+    for (int i = 0; i < 4; ++i) conversations.push_back(createConversation(alice));
+    std::vector<Acked> acked;
+    {
+        Load load({server_->port()}, alice, conversations, 8);
+        ASSERT_TRUE(load.waitAcked(40, 20s));
+        server_->signal(SIGKILL);
+        EXPECT_EQ(server_->waitExit(), 128 + SIGKILL);
+        load.stop();
+        acked = load.acked();
+    }
+    restartServer();
+    auto questions = checkPairs(conversations, [&](const std::string& id) { return history(alice, id); });
+    for (const auto& a : acked) EXPECT_EQ(questions[a.conversation].count(a.content), 1u) << "lost: " << a.content;
+}
+
+// On a database of its own, which the test stops and starts.
+class DatabaseRestartTest : public ApiTest {
+protected:
+    std::string storageBlock() const override {
+        return "storage:\n  plugin: postgres\n  options:\n    url: \"" + database_.url() +
+               "\"\n    connect_timeout_seconds: 2\n";
+    }
+    ThrowawayPostgres database_;
+};
+
+TEST_P(DatabaseRestartTest, OutageAnswers503AndServiceResumesWithNothingLost) {
+    auto alice = token(user("alice"));
+    std::vector<std::string> conversations;
+    for (int i = 0; i < 3; ++i) conversations.push_back(createConversation(alice));
+    std::vector<Acked> acked;
+    {
+        Load load({server_->port()}, alice, conversations, 4);
+        ASSERT_TRUE(load.waitAcked(20, 20s));
+        database_.stop();
+
+        auto started = std::chrono::steady_clock::now();
+        auto during = send(alice, conversations[0], "during the outage");
+        EXPECT_EQ(during.status, 503) << during.body;
+        EXPECT_EQ(during.json()["error"]["code"], "storage_unavailable");
+        EXPECT_EQ(during.headers.count("retry-after"), 1u);
+        // Bounded by the connect timeout, not a hang.
+        EXPECT_LT(std::chrono::steady_clock::now() - started, 15s);
+        auto ready = call("GET", "/readyz", "");
+        EXPECT_EQ(ready.status, 503);
+        EXPECT_EQ(ready.json()["status"], "storage_unavailable");
+
+        database_.start();
+        size_t before = load.acked().size();
+        EXPECT_TRUE(load.waitAcked(before + 20, 20s)) << "service did not resume";
+        load.stop();
+        acked = load.acked();
+    }
+    EXPECT_EQ(call("GET", "/readyz", "").status, 200);
+    auto questions = checkPairs(conversations, [&](const std::string& id) { return history(alice, id); });
+    for (const auto& a : acked) EXPECT_EQ(questions[a.conversation].count(a.content), 1u) << "lost: " << a.content;
+}
+
+INSTANTIATE_TEST_SUITE_P(Storage, DatabaseRestartTest, ::testing::Values("postgres"),
+                         [](const auto& info) { return info.param; });
+
+class TwoServersTest : public ApiTest {};
+
+TEST_P(TwoServersTest, BothSendingToTheSameConversationsKeepStrictPairs) {
+    ServerProcess second(yaml_);
+    auto alice = token(user("alice"));
+    std::vector<std::string> conversations;
+    for (int i = 0; i < 3; ++i) conversations.push_back(createConversation(alice));
+    std::vector<Acked> acked;
+    {
+        Load load({server_->port(), second.port()}, alice, conversations, 8);
+        ASSERT_TRUE(load.waitAcked(120, 30s));
+        load.stop();
+        acked = load.acked();
+    }
+    auto questions = checkPairs(conversations, [&](const std::string& id) { return history(alice, id); });
+    size_t stored = 0;
+    for (const auto& [id, set] : questions) stored += set.size();
+    EXPECT_EQ(stored, acked.size());  // nothing lost, nothing extra
+    for (const auto& a : acked) EXPECT_EQ(questions[a.conversation].count(a.content), 1u) << "lost: " << a.content;
+}
+
+INSTANTIATE_TEST_SUITE_P(Storage, TwoServersTest, ::testing::Values("postgres"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace omnichat::testing
