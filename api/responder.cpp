@@ -64,11 +64,13 @@ void Responder::send(int status, const std::string& body, const char* contentTyp
     headers.add<TextHeader<kRequestId>>(record_.id);
     if (retryAfterSeconds >= 0) headers.add<TextHeader<kRetryAfter>>(std::to_string(retryAfterSeconds));
     if (status == 401) headers.add<TextHeader<kWwwAuthenticate>>("Bearer");
+    // Recorded before the answer leaves: a client that reads /metrics next
+    // sees its request counted.
+    finished(status);
     if (contentType)
         writer_->send(static_cast<Http::Code>(status), body, Http::Mime::MediaType::fromString(contentType));
     else
         writer_->send(static_cast<Http::Code>(status), body);
-    finished(status);
 }
 
 void Responder::finished(int status) {
