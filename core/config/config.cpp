@@ -160,7 +160,7 @@ void readYaml(const std::string& file, Config& c, std::vector<std::string>& fall
         if (l["requests_per_minute"])
             c.limits.requestsPerMinute =
                 number<unsigned>(file, l["requests_per_minute"], "requests_per_minute", 0, 1000000);
-        if (l["burst"]) c.limits.burst = number<unsigned>(file, l["burst"], "burst", 1, 1000000);
+        if (l["burst"]) c.limits.burst = number<unsigned>(file, l["burst"], "burst", 0, 1000000);
         if (l["concurrent_streams"])
             c.limits.concurrentStreams =
                 number<unsigned>(file, l["concurrent_streams"], "concurrent_streams", 0, 1000000);

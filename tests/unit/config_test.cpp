@@ -45,6 +45,19 @@ TEST_F(ConfigTest, YamlValuesAreRead) {
     EXPECT_EQ(c.defaultModel, "m1");
 }
 
+TEST_F(ConfigTest, OperationsKeysAreRead) {
+    auto c = loadConfig(write("server:\n  shutdown_grace_seconds: 5\nauth:\n  jwt_secret: abc\nlimits:\n"
+                              "  requests_per_minute: 120\n  burst: 7\n  concurrent_streams: 2\n"),
+                        {});
+    EXPECT_EQ(c.shutdownGraceSeconds, 5);
+    EXPECT_EQ(c.limits.requestsPerMinute, 120u);
+    EXPECT_EQ(c.limits.burst, 7u);
+    EXPECT_EQ(c.limits.concurrentStreams, 2u);
+    EXPECT_EQ(loadConfig(std::nullopt, {{"JWT_SECRET", "x"}}).limits.requestsPerMinute, 0u);  // off by default
+    EXPECT_THROW(loadConfig(write("auth:\n  jwt_secret: abc\nlimits:\n  per_hour: 3\n"), {}), ConfigError);
+    EXPECT_THROW(loadConfig(write("auth:\n  jwt_secret: abc\nlimits:\n  burst: -1\n"), {}), ConfigError);
+}
+
 TEST_F(ConfigTest, EnvironmentOverridesYaml) {
     auto c = loadConfig(write("auth:\n  jwt_secret: from-yaml\nserver:\n  listen: 0.0.0.0:1\n"),
                         {{"JWT_SECRET", "from-env"},
