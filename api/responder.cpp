@@ -68,9 +68,10 @@ void Responder::send(int status, const std::string& body, const char* contentTyp
     // sees its request counted.
     finished(status);
     if (contentType)
-        writer_->send(static_cast<Http::Code>(status), body, Http::Mime::MediaType::fromString(contentType));
+        keepUntilWritten(
+            writer_->send(static_cast<Http::Code>(status), body, Http::Mime::MediaType::fromString(contentType)));
     else
-        writer_->send(static_cast<Http::Code>(status), body);
+        keepUntilWritten(writer_->send(static_cast<Http::Code>(status), body));
 }
 
 void Responder::finished(int status) {

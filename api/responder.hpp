@@ -1,6 +1,8 @@
 #pragma once
+#include <sys/types.h>
 #include <atomic>
 #include <chrono>
+#include <exception>
 #include <memory>
 #include <string>
 
@@ -40,8 +42,9 @@ struct RequestRecord {
 // writer moved out of the handler so the reactor is free while work runs.
 // When the response is complete it writes the access log line and the
 // request metrics; while it exists the request counts as open (a draining
-// server waits for it).
-class Responder {
+// server waits for it). It lives until its last bytes are written, so a
+// drain does not close a connection under a queued answer.
+class Responder : public std::enable_shared_from_this<Responder> {
 public:
     Responder(const Pistache::Http::Request& request, Pistache::Http::ResponseWriter writer, RequestRecord record,
               Metrics& metrics, std::atomic<int>& openRequests);
@@ -61,6 +64,13 @@ public:
     std::string failureBody(const Failure& f);
     // A response written by hand (SSE) ended with `status`.
     void finished(int status);
+    // Holds this responder until `write` (the last write of a response)
+    // has left or failed.
+    template <class Promise>
+    void keepUntilWritten(Promise&& write) {
+        auto self = shared_from_this();
+        write.then([self](ssize_t) {}, [self](std::exception_ptr) {});
+    }
     // The connection, for a response written by hand (SSE).
     std::weak_ptr<Pistache::Tcp::Peer> peer() const;
     bool keepAlive() const { return keepAlive_; }

@@ -39,7 +39,7 @@ void SseResponse::started(std::function<void()> abort) {
     });
 }
 
-bool SseResponse::writeChunk(const std::string& payload) {
+bool SseResponse::writeChunk(const std::string& payload, bool last) {
     auto peer = peer_.lock();
     if (!peer) return false;
     char size[24];
@@ -47,7 +47,8 @@ bool SseResponse::writeChunk(const std::string& payload) {
     std::string frame;
     frame.reserve(payload.size() + 32);
     frame.append(size, static_cast<size_t>(n)).append(payload).append("\r\n");
-    peer->send(Pistache::RawBuffer(frame, frame.size()));
+    auto written = peer->send(Pistache::RawBuffer(frame, frame.size()));
+    if (last) responder_->keepUntilWritten(std::move(written));
     lastWriteMs_ = nowUnixMs();
     return true;
 }
@@ -101,7 +102,7 @@ void SseResponse::complete(const Outcome<StoredMessage>& outcome) {
             {"usage", {{"prompt_tokens", tokens(m.promptTokens)}, {"completion_tokens", tokens(m.completionTokens)}}}};
         event = "event: done\ndata: " + done.dump() + "\n\n";
     }
-    bool delivered = writeChunk(event) && writeChunk("");  // "0\r\n\r\n" ends the chunked body
+    bool delivered = writeChunk(event) && writeChunk("", true);  // "0\r\n\r\n" ends the chunked body
     // A stream's status is 200 once started; 499 records a client that left.
     responder_->finished(delivered ? 200 : 499);
 }

@@ -33,7 +33,9 @@ public:
     void complete(const Outcome<StoredMessage>& outcome);
 
 private:
-    bool writeChunk(const std::string& payload);  // false: the client is gone
+    // false: the client is gone. The `last` write keeps the responder (and
+    // the request open) until it has left.
+    bool writeChunk(const std::string& payload, bool last = false);
     void heartbeat();
 
     ResponderPtr responder_;
