@@ -46,6 +46,7 @@ const std::vector<Route>& routes() {
         {Http::Method::Get, "/healthz", &healthz, false},
         {Http::Method::Get, "/readyz", &readyz, false},
         {Http::Method::Get, "/metrics", &metrics, false},
+        {Http::Method::Get, "/openapi.json", &openApiDocument, false},
     };
     return table;
 }

@@ -1,10 +1,12 @@
-// Routes for probes and scrapers: GET /healthz, /readyz, /metrics. No token:
-// they tell nothing about any user's data.
+// Routes for probes, scrapers and API clients: GET /healthz, /readyz,
+// /metrics, /openapi.json. No token: they tell nothing about any user's data.
 #include "chat/chat_service.hpp"
 #include "observability/metrics.hpp"
 #include "routes.hpp"
 
 namespace omnichat {
+
+extern const char* const kOpenApiDocument;  // api/openapi/openapi.json, compiled in
 
 void healthz(RouteContext& ctx) { ctx.respond->json(200, R"({"status":"ok"})"); }
 
@@ -23,5 +25,7 @@ void readyz(RouteContext& ctx) {
 void metrics(RouteContext& ctx) {
     ctx.respond->text(200, ctx.server.metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
 }
+
+void openApiDocument(RouteContext& ctx) { ctx.respond->json(200, kOpenApiDocument); }
 
 }  // namespace omnichat

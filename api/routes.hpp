@@ -53,10 +53,11 @@ void listProjectConversations(RouteContext& ctx);
 void listMessages(RouteContext& ctx);
 void sendMessage(RouteContext& ctx);
 
-// operations.cpp: probes and metrics, no token.
+// operations.cpp: probes, metrics and the API description; no token.
 void healthz(RouteContext& ctx);
 void readyz(RouteContext& ctx);
 void metrics(RouteContext& ctx);
+void openApiDocument(RouteContext& ctx);
 
 // Shared by the route files.
 void overloaded(RouteContext& ctx);

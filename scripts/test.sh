@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what is needed, checks formatting, builds, starts a throwaway
+# Installs what is needed, checks formatting, lints the OpenAPI document, builds, starts a throwaway
 # PostgreSQL (own data directory, unprivileged user, loopback only) and runs
 # every test with ctest; then the same under ASan+UBSan (skip that with
 # OMNICHAT_SANITIZERS=0). Stops what it started.
@@ -11,6 +11,9 @@ scripts/install-deps.sh
 
 echo "== formatting (clang-format)"
 git ls-files '*.cpp' '*.hpp' '*.h' '*.c' | xargs clang-format --dry-run --Werror
+
+echo "== OpenAPI lint (Redocly)"
+scripts/lint-openapi.sh
 
 echo "== build"
 scripts/build.sh
