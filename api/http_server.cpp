@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <fstream>
+#include <sstream>
 
 #include "auth/jwt.hpp"
 #include "chat/chat_service.hpp"
@@ -47,6 +49,8 @@ const std::vector<Route>& routes() {
         {Http::Method::Get, "/readyz", &readyz, false},
         {Http::Method::Get, "/metrics", &metrics, false},
         {Http::Method::Get, "/openapi.json", &openApiDocument, false},
+        {Http::Method::Get, "/docs", &docsPage, false},
+        {Http::Method::Get, "/docs/{file}", &docsFile, false},
     };
     return table;
 }
@@ -215,11 +219,25 @@ struct HttpServer::Impl {
 };
 
 HttpServer::HttpServer(const Config& config, ChatService& chat, const JwtAuthenticator& auth, Timer& timer,
-                       Metrics& metrics)
+                       Metrics& metrics, const std::string& docsDirectory)
     : impl_(
           new Impl{{config, chat, auth, timer, metrics,
                     RateLimiter(config.limits.requestsPerMinute, config.limits.burst, config.limits.concurrentStreams)},
-                   nullptr}) {}
+                   nullptr}) {
+    // Read once here: serving them must not touch the disk on a reactor.
+    for (const auto& [name, type] : {std::pair<const char*, const char*>{"swagger-ui.css", "text/css"},
+                                     {"swagger-ui-bundle.js", "application/javascript"}}) {
+        std::ifstream file(docsDirectory + "/" + name, std::ios::binary);
+        if (!file) {
+            spdlog::info("no {} in {}: /docs is not served", name, docsDirectory);
+            impl_->state.docsFiles.clear();
+            return;
+        }
+        std::ostringstream content;
+        content << file.rdbuf();
+        impl_->state.docsFiles[name] = {content.str(), type};
+    }
+}
 
 HttpServer::~HttpServer() { shutdown(); }
 

@@ -1,5 +1,6 @@
 #pragma once
 #include <memory>
+#include <string>
 
 namespace omnichat {
 
@@ -12,7 +13,10 @@ struct Config;
 // The REST front end on Pistache.
 class HttpServer {
 public:
-    HttpServer(const Config& config, ChatService& chat, const JwtAuthenticator& auth, Timer& timer, Metrics& metrics);
+    // `docsDirectory`: where Swagger UI's files are (scripts/fetch-docs-ui.sh);
+    // without them /docs answers 404.
+    HttpServer(const Config& config, ChatService& chat, const JwtAuthenticator& auth, Timer& timer, Metrics& metrics,
+               const std::string& docsDirectory);
     ~HttpServer();
     // Binds and starts the reactor threads; throws when the port is taken.
     void start();

@@ -1,5 +1,5 @@
 // Routes for probes, scrapers and API clients: GET /healthz, /readyz,
-// /metrics, /openapi.json. No token: they tell nothing about any user's data.
+// /metrics, /openapi.json, /docs. No token: they tell nothing about any user's data.
 #include "chat/chat_service.hpp"
 #include "observability/metrics.hpp"
 #include "routes.hpp"
@@ -27,5 +27,29 @@ void metrics(RouteContext& ctx) {
 }
 
 void openApiDocument(RouteContext& ctx) { ctx.respond->json(200, kOpenApiDocument); }
+
+// Interactive documentation, as the FastAPI service offered: Swagger UI
+// reading /openapi.json.
+void docsPage(RouteContext& ctx) {
+    if (ctx.server.docsFiles.empty())
+        return ctx.respond->error(404, "docs_not_installed", "the documentation files are not installed");
+    ctx.respond->text(200, R"(<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>omnichat API</title><link rel="stylesheet" href="/docs/swagger-ui.css"></head>
+<body>
+<div id="swagger-ui"></div>
+<script src="/docs/swagger-ui-bundle.js"></script>
+<script>window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui"});</script>
+</body>
+</html>
+)",
+                      "text/html; charset=utf-8");
+}
+
+void docsFile(RouteContext& ctx) {
+    auto it = ctx.server.docsFiles.find(ctx.params[0]);
+    if (it == ctx.server.docsFiles.end()) return ctx.respond->error(404, "not_found", "no such file");
+    ctx.respond->text(200, it->second.first, it->second.second);
+}
 
 }  // namespace omnichat

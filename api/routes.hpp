@@ -2,6 +2,7 @@
 #include <pistache/http.h>
 
 #include <atomic>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -26,6 +27,8 @@ struct ServerState {
     Timer& timer;
     Metrics& metrics;
     RateLimiter limiter;
+    // Swagger UI's files for /docs, by name: content and media type.
+    std::map<std::string, std::pair<std::string, std::string>> docsFiles{};
     std::atomic<bool> draining{false};  // SIGTERM: finishing what is open
     std::atomic<int> open{0};           // requests not yet answered
 };
@@ -58,6 +61,8 @@ void healthz(RouteContext& ctx);
 void readyz(RouteContext& ctx);
 void metrics(RouteContext& ctx);
 void openApiDocument(RouteContext& ctx);
+void docsPage(RouteContext& ctx);
+void docsFile(RouteContext& ctx);
 
 // Shared by the route files.
 void overloaded(RouteContext& ctx);

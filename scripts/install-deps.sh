@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages omnichat needs to build, run and test.
-# Does nothing when they are all present.
+# Does nothing when they are all present. With --test, also what the tests
+# need beyond that.
 set -euo pipefail
 
 packages=(
@@ -9,6 +10,8 @@ packages=(
   nlohmann-json3-dev libgtest-dev libcurl4-openssl-dev libpq-dev libssl-dev
   postgresql
 )
+# The tests also load the API documentation in a browser.
+if [ "${1:-}" = "--test" ]; then packages+=(chromium); fi
 
 missing=()
 for p in "${packages[@]}"; do

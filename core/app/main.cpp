@@ -78,6 +78,11 @@ std::string pluginDirectory(const Config& config) {
     return (fs::read_symlink("/proc/self/exe").parent_path().parent_path() / "plugins").string();
 }
 
+// Swagger UI's files, put beside the build by scripts/build.sh: build/share/docs.
+std::string docsDirectory() {
+    return (fs::read_symlink("/proc/self/exe").parent_path().parent_path() / "share" / "docs").string();
+}
+
 std::unique_ptr<StorageClient> openStorage(const Config& config, PluginLibraries& plugins) {
     auto storage =
         std::make_unique<StorageClient>(plugins.createInstance(config.storage, "storage", OMNICHAT_PLUGIN_STORAGE));
@@ -140,7 +145,7 @@ int serve(const Config& config, bool checkOnly) {
         Metrics metrics;
         ChatService chat(config, *storage, providers, pool, timer, metrics);
         JwtAuthenticator auth(config.jwtSecret);
-        HttpServer server(config, chat, auth, timer, metrics);
+        HttpServer server(config, chat, auth, timer, metrics, docsDirectory());
         metrics.addGauge("omnichat_sends_in_flight", "Sends admitted and not yet answered.",
                          [&chat] { return static_cast<double>(chat.sendsInFlight()); });
         metrics.addGauge("omnichat_worker_queue_depth", "Storage tasks waiting for a worker thread.",
