@@ -38,8 +38,8 @@ protected:
             "server:\n  listen: 127.0.0.1:0\n  worker_threads: 4\n" + extraServerYaml() +
             "auth:\n  jwt_secret: " + std::string(kSecret) + "\n" + storageBlock() + "providers:\n" +
             extraProvidersYaml() + "  fake:\n    plugin: openai\n    options:\n      api_key: " + kApiKey +
-            "\n      base_url: " + upstream_.baseUrl() +
-            "\n      timeout_ms: 1500\nchat:\n  default_provider: fake\n  default_model: "
+            "\n      base_url: " + upstream_.baseUrl() + "\n      timeout_ms: " + std::to_string(upstreamTimeoutMs()) +
+            "\nchat:\n  default_provider: fake\n  default_model: "
             "test-model\n  system_prompt: You are terse.\n" +
             retryYaml() + extraChatYaml() + extraTopLevelYaml() + "logging:\n  level: " + logLevel() + "\n";
         yaml_ = yaml;
@@ -50,6 +50,8 @@ protected:
         server_.reset();
         server_ = std::make_unique<ServerProcess>(yaml_);
     }
+    // The openai plugin's whole-call limit; short, so failure tests are quick.
+    virtual int upstreamTimeoutMs() const { return 1500; }
     // The `storage:` section.
     virtual std::string storageBlock() const { return storageYaml(GetParam(), scratch_); }
     // More top-level sections for a derived fixture.

@@ -13,6 +13,8 @@ using Piece = FakeUpstream::Piece;
 class StreamTest : public ApiTest {
 protected:
     std::string extraChatYaml() const override { return "  heartbeat_ms: 100\n"; }
+    // Hundreds of streams at once on a loaded (or sanitized) machine.
+    int upstreamTimeoutMs() const override { return 15000; }
 
     std::unique_ptr<SseClient> stream(const std::string& token, const std::string& conversation,
                                       const std::string& content) {
