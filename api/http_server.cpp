@@ -252,8 +252,9 @@ void HttpServer::start() {
                     .threads(static_cast<int>(impl_->state.config.reactorThreads))
                     .flags(Tcp::Options::ReuseAddr)
                     .maxRequestSize(2 * impl_->state.config.maxBodyBytes + kHeaderAllowance)
-                    .headerTimeout(std::chrono::seconds(30))
-                    .bodyTimeout(std::chrono::seconds(60));
+                    .headerTimeout(std::chrono::seconds(impl_->state.config.headerTimeoutSeconds))
+                    .bodyTimeout(std::chrono::seconds(impl_->state.config.bodyTimeoutSeconds))
+                    .keepaliveTimeout(std::chrono::seconds(impl_->state.config.keepaliveTimeoutSeconds));
     impl_->endpoint->init(opts);
     impl_->endpoint->setHandler(Http::make_handler<RestHandler>(impl_->state));
     impl_->endpoint->serveThreaded();

@@ -115,9 +115,10 @@ void readYaml(const std::string& file, Config& c, std::vector<std::string>& fall
                      {"server", "auth", "storage", "providers", "chat", "limits", "plugins", "logging"});
 
     if (auto s = root["server"]) {
-        requireKnownKeys(file, s, "server",
-                         {"listen", "reactor_threads", "worker_threads", "queue_depth", "max_body_bytes",
-                          "max_in_flight", "shutdown_grace_seconds"});
+        requireKnownKeys(
+            file, s, "server",
+            {"listen", "reactor_threads", "worker_threads", "queue_depth", "max_body_bytes", "max_in_flight",
+             "shutdown_grace_seconds", "header_timeout_seconds", "body_timeout_seconds", "keepalive_timeout_seconds"});
         if (s["listen"]) parseListen(scalar(file, s["listen"], "listen"), where(file, s["listen"]), c);
         if (s["reactor_threads"])
             c.reactorThreads = number<unsigned>(file, s["reactor_threads"], "reactor_threads", 1, 256);
@@ -125,6 +126,10 @@ void readYaml(const std::string& file, Config& c, std::vector<std::string>& fall
             c.workerThreads = number<unsigned>(file, s["worker_threads"], "worker_threads", 1, 1024);
         if (s["queue_depth"]) c.queueDepth = number<size_t>(file, s["queue_depth"], "queue_depth", 1, 1000000);
         if (s["max_in_flight"]) c.maxInFlight = number<size_t>(file, s["max_in_flight"], "max_in_flight", 1, 1000000);
+        for (auto [key, target] : {std::pair{"header_timeout_seconds", &c.headerTimeoutSeconds},
+                                   {"body_timeout_seconds", &c.bodyTimeoutSeconds},
+                                   {"keepalive_timeout_seconds", &c.keepaliveTimeoutSeconds}})
+            if (s[key]) *target = number<int64_t>(file, s[key], key, 1, 3600);
         if (s["shutdown_grace_seconds"])
             c.shutdownGraceSeconds =
                 number<int64_t>(file, s["shutdown_grace_seconds"], "shutdown_grace_seconds", 0, 3600);

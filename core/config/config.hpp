@@ -61,6 +61,12 @@ struct Config {
     size_t maxBodyBytes = 1024 * 1024;
     size_t maxInFlight = 10000;         // provider calls at once; beyond: 503
     int64_t shutdownGraceSeconds = 30;  // SIGTERM: how long open requests may run on
+    // Slow or silent clients: the request line and headers, then the body,
+    // must arrive within these; an idle keep-alive connection is closed after
+    // the last.
+    int64_t headerTimeoutSeconds = 30;
+    int64_t bodyTimeoutSeconds = 60;
+    int64_t keepaliveTimeoutSeconds = 300;
 
     // auth
     std::string jwtSecret;

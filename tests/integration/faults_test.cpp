@@ -1,7 +1,15 @@
 // Faults survived: the server killed under load, two servers on one
 // database.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <csignal>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <set>
 
@@ -148,6 +156,74 @@ TEST_P(DatabaseRestartTest, OutageAnswers503AndServiceResumesWithNothingLost) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Storage, DatabaseRestartTest, ::testing::Values("postgres"),
+                         [](const auto& info) { return info.param; });
+
+// Clients that connect and stall: silent, headers cut short, a body that
+// never completes.
+class SlowClientTest : public ApiTest {
+protected:
+    std::string extraServerYaml() const override {
+        return "  header_timeout_seconds: 1\n  body_timeout_seconds: 1\n  keepalive_timeout_seconds: 1\n";
+    }
+    // Open descriptors and threads of the server.
+    std::pair<size_t, int> resources() const {
+        auto proc = "/proc/" + std::to_string(server_->pid());
+        size_t fds = 0;
+        for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(proc + "/fd")) ++fds;
+        std::ifstream status(proc + "/status");
+        int threads = 0;
+        for (std::string line; std::getline(status, line);)
+            if (line.rfind("Threads:", 0) == 0) threads = std::stoi(line.substr(8));
+        return {fds, threads};
+    }
+};
+
+// A connection that sends `bytes` and then nothing; true when the server
+// closes it (after an answer or not) within `limit`.
+bool serverCloses(uint16_t port, const std::string& bytes, std::chrono::seconds limit) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        close(fd);
+        return false;
+    }
+    if (!bytes.empty()) send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    timeval timeout{static_cast<time_t>(limit.count()), 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    char buffer[4096];
+    ssize_t n;
+    while ((n = recv(fd, buffer, sizeof buffer, 0)) > 0) {
+    }
+    close(fd);
+    return n == 0;  // EOF: closed by the server; -1: our timeout
+}
+
+TEST_P(SlowClientTest, StalledClientsAreCutOffAndLeaveNothingBehind) {
+    ASSERT_EQ(call("GET", "/healthz", "").status, 200);
+    auto before = resources();
+    const std::vector<std::string> stalls{
+        "",                                                                              // silent
+        "GET /healthz HTTP/1.1\r\nHost: x\r\n",                                          // headers cut short
+        "POST /conversations HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"a\"",  // body cut short
+    };
+    std::vector<std::future<bool>> clients;
+    for (int i = 0; i < 30; ++i)
+        clients.push_back(std::async(std::launch::async, [&, i] {
+            return serverCloses(server_->port(), stalls[static_cast<size_t>(i) % stalls.size()], 15s);
+        }));
+    for (size_t i = 0; i < clients.size(); ++i) EXPECT_TRUE(clients[i].get()) << "stall kind " << i % stalls.size();
+
+    // The server still serves, and holds no more than before.
+    EXPECT_EQ(call("GET", "/healthz", "").status, 200);
+    auto after = resources();
+    EXPECT_LE(after.first, before.first + 2) << "descriptors";
+    EXPECT_EQ(after.second, before.second) << "threads";
+}
+
+INSTANTIATE_TEST_SUITE_P(Storage, SlowClientTest, ::testing::Values("sqlite"),
                          [](const auto& info) { return info.param; });
 
 class TwoServersTest : public ApiTest {};

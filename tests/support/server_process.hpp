@@ -30,6 +30,7 @@ public:
     ~ServerProcess();  // SIGTERM, then waits
 
     uint16_t port() const { return port_; }
+    pid_t pid() const { return pid_; }
     std::string output() const;
     const std::string& folder() const { return folder_; }
     // Sends SIGTERM and waits for the exit code.
