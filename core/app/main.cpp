@@ -1,4 +1,5 @@
 // omnichat: `serve`, `token` and `check-config`.
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -76,6 +77,34 @@ std::string pluginDirectory(const Config& config) {
     if (!config.pluginDirectory.empty()) return config.pluginDirectory;
     // First-party plugins sit beside the executable's folder: build/plugins.
     return (fs::read_symlink("/proc/self/exe").parent_path().parent_path() / "plugins").string();
+}
+
+// The message as a JSON string's contents, for JSON log lines.
+class JsonEscapedMessage : public spdlog::custom_flag_formatter {
+public:
+    void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& out) override {
+        for (char c : std::string_view(msg.payload.data(), msg.payload.size())) {
+            if (c == '"' || c == '\\') {
+                out.push_back('\\');
+                out.push_back(c);
+            } else if (static_cast<unsigned char>(c) < 0x20) {
+                char escaped[8];
+                int n = std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+                out.append(escaped, escaped + n);
+            } else {
+                out.push_back(c);
+            }
+        }
+    }
+    std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<JsonEscapedMessage>(); }
+};
+
+// logging.format: json, for log collectors: one object per line.
+void useJsonLogLines() {
+    auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
+    formatter->add_flag<JsonEscapedMessage>('*').set_pattern(
+        R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","thread":%t,"message":"%*"})");
+    spdlog::set_formatter(std::move(formatter));
 }
 
 // Swagger UI's files, put beside the build by scripts/build.sh: build/share/docs.
@@ -197,6 +226,7 @@ int main(int argc, char** argv) {
         auto logger = spdlog::stderr_color_mt("omnichat");
         spdlog::set_default_logger(logger);
         spdlog::set_level(spdlog::level::from_str(config.logLevel));
+        if (config.logJson) useJsonLogLines();
         if (args.command == "serve" || args.command == "check-config")
             return serve(config, args.command == "check-config");
         if (args.command == "token") {

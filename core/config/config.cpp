@@ -227,7 +227,13 @@ void readYaml(const std::string& file, Config& c, std::vector<std::string>& fall
         if (pl["directory"]) c.pluginDirectory = scalar(file, pl["directory"], "directory");
     }
     if (auto l = root["logging"]) {
-        requireKnownKeys(file, l, "logging", {"level"});
+        requireKnownKeys(file, l, "logging", {"level", "format"});
+        if (l["format"]) {
+            auto format = scalar(file, l["format"], "format");
+            if (format != "text" && format != "json")
+                throw ConfigError(where(file, l["format"]) + ": logging.format must be text or json");
+            c.logJson = format == "json";
+        }
         if (l["level"]) {
             c.logLevel = scalar(file, l["level"], "level");
             static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "off"};

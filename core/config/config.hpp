@@ -102,6 +102,7 @@ struct Config {
     // plugins and logging
     std::string pluginDirectory;  // empty: <executable dir>/../plugins
     std::string logLevel = "info";
+    bool logJson = false;  // one JSON object per line instead of text
 };
 
 using Environment = std::map<std::string, std::string>;

@@ -41,7 +41,7 @@ protected:
             "\n      base_url: " + upstream_.baseUrl() + "\n      timeout_ms: " + std::to_string(upstreamTimeoutMs()) +
             "\nchat:\n  default_provider: fake\n  default_model: "
             "test-model\n  system_prompt: You are terse.\n" +
-            retryYaml() + extraChatYaml() + extraTopLevelYaml() + "logging:\n  level: " + logLevel() + "\n";
+            retryYaml() + extraChatYaml() + extraTopLevelYaml() + loggingYaml();
         yaml_ = yaml;
         server_ = std::make_unique<ServerProcess>(yaml_);
     }
@@ -54,6 +54,7 @@ protected:
     virtual int upstreamTimeoutMs() const { return 1500; }
     // The `storage:` section.
     virtual std::string storageBlock() const { return storageYaml(GetParam(), scratch_); }
+    virtual std::string loggingYaml() const { return "logging:\n  level: " + logLevel() + "\n"; }
     // More top-level sections for a derived fixture.
     virtual std::string extraTopLevelYaml() const { return ""; }
     // More `server:` keys for a derived fixture, indented by two spaces.

@@ -132,6 +132,36 @@ TEST_P(ApiTest, SigtermLetsOpenRequestsFinishAndStoresThem) {
     EXPECT_EQ(messages[1]["content"], "Held");
 }
 
+class JsonLogTest : public ApiTest {
+protected:
+    std::string loggingYaml() const override { return "logging:\n  level: info\n  format: json\n"; }
+};
+
+TEST_P(JsonLogTest, EveryLogLineIsAJsonObject) {
+    auto alice = token(user("alice"));
+    auto id = createConversation(alice);
+    ASSERT_EQ(send(alice, id, "a \"quoted\"\nsecret line").status, 200);
+    EXPECT_EQ(call("GET", "/conversations/" + newUuid(), alice).status, 404);
+    EXPECT_EQ(server_->stop(), 0);
+
+    std::istringstream lines(server_->output());
+    int access = 0, parsed = 0;
+    for (std::string line; std::getline(lines, line);) {
+        if (line.rfind("omnichat listening", 0) == 0) continue;  // the banner on stdout
+        auto j = nlohmann::json::parse(line, nullptr, false);
+        ASSERT_TRUE(j.is_object()) << line;
+        ++parsed;
+        EXPECT_TRUE(j.contains("time") && j.contains("level") && j.contains("message")) << line;
+        if (j["message"].get<std::string>().rfind("access ", 0) == 0) ++access;
+    }
+    EXPECT_GE(access, 3);  // create, send, 404
+    EXPECT_GT(parsed, access);
+    EXPECT_EQ(server_->output().find("secret line"), std::string::npos) << "message content reached the log";
+}
+
+INSTANTIATE_TEST_SUITE_P(Storage, JsonLogTest, ::testing::Values("sqlite"),
+                         [](const auto& info) { return info.param; });
+
 class ShortGraceTest : public ApiTest {
 protected:
     std::string extraServerYaml() const override { return "  shutdown_grace_seconds: 1\n"; }
