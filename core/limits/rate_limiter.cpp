@@ -52,7 +52,11 @@ std::shared_ptr<void> RateLimiter::openStream(const std::string& user) {
     // pointer only has to be non-null.
     return std::shared_ptr<void>(static_cast<void*>(this), [this, user](void*) {
         std::lock_guard lock(mutex_);
-        if (auto it = users_.find(user); it != users_.end() && it->second.streams > 0) --it->second.streams;
+        auto it = users_.find(user);
+        if (it == users_.end() || it->second.streams == 0) return;
+        // Without a request rate nothing else is kept of a user: forget
+        // them with their last stream, so the table stays bounded.
+        if (--it->second.streams == 0 && perMs_ <= 0) users_.erase(it);
     });
 }
 
