@@ -238,6 +238,9 @@ omnichat_http_exchange_t* HttpClient::start(const omnichat_http_request_t& reque
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    // Chat streams arrive in small pieces; curl's 16 KiB default receive
+    // buffer per call is most of what thousands of held calls cost.
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L);
     curl_easy_setopt(
         e, CURLOPT_CONNECTTIMEOUT_MS,
         request.connect_timeout_ms > 0 ? static_cast<long>(request.connect_timeout_ms) : kDefaultConnectTimeoutMs);
