@@ -45,7 +45,7 @@ SendExchange::SendExchange(Services services, Conversation conversation, std::ve
       user_(std::move(user)),
       sink_(std::move(sink)),
       reply_(std::move(reply)),
-      jitter_(std::random_device{}()) {
+      jitter_(static_cast<std::minstd_rand::result_type>(randomBits())) {
     // The conversation's own choice first; a provider it chose without a
     // model gets that provider's default model.
     if (conversation_.provider.empty())

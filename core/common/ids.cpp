@@ -7,9 +7,14 @@
 
 namespace omnichat {
 
-std::string newUuid() {
+uint64_t randomBits() {
+    // Seeded once per thread: std::random_device costs a system call.
     thread_local std::mt19937_64 rng{std::random_device{}()};
-    uint64_t hi = rng(), lo = rng();
+    return rng();
+}
+
+std::string newUuid() {
+    uint64_t hi = randomBits(), lo = randomBits();
     hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
     lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
     char buf[64];

@@ -5,6 +5,8 @@
 
 namespace omnichat {
 
+// 64 random bits, not for secrets (ids, jitter).
+uint64_t randomBits();
 // Random (version 4) UUID in canonical lowercase text.
 std::string newUuid();
 // True for a canonical 8-4-4-4-12 hex UUID (any case).
