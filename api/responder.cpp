@@ -141,8 +141,9 @@ std::string Responder::errorBody(const ApiError& e) const {
     return nlohmann::json{{"error", {{"code", e.code}, {"message", e.message}, {"request_id", record_.id}}}}.dump();
 }
 
-std::string Responder::failureBody(const Failure& f) {
-    auto e = apiError(f);
+std::string Responder::failureBody(const Failure& f) { return logged(f, apiError(f)); }
+
+std::string Responder::logged(const Failure& f, const ApiError& e) const {
     // The detail (which may name a library or a host) stays in the log.
     if (e.status >= 500 && e.status != 503)
         spdlog::error("request {} failed ({}): {}", record_.id, e.code, f.detail);
@@ -153,8 +154,7 @@ std::string Responder::failureBody(const Failure& f) {
 
 void Responder::failure(const Failure& f) {
     auto e = apiError(f);
-    auto body = failureBody(f);
-    send(e.status, body, "application/json", e.retryAfterSeconds);
+    send(e.status, logged(f, e), "application/json", e.retryAfterSeconds);
 }
 
 }  // namespace omnichat

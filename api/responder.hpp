@@ -81,6 +81,8 @@ public:
 private:
     void send(int status, const std::string& body, const char* contentType, int retryAfterSeconds);
     std::string errorBody(const ApiError& e) const;
+    // Logs the detail of `f` with the request id; returns the error body.
+    std::string logged(const Failure& f, const ApiError& e) const;
     std::shared_ptr<Pistache::Http::ResponseWriter> writer_;
     bool keepAlive_;
     RequestRecord record_;

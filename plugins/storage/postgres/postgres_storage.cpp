@@ -33,7 +33,7 @@ const omnichat_option_t kOptions[] = {
                      "How long one connection attempt may take, and how long a request waits for a free connection."),
 };
 
-// Prepared statements, by index into kStatements.
+// Prepared statements, by index into statements().
 enum StatementId : size_t {
     kInsertConversation,
     kGetConversation,
