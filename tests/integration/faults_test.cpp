@@ -158,23 +158,27 @@ TEST_P(DatabaseRestartTest, OutageAnswers503AndServiceResumesWithNothingLost) {
 INSTANTIATE_TEST_SUITE_P(Storage, DatabaseRestartTest, ::testing::Values("postgres"),
                          [](const auto& info) { return info.param; });
 
+// Open descriptors and threads of a process.
+struct Resources {
+    size_t descriptors = 0;
+    int threads = 0;
+};
+Resources resourcesOf(pid_t pid) {
+    auto proc = "/proc/" + std::to_string(pid);
+    Resources out;
+    for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(proc + "/fd")) ++out.descriptors;
+    std::ifstream status(proc + "/status");
+    for (std::string line; std::getline(status, line);)
+        if (line.rfind("Threads:", 0) == 0) out.threads = std::stoi(line.substr(8));
+    return out;
+}
+
 // Clients that connect and stall: silent, headers cut short, a body that
 // never completes.
 class SlowClientTest : public ApiTest {
 protected:
     std::string extraServerYaml() const override {
         return "  header_timeout_seconds: 1\n  body_timeout_seconds: 1\n  keepalive_timeout_seconds: 1\n";
-    }
-    // Open descriptors and threads of the server.
-    std::pair<size_t, int> resources() const {
-        auto proc = "/proc/" + std::to_string(server_->pid());
-        size_t fds = 0;
-        for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(proc + "/fd")) ++fds;
-        std::ifstream status(proc + "/status");
-        int threads = 0;
-        for (std::string line; std::getline(status, line);)
-            if (line.rfind("Threads:", 0) == 0) threads = std::stoi(line.substr(8));
-        return {fds, threads};
     }
 };
 
@@ -203,7 +207,7 @@ bool serverCloses(uint16_t port, const std::string& bytes, std::chrono::seconds 
 
 TEST_P(SlowClientTest, StalledClientsAreCutOffAndLeaveNothingBehind) {
     ASSERT_EQ(call("GET", "/healthz", "").status, 200);
-    auto before = resources();
+    auto before = resourcesOf(server_->pid());
     const std::vector<std::string> stalls{
         "",                                                                              // silent
         "GET /healthz HTTP/1.1\r\nHost: x\r\n",                                          // headers cut short
@@ -218,13 +222,36 @@ TEST_P(SlowClientTest, StalledClientsAreCutOffAndLeaveNothingBehind) {
 
     // The server still serves, and holds no more than before.
     EXPECT_EQ(call("GET", "/healthz", "").status, 200);
-    auto after = resources();
-    EXPECT_LE(after.first, before.first + 2) << "descriptors";
-    EXPECT_EQ(after.second, before.second) << "threads";
+    auto after = resourcesOf(server_->pid());
+    EXPECT_LE(after.descriptors, before.descriptors + 2);
+    EXPECT_EQ(after.threads, before.threads);
 }
 
 INSTANTIATE_TEST_SUITE_P(Storage, SlowClientTest, ::testing::Values("sqlite"),
                          [](const auto& info) { return info.param; });
+
+TEST_P(ApiTest, FaultyProvidersLeaveNoThreadsOrDescriptorsBehind) {
+    auto alice = token(user("alice"));
+    auto id = createConversation(alice);
+    ASSERT_EQ(send(alice, id, "warm up").status, 200);  // the upstream connection pool exists
+    auto before = resourcesOf(server_->pid());
+    for (int round = 0; round < 3; ++round) {
+        upstream_.hang();  // bounded by the call's 1.5 s limit
+        EXPECT_EQ(send(alice, id, "hang").status, 504);
+        upstream_.notJson();
+        EXPECT_EQ(send(alice, id, "garbage").status, 502);
+        upstream_.script({{0ms, chunk("Half a sen")}}, true);  // reset mid-stream
+        EXPECT_EQ(send(alice, id, "cut").status, 502);
+        upstream_.script({{0ms, chunk("slow ")}, {200ms, chunk("trickle", "stop") + kDone}});
+        EXPECT_EQ(send(alice, id, "trickle").status, 200);
+    }
+    upstream_.reply();
+    EXPECT_EQ(send(alice, id, "after").status, 200);
+    auto after = resourcesOf(server_->pid());
+    EXPECT_LE(after.descriptors, before.descriptors + 2);
+    EXPECT_EQ(after.threads, before.threads);
+    EXPECT_EQ(history(alice, id).size(), 2u * 5);  // warm up, 3 trickles, after
+}
 
 class TwoServersTest : public ApiTest {};
 
