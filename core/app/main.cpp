@@ -187,8 +187,9 @@ int serve(const Config& config, bool checkOnly) {
                   << config.storage.plugin << ", provider " << config.defaultProvider << ")" << std::endl;
         int sig = 0;
         sigwait(&signals, &sig);
-        spdlog::info("signal {} received: draining (up to {} s)", sig, config.shutdownGraceSeconds);
         server.drain();
+        // After drain(): a reader of this line finds the server draining.
+        spdlog::warn("signal {} received: draining (up to {} s)", sig, config.shutdownGraceSeconds);
         // What was accepted runs on, up to the grace period. Polled: the
         // main thread has nothing else to do, and this happens once.
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(config.shutdownGraceSeconds);

@@ -95,6 +95,11 @@ protected:
         EXPECT_EQ(r.status, 201) << r.body;
         return r.json().at("id").get<std::string>();
     }
+    std::vector<std::string> createConversations(const std::string& tok, int count) {
+        std::vector<std::string> ids;
+        for (int i = 0; i < count; ++i) ids.push_back(createConversation(tok));
+        return ids;
+    }
     HttpResponse send(const std::string& tok, const std::string& conversation, const std::string& content) {
         return call("POST", "/conversations/" + conversation + "/messages", tok,
                     nlohmann::json{{"content", content}}.dump());

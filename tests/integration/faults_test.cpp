@@ -97,8 +97,7 @@ private:
 
 TEST_P(ApiTest, KilledUnderLoadKeepsEveryAcknowledgedExchangeWhole) {
     auto alice = token(user("alice"));
-    std::vector<std::string> conversations;
-    for (int i = 0; i < 4; ++i) conversations.push_back(createConversation(alice));
+    auto conversations = createConversations(alice, 4);
     std::vector<Acked> acked;
     {
         Load load({server_->port()}, alice, conversations, 8);
@@ -125,8 +124,7 @@ protected:
 
 TEST_P(DatabaseRestartTest, OutageAnswers503AndServiceResumesWithNothingLost) {
     auto alice = token(user("alice"));
-    std::vector<std::string> conversations;
-    for (int i = 0; i < 3; ++i) conversations.push_back(createConversation(alice));
+    auto conversations = createConversations(alice, 3);
     std::vector<Acked> acked;
     {
         Load load({server_->port()}, alice, conversations, 4);
@@ -258,8 +256,7 @@ class TwoServersTest : public ApiTest {};
 TEST_P(TwoServersTest, BothSendingToTheSameConversationsKeepStrictPairs) {
     ServerProcess second(yaml_);
     auto alice = token(user("alice"));
-    std::vector<std::string> conversations;
-    for (int i = 0; i < 3; ++i) conversations.push_back(createConversation(alice));
+    auto conversations = createConversations(alice, 3);
     std::vector<Acked> acked;
     {
         Load load({server_->port(), second.port()}, alice, conversations, 8);

@@ -29,18 +29,6 @@ std::map<std::string, double> parseMetrics(const std::string& text) {
     return out;
 }
 
-// Repeats `probe` until it returns true or `limit` passes: for a state the
-// server reaches on its own after a signal.
-template <class F>
-bool eventually(F probe, std::chrono::milliseconds limit = 5000ms) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (probe()) return true;
-        std::this_thread::sleep_for(10ms);
-    }
-    return false;
-}
-
 TEST_P(ApiTest, ProbesAnswerWithoutAToken) {
     auto health = call("GET", "/healthz", "");
     EXPECT_EQ(health.status, 200);
@@ -114,7 +102,8 @@ TEST_P(ApiTest, SigtermLetsOpenRequestsFinishAndStoresThem) {
     ASSERT_TRUE(upstream_.waitRequests(1, 5s));
 
     server_->signal(SIGTERM);
-    ASSERT_TRUE(eventually([&] { return call("GET", "/readyz", "").status == 503; }));
+    ASSERT_TRUE(server_->waitForOutput("draining", 5s));
+    EXPECT_EQ(call("GET", "/readyz", "").status, 503);
     auto refused = send(alice, id, "after the signal");
     EXPECT_EQ(refused.status, 503);
     EXPECT_EQ(refused.json()["error"]["code"], "shutting_down");

@@ -148,8 +148,7 @@ TEST_P(StreamTest, ErrorsBeforeTheStreamStartsArePlainResponses) {
 TEST_P(StreamTest, ManyConcurrentStreamsCompleteIntact) {
     constexpr int kStreams = 200;
     auto alice = token(user("alice"));
-    std::vector<std::string> ids;
-    for (int i = 0; i < kStreams; ++i) ids.push_back(createConversation(alice));
+    auto ids = createConversations(alice, kStreams);
     std::vector<std::future<std::string>> results;
     for (int i = 0; i < kStreams; ++i)
         results.push_back(std::async(std::launch::async, [&, i]() -> std::string {

@@ -124,6 +124,11 @@ std::string ServerProcess::output() const {
     return output_;
 }
 
+bool ServerProcess::waitForOutput(const std::string& text, std::chrono::milliseconds timeout) const {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, timeout, [&] { return output_.find(text) != std::string::npos; });
+}
+
 int ServerProcess::stop() {
     signal(SIGTERM);
     return waitExit();

@@ -1,6 +1,7 @@
 #pragma once
 #include <sys/types.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -32,6 +33,8 @@ public:
     uint16_t port() const { return port_; }
     pid_t pid() const { return pid_; }
     std::string output() const;
+    // Waits until the output contains `text`; false on timeout.
+    bool waitForOutput(const std::string& text, std::chrono::milliseconds timeout) const;
     const std::string& folder() const { return folder_; }
     // Sends SIGTERM and waits for the exit code.
     int stop();
@@ -45,7 +48,7 @@ private:
     pid_t pid_ = -1;
     uint16_t port_ = 0;
     mutable std::mutex mutex_;
-    std::condition_variable changed_;
+    mutable std::condition_variable changed_;
     std::string output_;
     bool closed_ = false;
     std::thread reader_;
