@@ -4,15 +4,13 @@
 #include "chat/chat_service.hpp"
 #include "common/ids.hpp"
 #include "json_mapping.hpp"
+#include "request_bodies.hpp"
 #include "routes.hpp"
 
 namespace omnichat {
 namespace {
 
 constexpr size_t kMaxProjectIdBytes = 256;
-constexpr size_t kMaxTitleBytes = 1024;
-constexpr size_t kMaxNameBytes = 256;
-constexpr size_t kMaxSystemPromptBytes = 64 * 1024;
 
 bool validProjectId(const std::string& id) {
     return !id.empty() && id.size() <= kMaxProjectIdBytes && isStorableText(id);
@@ -28,26 +26,9 @@ void createConversation(RouteContext& ctx) {
         return ctx.respond->error(400, "invalid_project_id", "project_id must be 1-256 bytes of text");
     auto body = readJsonObject(ctx, false);
     if (!body) return;
-    ConversationSettings settings;
-    // Each optional text field: absent or null leaves the default.
-    struct Field {
-        const char* name;
-        size_t maxBytes;
-        std::string* into;
-    };
-    std::string title;
-    for (auto f : {Field{"title", kMaxTitleBytes, &title}, Field{"provider", kMaxNameBytes, &settings.provider},
-                   Field{"model", kMaxNameBytes, &settings.model},
-                   Field{"system_prompt", kMaxSystemPromptBytes, &settings.systemPrompt}}) {
-        auto it = body->find(f.name);
-        if (it == body->end() || it->is_null()) continue;
-        if (!it->is_string() || it->get<std::string>().size() > f.maxBytes || !isStorableText(it->get<std::string>()))
-            return ctx.respond->error(
-                400, std::string("invalid_") + f.name,
-                std::string(f.name) + " must be text of at most " + std::to_string(f.maxBytes) + " bytes");
-        *f.into = it->get<std::string>();
-    }
-    if (auto it = body->find("title"); it != body->end() && !it->is_null()) settings.title = title;
+    auto parsed = parseConversationBody(*body);
+    if (auto* e = std::get_if<ApiError>(&parsed)) return ctx.respond->error(e->status, e->code, e->message);
+    const auto& settings = std::get<ConversationSettings>(parsed);
     if (auto problem = ctx.chat.checkSettings(settings)) return ctx.respond->error(400, "invalid_settings", *problem);
     auto respond = ctx.respond;
     if (!ctx.chat.createConversation(ctx.userId, *projectId, settings, [respond](Outcome<Conversation> out) {

@@ -14,6 +14,7 @@
 #include "chat/chat_service.hpp"
 #include "common/ids.hpp"
 #include "config/config.hpp"
+#include "request_bodies.hpp"
 #include "routes.hpp"
 
 namespace omnichat {
@@ -192,25 +193,13 @@ bool requireUuidParam(RouteContext& ctx, size_t index) {
 }
 
 std::optional<nlohmann::json> readJsonObject(RouteContext& ctx, bool required) {
-    const auto& body = ctx.request.body();
-    if (body.empty() && !required) return nlohmann::json::object();
     auto type = ctx.request.headers().tryGetRaw("Content-Type");
-    std::string mime = type ? type->value() : "";
-    std::transform(mime.begin(), mime.end(), mime.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (mime.rfind("application/json", 0) != 0) {
-        ctx.respond->error(415, "unsupported_media_type", "the body must be application/json");
+    auto parsed = parseJsonObject(ctx.request.body(), type ? type->value() : std::string_view(), required);
+    if (auto* e = std::get_if<ApiError>(&parsed)) {
+        ctx.respond->error(e->status, e->code, e->message);
         return std::nullopt;
     }
-    auto parsed = nlohmann::json::parse(body, nullptr, false);
-    if (parsed.is_discarded()) {
-        ctx.respond->error(400, "malformed_json", "the body is not valid JSON (UTF-8)");
-        return std::nullopt;
-    }
-    if (!parsed.is_object()) {
-        ctx.respond->error(400, "invalid_body", "the body must be a JSON object");
-        return std::nullopt;
-    }
-    return parsed;
+    return std::move(std::get<nlohmann::json>(parsed));
 }
 
 struct HttpServer::Impl {

@@ -2,6 +2,7 @@
 #include "chat/chat_service.hpp"
 #include "common/ids.hpp"
 #include "json_mapping.hpp"
+#include "request_bodies.hpp"
 #include "routes.hpp"
 #include "sse_response.hpp"
 
@@ -38,19 +39,9 @@ void sendMessage(RouteContext& ctx) {
     if (!requireUuidParam(ctx, 0)) return;
     auto body = readJsonObject(ctx, true);
     if (!body) return;
-    auto it = body->find("content");
-    if (it == body->end() || it->is_null()) return ctx.respond->error(400, "missing_content", "content is required");
-    if (!it->is_string()) return ctx.respond->error(400, "invalid_content", "content must be a string");
-    auto content = it->get<std::string>();
-    if (content.find_first_not_of(" \t\r\n") == std::string::npos)
-        return ctx.respond->error(400, "empty_content", "content must not be empty");
-    if (!isStorableText(content))
-        return ctx.respond->error(400, "invalid_content", "content must be UTF-8 text without NUL characters");
-    bool stream = false;
-    if (auto s = body->find("stream"); s != body->end() && !s->is_null()) {
-        if (!s->is_boolean()) return ctx.respond->error(400, "invalid_stream", "stream must be true or false");
-        stream = s->get<bool>();
-    }
+    auto parsed = parseSendMessageBody(*body);
+    if (auto* e = std::get_if<ApiError>(&parsed)) return ctx.respond->error(e->status, e->code, e->message);
+    auto& [content, stream] = std::get<SendMessageBody>(parsed);
     if (auto accept = ctx.request.headers().tryGetRaw("Accept"))
         stream = stream || accept->value().find("text/event-stream") != std::string::npos;
 

@@ -10,8 +10,9 @@ packages=(
   nlohmann-json3-dev libgtest-dev libcurl4-openssl-dev libpq-dev libssl-dev
   postgresql
 )
-# The tests also load the API documentation in a browser.
-if [ "${1:-}" = "--test" ]; then packages+=(chromium); fi
+# The tests also load the API documentation in a browser, fuzz with clang's
+# libFuzzer and run the server under valgrind.
+if [ "${1:-}" = "--test" ]; then packages+=(chromium clang libclang-rt-14-dev valgrind); fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is needed, checks formatting, lints the OpenAPI document, builds, starts a throwaway
 # PostgreSQL (own data directory, unprivileged user, loopback only) and runs
-# every test with ctest; then the same under ASan+UBSan (skip that with
+# every test with ctest; fuzzes each parser briefly (OMNICHAT_FUZZ_SECONDS,
+# default 30); then runs the tests under ASan+UBSan (skip that with
 # OMNICHAT_SANITIZERS=0). Stops what it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,9 @@ export OMNICHAT_TEST_DATABASE_URL=$OMNICHAT_PG_URL
 
 echo "== tests"
 ctest --test-dir build --output-on-failure -j 2
+
+echo "== fuzzing (libFuzzer)"
+scripts/fuzz.sh "${OMNICHAT_FUZZ_SECONDS:-30}"
 
 if [ "${OMNICHAT_SANITIZERS:-1}" != 0 ]; then
   echo "== tests under ASan+UBSan"

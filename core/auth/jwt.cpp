@@ -7,12 +7,16 @@
 namespace omnichat {
 namespace {
 
-// A numeric claim as seconds; nullopt when absent; throws when not a number.
+// A numeric claim as seconds; nullopt when absent; throws when not a
+// number or beyond any real date (a float that large has no int64 value).
 std::optional<int64_t> numericClaim(const Poco::JSON::Object& payload, const std::string& name) {
     if (!payload.has(name)) return std::nullopt;
     auto v = payload.get(name);
     if (!v.isNumeric()) throw std::invalid_argument(name);
-    return static_cast<int64_t>(v.convert<double>());
+    double seconds = v.convert<double>();
+    constexpr double kLimit = 1e15;  // some 30 million years
+    if (!(seconds > -kLimit && seconds < kLimit)) throw std::invalid_argument(name);
+    return static_cast<int64_t>(seconds);
 }
 
 }  // namespace

@@ -4,8 +4,8 @@
 
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <set>
-#include <sstream>
 
 extern char** environ;
 
@@ -101,12 +101,11 @@ void defaultProviders(Config& c) {
     c.providers["openrouter"] = {"openrouter", {}, origin};
 }
 
-void readYaml(const std::string& file, Config& c, std::vector<std::string>& fallbackOrigins) {
+// `text` is the YAML document; `file` names it in messages.
+void readYaml(const std::string& text, const std::string& file, Config& c, std::vector<std::string>& fallbackOrigins) {
     YAML::Node root;
     try {
-        root = YAML::LoadFile(file);
-    } catch (const YAML::BadFile&) {
-        throw ConfigError(file + ": cannot read the configuration file");
+        root = YAML::Load(text);
     } catch (const YAML::Exception& e) {
         throw ConfigError(file + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
     }
@@ -342,13 +341,15 @@ Environment processEnvironment(const std::string& dotenvPath) {
     return env;
 }
 
-Config loadConfig(const std::optional<std::string>& path, const Environment& env) {
+namespace {
+
+Config buildConfig(const std::optional<std::string>& yamlText, const std::string& source, const Environment& env) {
     Config c;
-    c.source = path.value_or("built-in defaults");
+    c.source = source;
     c.storage = {"sqlite", {{"path", {"data/omnichat.db", "built-in default"}}}, "built-in default"};
     defaultProviders(c);
     std::vector<std::string> fallbackOrigins;
-    if (path) readYaml(*path, c, fallbackOrigins);
+    if (yamlText) readYaml(*yamlText, source, c, fallbackOrigins);
     applyEnvironment(env, c);
 
     if (c.jwtSecret.empty())
@@ -362,6 +363,20 @@ Config loadConfig(const std::optional<std::string>& path, const Environment& env
                               "' is not a configured provider instance");
     if (c.storage.plugin.empty()) throw ConfigError(c.source + ": storage needs a plugin");
     return c;
+}
+
+}  // namespace
+
+Config loadConfig(const std::optional<std::string>& path, const Environment& env) {
+    if (!path) return buildConfig(std::nullopt, "built-in defaults", env);
+    std::ifstream file(*path, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    if (!file.is_open() || file.bad()) throw ConfigError(*path + ": cannot read the configuration file");
+    return buildConfig(text, *path, env);
+}
+
+Config loadConfigText(const std::string& yaml, const std::string& source, const Environment& env) {
+    return buildConfig(yaml, source, env);
 }
 
 }  // namespace omnichat

@@ -116,5 +116,7 @@ Environment parseDotenv(const std::string& text);
 // Reads the YAML file (none: built-in defaults), applies the environment and
 // validates. Throws ConfigError.
 Config loadConfig(const std::optional<std::string>& path, const Environment& env);
+// The same for YAML already in memory; `source` names it in messages.
+Config loadConfigText(const std::string& yaml, const std::string& source, const Environment& env);
 
 }  // namespace omnichat

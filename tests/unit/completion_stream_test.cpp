@@ -130,4 +130,20 @@ TEST(RetryAfter, SecondsMillisecondsAndHttpDates) {
     EXPECT_EQ(openai_compatible::retryAfterMs(head, 0), -1);
 }
 
+// Whatever a server sends, the value stays a defined, bounded wait.
+TEST(RetryAfter, AbsurdValuesAreBoundedOrIgnored) {
+    constexpr int64_t kYearMs = 365LL * 24 * 3600 * 1000;
+    omnichat::HttpResponseHead head;
+    head.headers = {{"Retry-After", "1e300"}};
+    EXPECT_EQ(openai_compatible::retryAfterMs(head, 0), kYearMs);
+    head.headers = {{"retry-after-ms", "inf"}};
+    EXPECT_EQ(openai_compatible::retryAfterMs(head, 0), kYearMs);
+    head.headers = {{"retry-after-ms", "nan"}, {"Retry-After", "2"}};
+    EXPECT_EQ(openai_compatible::retryAfterMs(head, 0), 2000);
+    head.headers = {{"retry-after-ms", "-5"}, {"Retry-After", "-1"}};
+    EXPECT_EQ(openai_compatible::retryAfterMs(head, 0), -1);
+    head.headers = {{"retry-after-ms", "250 ms"}};
+    EXPECT_EQ(openai_compatible::retryAfterMs(head, 0), -1);
+}
+
 }  // namespace

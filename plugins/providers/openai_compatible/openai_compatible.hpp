@@ -27,22 +27,27 @@ struct Settings {
 
 constexpr size_t kMaxResponseBytes = 16 * 1024 * 1024;
 
-// Retry-After in seconds or as an HTTP date, and OpenAI's retry-after-ms.
-inline int64_t retryAfterMs(const omnichat::HttpResponseHead& head, int64_t nowUnixMs) {
-    if (auto ms = head.header("retry-after-ms")) {
-        try {
-            return static_cast<int64_t>(std::stod(*ms));
-        } catch (...) {
-        }
-    }
-    auto value = head.header("retry-after");
-    if (!value) return -1;
+// A header's number of milliseconds, or -1 unless it is one. Capped at a
+// year: whatever a server sends, the cast must stay defined (and the core
+// caps the wait far lower anyway).
+inline int64_t headerMs(const std::string& text, double unitMs) {
     try {
         size_t used = 0;
-        double seconds = std::stod(*value, &used);
-        if (used == value->size()) return static_cast<int64_t>(seconds * 1000);
+        double ms = std::stod(text, &used) * unitMs;
+        if (used != text.size() || !(ms >= 0)) return -1;
+        return static_cast<int64_t>(std::min(ms, 365.0 * 24 * 3600 * 1000));
     } catch (...) {
+        return -1;
     }
+}
+
+// Retry-After in seconds or as an HTTP date, and OpenAI's retry-after-ms.
+inline int64_t retryAfterMs(const omnichat::HttpResponseHead& head, int64_t nowUnixMs) {
+    if (auto text = head.header("retry-after-ms"))
+        if (auto ms = headerMs(*text, 1); ms >= 0) return ms;
+    auto value = head.header("retry-after");
+    if (!value) return -1;
+    if (auto ms = headerMs(*value, 1000); ms >= 0) return ms;
     std::tm tm{};
     if (strptime(value->c_str(), "%a, %d %b %Y %H:%M:%S", &tm))
         return std::max<int64_t>(0, timegm(&tm) * 1000LL - nowUnixMs);
