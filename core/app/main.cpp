@@ -181,6 +181,10 @@ int serve(const Config& config, bool checkOnly) {
                          [&pool] { return static_cast<double>(pool.queued()); });
         metrics.addGauge("omnichat_open_requests", "HTTP requests accepted and not yet answered.",
                          [&server] { return static_cast<double>(server.openRequests()); });
+        metrics.addGauge("omnichat_heap_bytes", "Heap memory allocated and not freed.", heapBytesInUse);
+        metrics.addGauge("process_resident_memory_bytes", "Resident memory size in bytes.", residentBytes);
+        metrics.addGauge("process_open_fds", "Number of open file descriptors.", openDescriptors);
+        metrics.addGauge("omnichat_threads", "Threads of the process.", threadCount);
         server.start();
         // On stdout whatever the log level: scripts and tests wait for it.
         std::cout << "omnichat listening on http://" << config.listenHost << ":" << server.port() << " (storage "

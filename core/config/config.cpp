@@ -23,12 +23,23 @@ std::string where(const std::string& file, const YAML::Node& node) {
     return file + ":" + std::to_string(node.Mark().line + 1);
 }
 
+std::string scalar(const std::string& file, const YAML::Node& node, const std::string& key) {
+    if (!node.IsScalar()) throw ConfigError(where(file, node) + ": '" + key + "' must be a single value");
+    return node.as<std::string>();
+}
+
+// A mapping's key: YAML allows lists and mappings as keys, names are text.
+std::string keyName(const std::string& file, const YAML::Node& key) {
+    if (!key.IsScalar()) throw ConfigError(where(file, key) + ": a key must be a plain name");
+    return key.as<std::string>();
+}
+
 // A section is a map whose keys must all be known.
 void requireKnownKeys(const std::string& file, const YAML::Node& map, const std::string& section,
                       const std::set<std::string>& known) {
     if (!map.IsMap()) throw ConfigError(where(file, map) + ": '" + section + "' must be a mapping");
     for (const auto& kv : map) {
-        auto key = kv.first.as<std::string>();
+        auto key = keyName(file, kv.first);
         if (!known.count(key)) {
             std::string list;
             for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
@@ -36,11 +47,6 @@ void requireKnownKeys(const std::string& file, const YAML::Node& map, const std:
                               "' (known: " + list + ")");
         }
     }
-}
-
-std::string scalar(const std::string& file, const YAML::Node& node, const std::string& key) {
-    if (!node.IsScalar()) throw ConfigError(where(file, node) + ": '" + key + "' must be a single value");
-    return node.as<std::string>();
 }
 
 template <class T>
@@ -87,7 +93,7 @@ PluginInstanceConfig pluginInstance(const std::string& file, const YAML::Node& n
             throw ConfigError(where(file, opts) + ": '" + section + ".options' must be a mapping");
         if (opts.IsMap())
             for (const auto& kv : opts) {
-                auto key = kv.first.as<std::string>();
+                auto key = keyName(file, kv.first);
                 out.options[key] = {scalar(file, kv.second, key), where(file, kv.first)};
             }
     }
@@ -149,7 +155,7 @@ void readYaml(const std::string& text, const std::string& file, Config& c, std::
         if (!p.IsMap()) throw ConfigError(where(file, p) + ": 'providers' must be a mapping of named instances");
         c.providers.clear();
         for (const auto& kv : p) {
-            auto name = kv.first.as<std::string>();
+            auto name = keyName(file, kv.first);
             auto instance = pluginInstance(file, kv.second, "providers." + name, {"models"});
             if (auto models = kv.second["models"]) {
                 if (!models.IsSequence())

@@ -1,8 +1,18 @@
 #include "observability/metrics.hpp"
 
+#include <malloc.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/allocator_interface.h>
+#endif
 
 namespace omnichat {
 namespace {
@@ -137,6 +147,37 @@ std::string Metrics::render() const {
         out += "# HELP " + g.name + " " + g.help + "\n# TYPE " + g.name + " gauge\n" + g.name + " " + number(g.read()) +
                "\n";
     return out;
+}
+
+double heapBytesInUse() {
+#if defined(__SANITIZE_ADDRESS__)
+    return static_cast<double>(__sanitizer_get_current_allocated_bytes());
+#else
+    auto info = mallinfo2();  // walks every arena: fine per scrape, not per request
+    return static_cast<double>(info.uordblks + info.hblkhd);
+#endif
+}
+
+double residentBytes() {
+    std::ifstream statm("/proc/self/statm");
+    double pages = 0, resident = 0;
+    statm >> pages >> resident;
+    return resident * static_cast<double>(sysconf(_SC_PAGESIZE));
+}
+
+double openDescriptors() {
+    std::error_code ignored;
+    double count = 0;
+    for (std::filesystem::directory_iterator it("/proc/self/fd", ignored), end; it != end; it.increment(ignored))
+        ++count;
+    return count - 1;  // the directory being read
+}
+
+double threadCount() {
+    std::ifstream status("/proc/self/status");
+    for (std::string line; std::getline(status, line);)
+        if (line.rfind("Threads:", 0) == 0) return std::stod(line.substr(8));
+    return 0;
 }
 
 }  // namespace omnichat

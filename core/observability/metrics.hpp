@@ -57,6 +57,15 @@ private:
     std::vector<Gauge> gauges_;
 };
 
+// Bytes the allocator has handed out and not had back: the process's live
+// heap, steadier than its resident size (freed memory is not always
+// returned to the system). Under AddressSanitizer, ASan's own count.
+double heapBytesInUse();
+// Resident memory, descriptors and threads of this process, from /proc.
+double residentBytes();
+double openDescriptors();
+double threadCount();
+
 // `name="value"` pairs with the value escaped as the text format wants.
 std::string metricLabels(std::initializer_list<std::pair<const char*, std::string>> labels);
 

@@ -3,7 +3,10 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <memory>
+#include <regex>
+#include <sstream>
 #include <string>
 
 #include "auth/jwt.hpp"
@@ -19,6 +22,23 @@ constexpr const char* kApiKey = "sk-test-upstream-key-42";
 
 // The storage block of a test configuration; "postgres" needs the database
 // that scripts/test.sh starts.
+// Each sample line of a Prometheus text exposition, by series
+// ("name{labels}"). Fails the test on a line that is neither a sample nor a
+// comment.
+inline std::map<std::string, double> parseMetrics(const std::string& text) {
+    static const std::regex sample(
+        R"(^([a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})?) ([-+0-9.eE]+|NaN|\+Inf)$)");
+    std::map<std::string, double> out;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+        if (line.rfind("# HELP ", 0) == 0 || line.rfind("# TYPE ", 0) == 0) continue;
+        std::smatch m;
+        EXPECT_TRUE(std::regex_match(line, m, sample)) << "not a sample: " << line;
+        if (!m.empty()) out[m[1]] = std::stod(m[5]);
+    }
+    return out;
+}
+
 inline std::string storageYaml(const std::string& backend, const std::string& folder) {
     if (backend == "postgres") {
         const char* url = std::getenv("OMNICHAT_TEST_DATABASE_URL");
@@ -68,7 +88,13 @@ protected:
     virtual std::string extraProvidersYaml() const { return ""; }
 
     void TearDown() override {
-        if (HasFailure() && server_) std::cerr << "--- server output ---\n" << server_->output();
+        if (server_) {
+            // A clean exit on SIGTERM; under a sanitizer or valgrind a
+            // leak or memory error found at exit fails it.
+            int code = server_->stop();
+            EXPECT_TRUE(code == 0 || code == ServerProcess::kNotRunning) << "server exit code " << code;
+            if (HasFailure()) std::cerr << "--- server output ---\n" << server_->output();
+        }
         server_.reset();
         std::filesystem::remove_all(scratch_);
     }
@@ -108,6 +134,13 @@ protected:
         auto r = call("GET", "/conversations/" + conversation + "/messages" + query, tok);
         EXPECT_EQ(r.status, 200) << r.body;
         return r.json();
+    }
+
+    // GET /metrics, parsed.
+    std::map<std::string, double> scrapeMetrics() {
+        auto r = call("GET", "/metrics", "");
+        EXPECT_EQ(r.status, 200);
+        return parseMetrics(r.body);
     }
 
     FakeUpstream upstream_;

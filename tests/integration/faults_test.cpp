@@ -228,12 +228,10 @@ TEST_P(SlowClientTest, StalledClientsAreCutOffAndLeaveNothingBehind) {
 INSTANTIATE_TEST_SUITE_P(Storage, SlowClientTest, ::testing::Values("sqlite"),
                          [](const auto& info) { return info.param; });
 
-TEST_P(ApiTest, FaultyProvidersLeaveNoThreadsOrDescriptorsBehind) {
+TEST_P(ApiTest, FaultyProvidersLeaveNoThreadsDescriptorsOrMemoryBehind) {
     auto alice = token(user("alice"));
     auto id = createConversation(alice);
-    ASSERT_EQ(send(alice, id, "warm up").status, 200);  // the upstream connection pool exists
-    auto before = resourcesOf(server_->pid());
-    for (int round = 0; round < 3; ++round) {
+    auto faults = [&] {
         upstream_.hang();  // bounded by the call's 1.5 s limit
         EXPECT_EQ(send(alice, id, "hang").status, 504);
         upstream_.notJson();
@@ -242,13 +240,27 @@ TEST_P(ApiTest, FaultyProvidersLeaveNoThreadsOrDescriptorsBehind) {
         EXPECT_EQ(send(alice, id, "cut").status, 502);
         upstream_.script({{0ms, chunk("slow ")}, {200ms, chunk("trickle", "stop") + kDone}});
         EXPECT_EQ(send(alice, id, "trickle").status, 200);
-    }
+    };
+    // Every path has run: connection pools, metric series, log buffers
+    // and the allocator's per-thread caches exist before anything is
+    // counted.
+    faults();
+    faults();
+    auto before = resourcesOf(server_->pid());
+    double heapBefore = scrapeMetrics()["omnichat_heap_bytes"];
+    constexpr int kRounds = 6;
+    for (int round = 0; round < kRounds; ++round) faults();
     upstream_.reply();
     EXPECT_EQ(send(alice, id, "after").status, 200);
     auto after = resourcesOf(server_->pid());
+    double heapAfter = scrapeMetrics()["omnichat_heap_bytes"];
     EXPECT_LE(after.descriptors, before.descriptors + 2);
     EXPECT_EQ(after.threads, before.threads);
-    EXPECT_EQ(history(alice, id).size(), 2u * 5);  // warm up, 3 trickles, after
+    // Some growth is not a leak: the database client's buffers grow with
+    // the history they read, caches fill; measured here, about 2 KB per
+    // call, slowing. Keeping 5 KB or more per call fails.
+    EXPECT_LT(heapAfter - heapBefore, kRounds * 4 * 5 * 1024) << "before " << heapBefore << ", after " << heapAfter;
+    EXPECT_EQ(history(alice, id).size(), 2u * (2 + kRounds + 1));  // the trickles, then "after"
 }
 
 class TwoServersTest : public ApiTest {};

@@ -1,8 +1,8 @@
 // What an operator relies on: probes, request ids, metrics, a drain on
 // SIGTERM.
 #include <csignal>
+#include <filesystem>
 #include <future>
-#include <regex>
 #include <sstream>
 
 #include "api_fixture.hpp"
@@ -11,23 +11,6 @@ namespace omnichat::testing {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Each sample line of a Prometheus text exposition, by series
-// ("name{labels}"). Fails the test on a line that is neither a sample nor a
-// comment.
-std::map<std::string, double> parseMetrics(const std::string& text) {
-    static const std::regex sample(
-        R"(^([a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})?) ([-+0-9.eE]+|NaN|\+Inf)$)");
-    std::map<std::string, double> out;
-    std::istringstream lines(text);
-    for (std::string line; std::getline(lines, line);) {
-        if (line.rfind("# HELP ", 0) == 0 || line.rfind("# TYPE ", 0) == 0) continue;
-        std::smatch m;
-        EXPECT_TRUE(std::regex_match(line, m, sample)) << "not a sample: " << line;
-        if (!m.empty()) out[m[1]] = std::stod(m[5]);
-    }
-    return out;
-}
 
 TEST_P(ApiTest, ProbesAnswerWithoutAToken) {
     auto health = call("GET", "/healthz", "");
@@ -74,6 +57,15 @@ TEST_P(ApiTest, MetricsCountRequestsAndProviderCalls) {
     EXPECT_EQ(m[R"(omnichat_provider_first_token_seconds_count{provider="fake"})"], 1);
     EXPECT_EQ(m.count("omnichat_sends_in_flight"), 1u);
     EXPECT_EQ(m.count("omnichat_worker_queue_depth"), 1u);
+    // The process's own gauges agree with what the kernel says of it.
+    auto proc = "/proc/" + std::to_string(server_->pid());
+    size_t descriptors = 0;
+    for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(proc + "/fd")) ++descriptors;
+    EXPECT_NEAR(m["process_open_fds"], static_cast<double>(descriptors), 2);
+    EXPECT_GT(m["process_resident_memory_bytes"], 1e6);
+    EXPECT_GT(m["omnichat_heap_bytes"], 1e5);
+    EXPECT_LT(m["omnichat_heap_bytes"], m["process_resident_memory_bytes"] * 4);  // ASan's heap is not all resident
+    EXPECT_GT(m["omnichat_threads"], 2);
 
     // Buckets are cumulative and end at the count.
     const std::string series = "omnichat_http_request_duration_seconds";

@@ -10,18 +10,31 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <sstream>
 #include <stdexcept>
 
 namespace omnichat::testing {
 namespace {
 
-constexpr auto kStartTimeout = std::chrono::seconds(30);
+constexpr auto kStartTimeout = std::chrono::seconds(60);  // valgrind starts slowly
 
-pid_t spawn(const std::vector<std::string>& args, const ServerProcess::Env& env, const std::string& folder,
-            int& outFd) {
+// OMNICHAT_TEST_SERVER_WRAPPER: a command the server runs under, words
+// split at spaces ("valgrind --error-exitcode=99 ..."), for serving only.
+std::vector<std::string> wrapperWords() {
+    std::vector<std::string> words;
+    const char* wrapper = std::getenv("OMNICHAT_TEST_SERVER_WRAPPER");
+    std::istringstream in(wrapper ? wrapper : "");
+    for (std::string word; in >> word;) words.push_back(word);
+    return words;
+}
+
+pid_t spawn(const std::vector<std::string>& args, const ServerProcess::Env& env, const std::string& folder, int& outFd,
+            bool wrapped) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
-    std::vector<std::string> argStrings{OMNICHAT_BINARY};
+    std::vector<std::string> argStrings;
+    if (wrapped) argStrings = wrapperWords();
+    argStrings.push_back(OMNICHAT_BINARY);
     argStrings.insert(argStrings.end(), args.begin(), args.end());
     std::vector<std::string> envStrings{"PATH=/usr/bin:/bin"};
     // Sanitizer settings (suppressions) apply to the server too.
@@ -38,7 +51,7 @@ pid_t spawn(const std::vector<std::string>& args, const ServerProcess::Env& env,
         argv.push_back(nullptr);
         for (auto& s : envStrings) envp.push_back(s.data());
         envp.push_back(nullptr);
-        execve(argv[0], argv.data(), envp.data());
+        execvpe(argv[0], argv.data(), envp.data());  // the wrapper is found on PATH
         _exit(127);
     }
     close(fds[1]);
@@ -68,7 +81,7 @@ ServerProcess::Exit ServerProcess::run(const std::vector<std::string>& args, con
         fullArgs.push_back(writeConfig(folder, yaml));
     }
     int fd = -1;
-    pid_t pid = spawn(fullArgs, env, folder, fd);
+    pid_t pid = spawn(fullArgs, env, folder, fd, false);
     std::string out;
     char buf[4096];
     ssize_t n;
@@ -84,7 +97,7 @@ ServerProcess::ServerProcess(const std::string& yaml, const Env& env) : folder_(
     int fd = -1;
     std::vector<std::string> args{"serve"};
     if (!yaml.empty()) args.insert(args.end(), {"--config", writeConfig(folder_, yaml)});
-    pid_ = spawn(args, env, folder_, fd);
+    pid_ = spawn(args, env, folder_, fd, true);
     reader_ = std::thread([this, fd] { readOutput(fd); });
     std::unique_lock lock(mutex_);
     static const std::regex listening(R"(listening on http://[^:]+:(\d+))");
@@ -139,7 +152,7 @@ void ServerProcess::signal(int sig) {
 }
 
 int ServerProcess::waitExit() {
-    if (pid_ <= 0) return -1;
+    if (pid_ <= 0) return kNotRunning;
     int status = 0;
     waitpid(pid_, &status, 0);
     pid_ = -1;

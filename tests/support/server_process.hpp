@@ -36,7 +36,9 @@ public:
     // Waits until the output contains `text`; false on timeout.
     bool waitForOutput(const std::string& text, std::chrono::milliseconds timeout) const;
     const std::string& folder() const { return folder_; }
-    // Sends SIGTERM and waits for the exit code.
+    // Sends SIGTERM and waits for the exit code; kNotRunning when it had
+    // already been waited for.
+    static constexpr int kNotRunning = -1;
     int stop();
     void signal(int sig);
     // Waits for the process to end; its exit code (128 + signal if killed).

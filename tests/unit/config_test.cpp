@@ -108,6 +108,11 @@ TEST_F(ConfigTest, BadValuesAreErrors) {
     EXPECT_THROW(loadConfig(write("auth: {jwt_secret: x}\nserver: {listen: nowhere}\n"), {}), ConfigError);
     EXPECT_THROW(loadConfig(write("auth: {jwt_secret: x}\nlogging: {level: loud}\n"), {}), ConfigError);
     EXPECT_THROW(loadConfig(write("auth: {jwt_secret: x}\nchat: {default_provider: nobody}\n"), {}), ConfigError);
+    // YAML allows a mapping or a list as a key (found by the fuzzer).
+    EXPECT_THROW(loadConfig(write("auth: {jwt_secret: x}\n? {retry: 1}\n: x\n"), {}), ConfigError);
+    EXPECT_THROW(loadConfig(write("auth: {jwt_secret: x}\nproviders: {[a, b]: {plugin: openai}}\n"), {}), ConfigError);
+    EXPECT_THROW(loadConfigText("auth: {jwt_secret: x}\nstorage: {plugin: sqlite, options: {? [p]: x}}\n", "t", {}),
+                 ConfigError);
 }
 
 TEST_F(ConfigTest, InvalidYamlNamesTheLine) {
