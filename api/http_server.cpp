@@ -37,25 +37,6 @@ struct Route {
     bool authenticated = true;
 };
 
-const std::vector<Route>& routes() {
-    static const std::vector<Route> table{
-        {Http::Method::Post, "/conversations", &createConversation},
-        {Http::Method::Get, "/conversations/project/{project_id}", &listProjectConversations},
-        {Http::Method::Get, "/conversations/{id}", &getConversation},
-        {Http::Method::Delete, "/conversations/{id}", &deleteConversation},
-        {Http::Method::Get, "/conversations/{id}/messages", &listMessages},
-        {Http::Method::Post, "/conversations/{id}/messages", &sendMessage},
-        // For probes and scrapers, which hold no token.
-        {Http::Method::Get, "/healthz", &healthz, false},
-        {Http::Method::Get, "/readyz", &readyz, false},
-        {Http::Method::Get, "/metrics", &metrics, false},
-        {Http::Method::Get, "/openapi.json", &openApiDocument, false},
-        {Http::Method::Get, "/docs", &docsPage, false},
-        {Http::Method::Get, "/docs/{file}", &docsFile, false},
-    };
-    return table;
-}
-
 std::vector<std::string> splitPath(const std::string& resource) {
     std::vector<std::string> out;
     size_t i = 0;
@@ -68,13 +49,43 @@ std::vector<std::string> splitPath(const std::string& resource) {
     return out;
 }
 
-bool matches(const Route& r, const std::vector<std::string>& segments, std::vector<std::string>& params) {
-    static const auto patterns = [] {
-        std::vector<std::vector<std::string>> out;
-        for (const auto& route : routes()) out.push_back(splitPath(route.pattern));
-        return out;
-    }();
-    const auto& pattern = patterns[static_cast<size_t>(&r - routes().data())];
+// Routes with their patterns split into segments once.
+struct RouteTable {
+    explicit RouteTable(std::vector<Route> table) : routes(std::move(table)) {
+        for (const auto& r : routes) patterns.push_back(splitPath(r.pattern));
+    }
+    std::vector<Route> routes;
+    std::vector<std::vector<std::string>> patterns;  // by index in routes
+};
+
+// Everything on the public address; /metrics too unless it has one of its
+// own.
+std::shared_ptr<const RouteTable> publicRoutes(bool withMetrics) {
+    std::vector<Route> table{
+        {Http::Method::Post, "/conversations", &createConversation},
+        {Http::Method::Get, "/conversations/project/{project_id}", &listProjectConversations},
+        {Http::Method::Get, "/conversations/{id}", &getConversation},
+        {Http::Method::Delete, "/conversations/{id}", &deleteConversation},
+        {Http::Method::Get, "/conversations/{id}/messages", &listMessages},
+        {Http::Method::Post, "/conversations/{id}/messages", &sendMessage},
+        // For probes and scrapers, which hold no token.
+        {Http::Method::Get, "/healthz", &healthz, false},
+        {Http::Method::Get, "/readyz", &readyz, false},
+        {Http::Method::Get, "/openapi.json", &openApiDocument, false},
+        {Http::Method::Get, "/docs", &docsPage, false},
+        {Http::Method::Get, "/docs/{file}", &docsFile, false},
+    };
+    if (withMetrics) table.push_back({Http::Method::Get, "/metrics", &metrics, false});
+    return std::make_shared<RouteTable>(std::move(table));
+}
+
+std::shared_ptr<const RouteTable> metricsRoutes() {
+    return std::make_shared<RouteTable>(std::vector<Route>{{Http::Method::Get, "/metrics", &metrics, false}});
+}
+
+// Fills `params` with the segments matched by {} when `pattern` matches.
+bool matches(const std::vector<std::string>& pattern, const std::vector<std::string>& segments,
+             std::vector<std::string>& params) {
     if (pattern.size() != segments.size()) return false;
     std::vector<std::string> captured;
     for (size_t i = 0; i < segments.size(); ++i) {
@@ -117,7 +128,8 @@ class RestHandler : public Http::Handler {
 public:
     HTTP_PROTOTYPE(RestHandler)
 
-    explicit RestHandler(ServerState& state) : state_(state) {}
+    RestHandler(ServerState& state, std::shared_ptr<const RouteTable> routes)
+        : state_(state), routes_(std::move(routes)) {}
 
     void onRequest(const Http::Request& request, Http::ResponseWriter writer) override {
         // Deferred responses outlive Pistache's header and body timers;
@@ -142,9 +154,10 @@ private:
         std::vector<std::string> params;
         const Route* found = nullptr;
         std::vector<std::string> allowed;
-        for (const auto& r : routes()) {
+        for (size_t i = 0; i < routes_->routes.size(); ++i) {
+            const auto& r = routes_->routes[i];
             std::vector<std::string> p;
-            if (!matches(r, segments, p)) continue;
+            if (!matches(routes_->patterns[i], segments, p)) continue;
             // A literal route ("project/{}") wins over a parameter one.
             if (r.method == request.method() && !found) {
                 respond->record().route = r.pattern;
@@ -180,6 +193,7 @@ private:
     }
 
     ServerState& state_;
+    std::shared_ptr<const RouteTable> routes_;
 };
 
 }  // namespace
@@ -205,6 +219,7 @@ std::optional<nlohmann::json> readJsonObject(RouteContext& ctx, bool required) {
 struct HttpServer::Impl {
     ServerState state;
     std::unique_ptr<Http::Endpoint> endpoint;
+    std::unique_ptr<Http::Endpoint> metricsEndpoint;  // with server.metrics_listen
 };
 
 HttpServer::HttpServer(const Config& config, ChatService& chat, const JwtAuthenticator& auth, Timer& timer,
@@ -212,6 +227,7 @@ HttpServer::HttpServer(const Config& config, ChatService& chat, const JwtAuthent
     : impl_(
           new Impl{{config, chat, auth, timer, metrics,
                     RateLimiter(config.limits.requestsPerMinute, config.limits.burst, config.limits.concurrentStreams)},
+                   nullptr,
                    nullptr}) {
     // Read once here: serving them must not touch the disk on a reactor.
     for (const auto& [name, type] : {std::pair<const char*, const char*>{"swagger-ui.css", "text/css"},
@@ -235,27 +251,40 @@ void HttpServer::drain() { impl_->state.draining = true; }
 int HttpServer::openRequests() const { return impl_->state.open.load(); }
 
 void HttpServer::start() {
-    Address address(impl_->state.config.listenHost, Port(impl_->state.config.listenPort));
-    impl_->endpoint = std::make_unique<Http::Endpoint>(address);
+    const Config& config = impl_->state.config;
+    impl_->endpoint = std::make_unique<Http::Endpoint>(Address(config.listen.host, Port(config.listen.port)));
     auto opts = Http::Endpoint::options()
-                    .threads(static_cast<int>(impl_->state.config.reactorThreads))
+                    .threads(static_cast<int>(config.reactorThreads))
                     .flags(Tcp::Options::ReuseAddr)
-                    .maxRequestSize(2 * impl_->state.config.maxBodyBytes + kHeaderAllowance)
-                    .headerTimeout(std::chrono::seconds(impl_->state.config.headerTimeoutSeconds))
-                    .bodyTimeout(std::chrono::seconds(impl_->state.config.bodyTimeoutSeconds))
-                    .keepaliveTimeout(std::chrono::seconds(impl_->state.config.keepaliveTimeoutSeconds));
+                    .maxRequestSize(2 * config.maxBodyBytes + kHeaderAllowance)
+                    .headerTimeout(std::chrono::seconds(config.headerTimeoutSeconds))
+                    .bodyTimeout(std::chrono::seconds(config.bodyTimeoutSeconds))
+                    .keepaliveTimeout(std::chrono::seconds(config.keepaliveTimeoutSeconds));
     impl_->endpoint->init(opts);
-    impl_->endpoint->setHandler(Http::make_handler<RestHandler>(impl_->state));
+    impl_->endpoint->setHandler(Http::make_handler<RestHandler>(impl_->state, publicRoutes(!config.metricsListen)));
+    if (config.metricsListen) {
+        // One reactor is plenty for a scraper every few seconds.
+        impl_->metricsEndpoint =
+            std::make_unique<Http::Endpoint>(Address(config.metricsListen->host, Port(config.metricsListen->port)));
+        impl_->metricsEndpoint->init(opts.threads(1));
+        impl_->metricsEndpoint->setHandler(Http::make_handler<RestHandler>(impl_->state, metricsRoutes()));
+        impl_->metricsEndpoint->serveThreaded();
+    }
     impl_->endpoint->serveThreaded();
 }
 
 uint16_t HttpServer::port() const { return impl_->endpoint ? static_cast<uint16_t>(impl_->endpoint->getPort()) : 0; }
 
+uint16_t HttpServer::metricsPort() const {
+    return impl_->metricsEndpoint ? static_cast<uint16_t>(impl_->metricsEndpoint->getPort()) : 0;
+}
+
 void HttpServer::shutdown() {
-    if (impl_->endpoint) {
-        impl_->endpoint->shutdown();
-        impl_->endpoint.reset();
-    }
+    for (auto* endpoint : {&impl_->endpoint, &impl_->metricsEndpoint})
+        if (*endpoint) {
+            (*endpoint)->shutdown();
+            endpoint->reset();
+        }
 }
 
 }  // namespace omnichat

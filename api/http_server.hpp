@@ -22,6 +22,8 @@ public:
     void start();
     // The port actually bound (useful with port 0).
     uint16_t port() const;
+    // The metrics address's port; 0 when /metrics is on the public one.
+    uint16_t metricsPort() const;
     // Stop taking new work: /readyz answers 503 and new API requests get
     // 503 shutting_down; what is open runs on.
     void drain();

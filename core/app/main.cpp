@@ -187,7 +187,10 @@ int serve(const Config& config, bool checkOnly) {
         metrics.addGauge("omnichat_threads", "Threads of the process.", threadCount);
         server.start();
         // On stdout whatever the log level: scripts and tests wait for it.
-        std::cout << "omnichat listening on http://" << config.listenHost << ":" << server.port() << " (storage "
+        if (config.metricsListen)
+            std::cout << "omnichat metrics on http://" << config.metricsListen->host << ":" << server.metricsPort()
+                      << "/metrics" << std::endl;
+        std::cout << "omnichat listening on http://" << config.listen.host << ":" << server.port() << " (storage "
                   << config.storage.plugin << ", provider " << config.defaultProvider << ")" << std::endl;
         int sig = 0;
         sigwait(&signals, &sig);

@@ -64,20 +64,19 @@ T number(const std::string& file, const YAML::Node& node, const std::string& key
     }
 }
 
-void parseListen(const std::string& value, const std::string& origin, Config& c) {
+ListenAddress parseListen(const std::string& value, const std::string& origin) {
     auto colon = value.rfind(':');
-    if (colon == std::string::npos) throw ConfigError(origin + ": listen must be host:port, got '" + value + "'");
+    if (colon == std::string::npos) throw ConfigError(origin + ": an address must be host:port, got '" + value + "'");
     std::string host = value.substr(0, colon);
     if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
     try {
         size_t used = 0;
         int port = std::stoi(value.substr(colon + 1), &used);
         if (used != value.size() - colon - 1 || port < 0 || port > 65535) throw std::out_of_range("port");
-        c.listenPort = static_cast<uint16_t>(port);
+        return {host.empty() ? "0.0.0.0" : host, static_cast<uint16_t>(port)};
     } catch (const std::logic_error&) {
-        throw ConfigError(origin + ": listen port must be 0-65535, got '" + value + "'");
+        throw ConfigError(origin + ": a port must be 0-65535, got '" + value + "'");
     }
-    c.listenHost = host.empty() ? "0.0.0.0" : host;
 }
 
 PluginInstanceConfig pluginInstance(const std::string& file, const YAML::Node& node, const std::string& section,
@@ -120,11 +119,14 @@ void readYaml(const std::string& text, const std::string& file, Config& c, std::
                      {"server", "auth", "storage", "providers", "chat", "limits", "plugins", "logging"});
 
     if (auto s = root["server"]) {
-        requireKnownKeys(
-            file, s, "server",
-            {"listen", "reactor_threads", "worker_threads", "queue_depth", "max_body_bytes", "max_in_flight",
-             "shutdown_grace_seconds", "header_timeout_seconds", "body_timeout_seconds", "keepalive_timeout_seconds"});
-        if (s["listen"]) parseListen(scalar(file, s["listen"], "listen"), where(file, s["listen"]), c);
+        requireKnownKeys(file, s, "server",
+                         {"listen", "metrics_listen", "reactor_threads", "worker_threads", "queue_depth",
+                          "max_body_bytes", "max_in_flight", "shutdown_grace_seconds", "header_timeout_seconds",
+                          "body_timeout_seconds", "keepalive_timeout_seconds"});
+        if (s["listen"]) c.listen = parseListen(scalar(file, s["listen"], "listen"), where(file, s["listen"]));
+        if (s["metrics_listen"] && !s["metrics_listen"].IsNull())
+            c.metricsListen =
+                parseListen(scalar(file, s["metrics_listen"], "metrics_listen"), where(file, s["metrics_listen"]));
         if (s["reactor_threads"])
             c.reactorThreads = number<unsigned>(file, s["reactor_threads"], "reactor_threads", 1, 256);
         if (s["worker_threads"])
@@ -283,7 +285,9 @@ void applyEnvironment(const Environment& env, Config& c) {
     if (auto v = get("JWT_SECRET")) c.jwtSecret = *v;
     if (auto v = get("LLM_PROVIDER")) c.defaultProvider = *v;
     if (auto v = get("LLM_MODEL")) c.defaultModel = *v;
-    if (auto v = get("OMNICHAT_LISTEN")) parseListen(*v, "environment OMNICHAT_LISTEN", c);
+    if (auto v = get("OMNICHAT_LISTEN")) c.listen = parseListen(*v, "environment OMNICHAT_LISTEN");
+    if (auto v = get("OMNICHAT_METRICS_LISTEN"))
+        c.metricsListen = parseListen(*v, "environment OMNICHAT_METRICS_LISTEN");
     struct Mapping {
         const char* var;
         const char* instance;
@@ -368,6 +372,8 @@ Config buildConfig(const std::optional<std::string>& yamlText, const std::string
             throw ConfigError(fallbackOrigins[i] + ": fallback provider '" + c.fallbacks[i].provider +
                               "' is not a configured provider instance");
     if (c.storage.plugin.empty()) throw ConfigError(c.source + ": storage needs a plugin");
+    if (c.metricsListen && c.metricsListen->port != 0 && c.metricsListen->port == c.listen.port)
+        throw ConfigError(c.source + ": server.metrics_listen needs a port other than server.listen's");
     return c;
 }
 

@@ -49,12 +49,19 @@ struct RetrySettings {
     int64_t maxRetryAfterMs = 60000;  // a longer Retry-After is not waited for
 };
 
+struct ListenAddress {
+    std::string host;
+    uint16_t port = 0;  // 0: any free port
+};
+
 struct Config {
     std::string source;  // the YAML file read, for messages
 
     // server
-    std::string listenHost = "0.0.0.0";
-    uint16_t listenPort = 8002;
+    ListenAddress listen{"0.0.0.0", 8002};
+    // GET /metrics on an address of its own (kept off the public one);
+    // none: on the public address.
+    std::optional<ListenAddress> metricsListen;
     unsigned reactorThreads = 2;
     unsigned workerThreads = 8;
     size_t queueDepth = 1024;

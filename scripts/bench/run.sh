@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The omnichat benchmark: one command, one machine. Starts a throwaway
-# PostgreSQL, a fake OpenAI-compatible upstream (nginx, instant or delayed)
-# and omnichat in its production configuration (release build, postgres
-# storage, openai plugin), drives load with wrk, measures the upstream alone
+# PostgreSQL, a fake OpenAI-compatible upstream (nginx: instant, delayed, or
+# streaming 200 pieces 5 ms apart) and omnichat in its production
+# configuration (release build, postgres storage, openai plugin), drives load
+# with wrk (and omnichat-streams for streaming), measures the upstream alone
 # and the storage floor (pgbench running omnichat's SQL), prints one table,
 # draws a chart, and stops everything it started.
 #
@@ -18,6 +19,8 @@ in_flight=2000      # connections held open against the delayed upstream
 delay=2             # seconds the delayed upstream waits
 moonshot=0
 soak=0
+streams=256         # concurrent streaming replies
+stream_chunks=200   # pieces of text in each, 5 ms apart
 while [ $# -gt 0 ]; do
   case $1 in
     --seconds) seconds=$2; shift 2 ;;
@@ -81,6 +84,20 @@ http {
     location /instant/v1/chat/completions {
       default_type text/event-stream;
       return 200 '$reply';
+    }
+    location /stream-$stream_chunks/v1/chat/completions {
+      default_type text/event-stream;
+      echo_read_request_body;
+$(for i in $(seq 0 $((stream_chunks - 1))); do
+  printf "      echo -n 'data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"c%d \"},\"finish_reason\":null}]}\n\n';\n      echo_flush;\n      echo_sleep 0.005;\n" "$i"
+done)
+      echo -n 'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}
+
+data: {"choices":[],"usage":{"prompt_tokens":20,"completion_tokens":$stream_chunks,"total_tokens":$((stream_chunks + 20))}}
+
+data: [DONE]
+
+';
     }
 $(for d in "$delay" 5; do cat <<LOCATION
     location /delay-$d/v1/chat/completions {
@@ -230,6 +247,28 @@ run_in_flight() {  # NAME CONNECTIONS DELAY DURATION
   stop_omnichat
 }
 run_in_flight "in-flight-$in_flight" "$in_flight" "$delay" 30s
+
+# Streaming replies: $streams at once, twice each, every one checked whole
+# (omnichat-streams); time to the first text beside the upstream's own.
+run_streams() {  # NAME SERVER_PID ARGS...
+  local name=$1 pid=$2; shift 2
+  echo 0 > "$out/rss"
+  if [ "$pid" != 0 ]; then sample_rss "$pid" "$out/rss" & local sampler=$!; fi
+  local result; result=$(build-release/bin/omnichat-streams "$@" || true)
+  [ "$pid" != 0 ] && kill "$sampler" 2>/dev/null
+  read -r whole total first50 first99 end50 end99 <<< "$result"
+  local rss="-"; [ "$pid" != 0 ] && rss=$(( $(cat "$out/rss") / 1024 ))
+  printf "%-28s %10s %8s %8s %8s %8s %8s %10s %9s\n" "$name-first" "" $((total - whole)) "$first50" "" "$first99" "" "" "$rss" \
+    | tee -a "$out/results.txt"
+  printf "%-28s %10s %8s %8s %8s %8s\n" "$name-end" "" $((total - whole)) "$end50" "" "$end99" | tee -a "$out/results.txt"
+}
+stream_body='{"model":"bench","messages":[{"role":"user","content":"hi"}],"stream":true}'
+run_streams "streams-${streams}-direct" 0 "$upstream_port" "/stream-$stream_chunks/v1/chat/completions" \
+  "$stream_body" "$streams" 2 "$stream_chunks"
+start_omnichat "stream-$stream_chunks"
+run_streams "streams-${streams}" "$omnichat_pid" "$omnichat_port" "/conversations/{id}/messages" '{"content":"hi"}' \
+  "$streams" 2 "$stream_chunks" "$TOKEN"
+stop_omnichat
 [ "$moonshot" = 1 ] && run_in_flight in-flight-10000 10000 5 60s
 
 if [ "$soak" != 0 ]; then

@@ -3,6 +3,7 @@
 #include <csignal>
 #include <filesystem>
 #include <future>
+#include <regex>
 #include <sstream>
 
 #include "api_fixture.hpp"
@@ -200,6 +201,31 @@ TEST_P(LimitedTest, ASecondConcurrentStreamGets429) {
     upstream_.openGate();
     EXPECT_EQ(held.get().status, 200);
 }
+
+class MetricsAddressTest : public ApiTest {
+protected:
+    std::string extraServerYaml() const override { return "  metrics_listen: 127.0.0.1:0\n"; }
+};
+
+TEST_P(MetricsAddressTest, MetricsMoveToTheirOwnAddress) {
+    std::smatch m;
+    auto output = server_->output();
+    ASSERT_TRUE(std::regex_search(output, m, std::regex(R"(metrics on http://127\.0\.0\.1:(\d+)/metrics)"))) << output;
+    auto metricsPort = static_cast<uint16_t>(std::stoi(m[1]));
+    ASSERT_NE(metricsPort, server_->port());
+
+    auto scraped = httpCall(metricsPort, "GET", "/metrics");
+    EXPECT_EQ(scraped.status, 200);
+    EXPECT_EQ(parseMetrics(scraped.body).count("omnichat_open_requests"), 1u);
+    // Not on the public address any more, and nothing else on this one.
+    EXPECT_EQ(call("GET", "/metrics", "").status, 404);
+    EXPECT_EQ(call("GET", "/healthz", "").status, 200);
+    EXPECT_EQ(httpCall(metricsPort, "GET", "/healthz").status, 404);
+    EXPECT_EQ(httpCall(metricsPort, "GET", "/conversations/project/p", token(user("alice"))).status, 404);
+}
+
+INSTANTIATE_TEST_SUITE_P(Storage, MetricsAddressTest, ::testing::Values("sqlite"),
+                         [](const auto& info) { return info.param; });
 
 INSTANTIATE_TEST_SUITE_P(Storage, LimitedTest, ::testing::Values("sqlite"),
                          [](const auto& info) { return info.param; });

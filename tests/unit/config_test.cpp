@@ -24,8 +24,8 @@ protected:
 
 TEST_F(ConfigTest, DefaultsNeedOnlyASecret) {
     auto c = loadConfig(std::nullopt, {{"JWT_SECRET", "x"}});
-    EXPECT_EQ(c.listenHost, "0.0.0.0");
-    EXPECT_EQ(c.listenPort, 8002);
+    EXPECT_EQ(c.listen.host, "0.0.0.0");
+    EXPECT_EQ(c.listen.port, 8002);
     EXPECT_EQ(c.storage.plugin, "sqlite");
     EXPECT_EQ(c.defaultProvider, "echo");
     EXPECT_EQ(c.maxBodyBytes, 1024u * 1024u);
@@ -37,12 +37,27 @@ TEST_F(ConfigTest, YamlValuesAreRead) {
     auto c = loadConfig(write("server:\n  listen: 127.0.0.1:9000\n  max_body_bytes: 2048\nauth:\n  jwt_secret: "
                               "abc\nchat:\n  system_prompt: Be kind.\n  default_model: m1\n"),
                         {});
-    EXPECT_EQ(c.listenHost, "127.0.0.1");
-    EXPECT_EQ(c.listenPort, 9000);
+    EXPECT_EQ(c.listen.host, "127.0.0.1");
+    EXPECT_EQ(c.listen.port, 9000);
     EXPECT_EQ(c.maxBodyBytes, 2048u);
     EXPECT_EQ(c.jwtSecret, "abc");
     EXPECT_EQ(c.systemPrompt, "Be kind.");
     EXPECT_EQ(c.defaultModel, "m1");
+}
+
+TEST_F(ConfigTest, MetricsListenIsAnAddressOfItsOwn) {
+    auto c = loadConfig(write("server:\n  metrics_listen: 127.0.0.1:9464\nauth:\n  jwt_secret: abc\n"), {});
+    ASSERT_TRUE(c.metricsListen);
+    EXPECT_EQ(c.metricsListen->host, "127.0.0.1");
+    EXPECT_EQ(c.metricsListen->port, 9464);
+    auto e = loadConfig(std::nullopt, {{"JWT_SECRET", "x"}, {"OMNICHAT_METRICS_LISTEN", ":9100"}});
+    ASSERT_TRUE(e.metricsListen);
+    EXPECT_EQ(e.metricsListen->port, 9100);
+    EXPECT_THROW(loadConfig(write("server:\n  listen: 0.0.0.0:9000\n  metrics_listen: 127.0.0.1:9000\n"
+                                  "auth:\n  jwt_secret: abc\n"),
+                            {}),
+                 ConfigError);
+    EXPECT_THROW(loadConfig(write("server:\n  metrics_listen: nowhere\nauth:\n  jwt_secret: abc\n"), {}), ConfigError);
 }
 
 TEST_F(ConfigTest, OperationsKeysAreRead) {
@@ -50,6 +65,7 @@ TEST_F(ConfigTest, OperationsKeysAreRead) {
                               "  requests_per_minute: 120\n  burst: 7\n  concurrent_streams: 2\n"),
                         {});
     EXPECT_EQ(c.shutdownGraceSeconds, 5);
+    EXPECT_FALSE(c.metricsListen);  // /metrics on the public address by default
     EXPECT_EQ(c.limits.requestsPerMinute, 120u);
     EXPECT_EQ(c.limits.burst, 7u);
     EXPECT_EQ(c.limits.concurrentStreams, 2u);
@@ -67,7 +83,7 @@ TEST_F(ConfigTest, EnvironmentOverridesYaml) {
                          {"OPENAI_API_KEY", "sk-1"},
                          {"OPENAI_BASE_URL", "http://localhost:1/v1"}});
     EXPECT_EQ(c.jwtSecret, "from-env");
-    EXPECT_EQ(c.listenPort, 8123);
+    EXPECT_EQ(c.listen.port, 8123);
     EXPECT_EQ(c.defaultProvider, "openai");
     EXPECT_EQ(c.defaultModel, "gpt-x");
     EXPECT_EQ(c.providers.at("openai").options.at("api_key").value, "sk-1");
