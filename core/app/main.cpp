@@ -181,6 +181,16 @@ int serve(const Config& config, bool checkOnly) {
                          [&pool] { return static_cast<double>(pool.queued()); });
         metrics.addGauge("omnichat_open_requests", "HTTP requests accepted and not yet answered.",
                          [&server] { return static_cast<double>(server.openRequests()); });
+        // The storage plugin's pool, when it reports one (ABI 1.3).
+        if (storage->stats().connections_open >= 0) {
+            metrics.addGauge("omnichat_storage_connections", "Storage connections held, idle or in use.",
+                             [&storage] { return static_cast<double>(storage->stats().connections_open); });
+            metrics.addGauge("omnichat_storage_connections_in_use", "Storage connections lent to a call now.",
+                             [&storage] { return static_cast<double>(storage->stats().connections_in_use); });
+            metrics.addSampledCounter("omnichat_storage_connection_waits_total",
+                                      "Storage calls that found every connection busy and waited.",
+                                      [&storage] { return static_cast<double>(storage->stats().connection_waits); });
+        }
         metrics.addGauge("omnichat_heap_bytes", "Heap memory allocated and not freed.", heapBytesInUse);
         metrics.addGauge("process_resident_memory_bytes", "Resident memory size in bytes.", residentBytes);
         metrics.addGauge("process_open_fds", "Number of open file descriptors.", openDescriptors);

@@ -120,4 +120,10 @@ bool StorageClient::appendExchange(const StoredMessage& user, const StoredMessag
     return check(vt_.exchange_append(instance_->handle(), &u, &a, &b.e), b, "append exchange");
 }
 
+omnichat_storage_stats_t StorageClient::stats() const {
+    omnichat_storage_stats_t s{sizeof(s), -1, -1, -1};
+    if (vt_.stats) vt_.stats(instance_->handle(), &s);
+    return s;
+}
+
 }  // namespace omnichat

@@ -46,6 +46,9 @@ public:
     std::optional<LoadedConversation> loadConversation(const std::string& id, const std::string& userId);
     // false: the conversation is gone.
     bool appendExchange(const StoredMessage& user, const StoredMessage& assistant);
+    // Connection counts (ABI 1.3): -1 for what the plugin does not keep,
+    // all -1 from older plugins. Does not block.
+    omnichat_storage_stats_t stats() const;
 
 private:
     std::unique_ptr<PluginInstance> instance_;

@@ -117,7 +117,12 @@ void Metrics::countFallback(const std::string& fromProvider) {
 
 void Metrics::addGauge(const std::string& name, const std::string& help, std::function<double()> read) {
     std::lock_guard lock(mutex_);
-    gauges_.push_back({name, help, std::move(read)});
+    gauges_.push_back({name, help, std::move(read), "gauge"});
+}
+
+void Metrics::addSampledCounter(const std::string& name, const std::string& help, std::function<double()> read) {
+    std::lock_guard lock(mutex_);
+    gauges_.push_back({name, help, std::move(read), "counter"});
 }
 
 std::string Metrics::render() const {
@@ -145,8 +150,8 @@ std::string Metrics::render() const {
     }
     // Read outside the lock: a gauge may take locks of its own.
     for (const auto& g : gauges)
-        out += "# HELP " + g.name + " " + g.help + "\n# TYPE " + g.name + " gauge\n" + g.name + " " + number(g.read()) +
-               "\n";
+        out += "# HELP " + g.name + " " + g.help + "\n# TYPE " + g.name + " " + g.type + "\n" + g.name + " " +
+               number(g.read()) + "\n";
     return out;
 }
 

@@ -29,6 +29,8 @@ public:
 
     // A value read when the metrics are rendered (queue depth, in flight).
     void addGauge(const std::string& name, const std::string& help, std::function<double()> read);
+    // The same for a total kept elsewhere (a plugin's count), typed counter.
+    void addSampledCounter(const std::string& name, const std::string& help, std::function<double()> read);
 
     std::string render() const;
 
@@ -47,6 +49,7 @@ private:
     struct Gauge {
         std::string name, help;
         std::function<double()> read;
+        const char* type;  // "gauge" or "counter"
     };
 
     void add(const std::string& family, const std::string& labels, double value);

@@ -67,6 +67,15 @@ TEST_P(ApiTest, MetricsCountRequestsAndProviderCalls) {
     EXPECT_GT(m["omnichat_heap_bytes"], 1e5);
     EXPECT_LT(m["omnichat_heap_bytes"], m["process_resident_memory_bytes"] * 4);  // ASan's heap is not all resident
     EXPECT_GT(m["omnichat_threads"], 2);
+    // The storage pool, from the plugin (the postgres one keeps a pool).
+    if (std::string(GetParam()) == "postgres") {
+        EXPECT_GE(m["omnichat_storage_connections"], 1);
+        EXPECT_LE(m["omnichat_storage_connections_in_use"], m["omnichat_storage_connections"]);
+        EXPECT_EQ(m.count("omnichat_storage_connection_waits_total"), 1u);
+        EXPECT_NE(r.body.find("# TYPE omnichat_storage_connection_waits_total counter"), std::string::npos);
+    } else {
+        EXPECT_EQ(m.count("omnichat_storage_connections"), 0u);
+    }
 
     // Buckets are cumulative and end at the count.
     const std::string series = "omnichat_http_request_duration_seconds";

@@ -21,6 +21,9 @@ TEST(StorageClient, LoadsAConversationFromAPluginBuiltBeforeConversationLoad) {
     EXPECT_EQ(loaded->history[0].content, "first question");
     EXPECT_EQ(loaded->history[1].role, OMNICHAT_ROLE_ASSISTANT);
     EXPECT_FALSE(storage.loadConversation("c1", "someone-else"));
+    // Nor the stats hook of ABI 1.3: every count reads -1.
+    EXPECT_EQ(storage.stats().connections_open, -1);
+    EXPECT_EQ(storage.stats().connection_waits, -1);
 }
 
 TEST(StorageClient, LoadsAConversationWithItsHistoryInOneCall) {

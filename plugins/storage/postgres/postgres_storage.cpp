@@ -412,6 +412,11 @@ public:
         });
     }
 
+    Stats stats() const override {
+        std::lock_guard lock(mutex_);
+        return {static_cast<int64_t>(open_), static_cast<int64_t>(open_ - idle_.size()), waits_};
+    }
+
 private:
     using Lease = std::unique_ptr<Connection>;
 
@@ -457,6 +462,7 @@ private:
     Lease acquire() {
         {
             std::unique_lock lock(mutex_);
+            if (idle_.empty() && open_ >= poolSize_) ++waits_;
             if (!available_.wait_for(lock, waitLimit_, [&] { return !idle_.empty() || open_ < poolSize_; }))
                 throw omnichat::Error(OMNICHAT_ERR_UNAVAILABLE, "all storage connections are busy");
             if (!idle_.empty()) {
@@ -565,10 +571,11 @@ private:
     const std::chrono::seconds waitLimit_;
     const size_t poolSize_;
 
-    std::mutex mutex_;
+    mutable std::mutex mutex_;
     std::condition_variable available_;
     std::vector<Lease> idle_;
-    size_t open_ = 0;  // idle and leased
+    size_t open_ = 0;    // idle and leased
+    int64_t waits_ = 0;  // acquisitions that found every connection busy
 };
 
 }  // namespace

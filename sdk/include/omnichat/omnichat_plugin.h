@@ -41,7 +41,7 @@ extern "C" {
 /* A host loads a plugin when the majors are equal and the plugin's minor is
  * not newer than its own. Minor bumps only append fields and functions. */
 #define OMNICHAT_ABI_MAJOR 1
-#define OMNICHAT_ABI_MINOR 2
+#define OMNICHAT_ABI_MINOR 3
 #define OMNICHAT_ABI_VERSION ((uint32_t)((OMNICHAT_ABI_MAJOR << 16) | OMNICHAT_ABI_MINOR))
 
 #if defined(_WIN32)
@@ -387,6 +387,16 @@ typedef struct omnichat_provider_vtable {
     void (*cancel_chat)(void* instance, omnichat_call_t* call);
 } omnichat_provider_vtable_t;
 
+/* Since 1.3. A storage instance's connections, for the host's metrics.
+ * The host sets struct_size and -1 in every count before it asks; a count
+ * the plugin does not keep stays -1. */
+typedef struct omnichat_storage_stats {
+    uint32_t struct_size;
+    int64_t connections_open;   /* held by the instance, idle or in use */
+    int64_t connections_in_use; /* lent to a hook right now */
+    int64_t connection_waits;   /* since creation: hooks that waited for a free one */
+} omnichat_storage_stats_t;
+
 /* Chat-domain storage. Every hook may block (core runs them on a bounded
  * worker pool) and must be safe to call concurrently. Each returns OK or
  * fills `error`: NOT_FOUND for a missing (or not owned) record, UNAVAILABLE
@@ -440,6 +450,11 @@ typedef struct omnichat_storage_vtable {
                                            omnichat_conversation_sink_t conversation_sink,
                                            omnichat_message_sink_t message_sink, void* user_data,
                                            omnichat_error_t* error);
+    /* Since 1.3; optional. Fills the counts of `stats` the plugin keeps; it
+     * may read only the fields its own struct_size covers.
+     * Must not block (the host calls it whenever /metrics is scraped).
+     * OWNERSHIP: `stats` is borrowed for the call. THREADING: any thread. */
+    void (*stats)(void* instance, omnichat_storage_stats_t* stats);
 } omnichat_storage_vtable_t;
 
 typedef enum omnichat_plugin_kind { OMNICHAT_PLUGIN_PROVIDER = 1, OMNICHAT_PLUGIN_STORAGE = 2 } omnichat_plugin_kind_t;

@@ -450,6 +450,14 @@ public:
         getConversation(id, userId, conversation);
         listMessages(id, userId, {}, -1, messages);
     }
+    // Connection counts for the host's metrics; -1: not kept. Must not
+    // block.
+    struct Stats {
+        int64_t connectionsOpen = -1;
+        int64_t connectionsInUse = -1;
+        int64_t connectionWaits = -1;
+    };
+    virtual Stats stats() const { return {}; }
 
 protected:
     const Host& host() const { return host_; }
@@ -563,6 +571,15 @@ struct StorageGlue {
                 });
         });
     }
+    static void stats(void* i, omnichat_storage_stats_t* out) {
+        try {
+            auto s = self(i)->stats();
+            out->connections_open = s.connectionsOpen;
+            out->connections_in_use = s.connectionsInUse;
+            out->connection_waits = s.connectionWaits;
+        } catch (...) {  // nothing may cross the C boundary; -1s stay
+        }
+    }
 };
 
 template <class T, size_t N>
@@ -599,7 +616,8 @@ const omnichat_plugin_descriptor_t* storageDescriptor(const char* name, const ch
                                                   &StorageGlue::deleteConversation,
                                                   &StorageGlue::listMessages,
                                                   &StorageGlue::appendExchange,
-                                                  &StorageGlue::loadConversation};
+                                                  &StorageGlue::loadConversation,
+                                                  &StorageGlue::stats};
     static const omnichat_plugin_descriptor_t descriptor{sizeof(omnichat_plugin_descriptor_t),
                                                          OMNICHAT_ABI_VERSION,
                                                          name,
