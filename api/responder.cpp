@@ -1,7 +1,9 @@
 #include "responder.hpp"
 
 #include <pistache/http.h>
+#include <pistache/peer.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <nlohmann/json.hpp>
 
@@ -89,6 +91,12 @@ void Responder::text(int status, const std::string& body, const std::string& con
 }
 
 std::weak_ptr<Tcp::Peer> Responder::peer() const { return writer_->getPeer(); }
+
+void Responder::closeConnection() {
+    // shutdown, not close: the descriptor stays Pistache's to close, so it
+    // cannot be reused under the reactor.
+    if (auto p = peer().lock()) ::shutdown(p->fd(), SHUT_WR);
+}
 
 void Responder::noContent() { send(204, "", nullptr, -1); }
 

@@ -65,17 +65,25 @@ public:
     // A response written by hand (SSE) ended with `status`.
     void finished(int status);
     // Holds this responder until `write` (the last write of a response)
-    // has left or failed.
+    // has left or failed; with `thenClose`, then ends the connection.
     template <class Promise>
-    void keepUntilWritten(Promise&& write) {
+    void keepUntilWritten(Promise&& write, bool thenClose = false) {
         auto self = shared_from_this();
-        write.then([self](ssize_t) {}, [self](std::exception_ptr) {});
+        write.then(
+            [self, thenClose](ssize_t) {
+                if (thenClose) self->closeConnection();
+            },
+            [self](std::exception_ptr) {});
     }
     // The connection, for a response written by hand (SSE).
     std::weak_ptr<Pistache::Tcp::Peer> peer() const;
     bool keepAlive() const { return keepAlive_; }
     // Ask the client to close the connection (the server is draining).
     void closeAfterResponse() { keepAlive_ = false; }
+    // Sends FIN once what is queued has left; Pistache closes the socket
+    // when the client closes its side. For responses written by hand to a
+    // client that asked for Connection: close.
+    void closeConnection();
     RequestRecord& record() { return record_; }
 
 private:

@@ -48,7 +48,7 @@ bool SseResponse::writeChunk(const std::string& payload, bool last) {
     frame.reserve(payload.size() + 32);
     frame.append(size, static_cast<size_t>(n)).append(payload).append("\r\n");
     auto written = peer->send(Pistache::RawBuffer(frame, frame.size()));
-    if (last) responder_->keepUntilWritten(std::move(written));
+    if (last) responder_->keepUntilWritten(std::move(written), !responder_->keepAlive());
     lastWriteMs_ = nowUnixMs();
     return true;
 }

@@ -1,4 +1,6 @@
 // Streaming replies (Server-Sent Events) end to end.
+#include <Poco/Exception.h>
+
 #include <future>
 
 #include "api_fixture.hpp"
@@ -58,6 +60,34 @@ TEST_P(StreamTest, DeltasArriveAsTheUpstreamSendsThem) {
     EXPECT_EQ(h[1]["content"], "Hello");
     EXPECT_EQ(h[1]["id"], j["message_id"]);
     EXPECT_TRUE(nlohmann::json::parse(upstream_.requests().back().body)["stream"].get<bool>());
+}
+
+// A client that asks for Connection: close sees the connection end with
+// the stream instead of waiting on it (found by the benchmark's clients).
+TEST_P(StreamTest, ConnectionCloseEndsTheConnectionAfterTheStream) {
+    auto alice = token(user("alice"));
+    auto id = createConversation(alice);
+    upstream_.script({{0ms, chunk("Bye", "stop") + kUsage + kDone}});
+    Poco::Net::StreamSocket socket(Poco::Net::SocketAddress("127.0.0.1", server_->port()));
+    const std::string body = R"({"content":"hi"})";
+    const std::string request = "POST /conversations/" + id +
+                                "/messages HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer " + alice +
+                                "\r\nContent-Type: application/json\r\nAccept: text/event-stream\r\n"
+                                "Content-Length: " +
+                                std::to_string(body.size()) + "\r\n\r\n" + body;
+    socket.sendBytes(request.data(), static_cast<int>(request.size()));
+    socket.setReceiveTimeout(Poco::Timespan(10, 0));
+    std::string response;
+    char buffer[4096];
+    try {
+        for (int n; (n = socket.receiveBytes(buffer, sizeof buffer)) > 0;)
+            response.append(buffer, static_cast<size_t>(n));
+    } catch (const Poco::TimeoutException&) {
+        FAIL() << "the connection stayed open after the stream:\n" << response;
+    }
+    EXPECT_NE(response.find("Connection: close"), std::string::npos) << response;
+    EXPECT_NE(response.find("event: done"), std::string::npos) << response;
+    EXPECT_NE(response.find("\r\n0\r\n\r\n"), std::string::npos) << response;  // the body ended properly
 }
 
 TEST_P(StreamTest, StreamFlagInTheBodyStreamsToo) {
