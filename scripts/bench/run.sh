@@ -8,6 +8,7 @@
 # draws a chart, and stops everything it started.
 #
 #   scripts/bench/run.sh [--seconds N] [--in-flight N] [--delay S] [--moonshot] [--soak MINUTES]
+#                        [--only throughput,in-flight,streams]
 #
 # Results land in build-release/bench/ (results.txt, results.dat, results.png).
 set -euo pipefail
@@ -19,6 +20,7 @@ in_flight=2000      # connections held open against the delayed upstream
 delay=2             # seconds the delayed upstream waits
 moonshot=0
 soak=0
+only=""            # comma list of throughput,in-flight,streams; empty: all (moonshot and soak: their flags)
 streams=256         # concurrent streaming replies
 stream_chunks=200   # pieces of text in each, 5 ms apart
 while [ $# -gt 0 ]; do
@@ -28,6 +30,7 @@ while [ $# -gt 0 ]; do
     --delay) delay=$2; shift 2 ;;
     --moonshot) moonshot=1; shift ;;
     --soak) soak=$2; shift 2 ;;
+    --only) only=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -222,6 +225,9 @@ up="http://127.0.0.1:$upstream_port"
 oc="http://127.0.0.1:$omnichat_port"
 export IDS_FILE=$out/sends.ids
 
+want() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
+
+if want throughput; then
 run_wrk direct-1conn 0 -t1 -c1 -d10s -s scripts/bench/direct.lua "$up/instant/v1/chat/completions"
 run_wrk send-1conn "$omnichat_pid" -t1 -c1 -d10s -s scripts/bench/send.lua "$oc"
 run_wrk direct-64conn 0 -t2 -c64 -d"${seconds}s" -s scripts/bench/direct.lua "$up/instant/v1/chat/completions"
@@ -242,6 +248,7 @@ printf "%-28s %10s %8s %8s %8s %8s\n" ttfb-direct "" 0 $direct_ttfb | tee -a "$o
 printf "%-28s %10s %8s %8s %8s %8s\n" ttfb-omnichat-stream "" 0 $send_ttfb | tee -a "$out/results.txt"
 
 IDS_FILE=$out/reads.ids run_wrk history-64conn "$omnichat_pid" -t2 -c64 -d"${seconds}s" -s scripts/bench/history.lua "$oc"
+fi
 stop_omnichat
 
 run_in_flight() {  # NAME CONNECTIONS DELAY DURATION
@@ -249,7 +256,7 @@ run_in_flight() {  # NAME CONNECTIONS DELAY DURATION
   run_wrk "$1" "$omnichat_pid" -t2 -c"$2" -d"$4" --timeout 30s -s scripts/bench/send.lua "$oc"
   stop_omnichat
 }
-run_in_flight "in-flight-$in_flight" "$in_flight" "$delay" 30s
+want in-flight && run_in_flight "in-flight-$in_flight" "$in_flight" "$delay" 30s
 
 # Streaming replies: $streams at once, twice each, every one checked whole
 # (omnichat-streams); time to the first text beside the upstream's own.
@@ -266,6 +273,7 @@ run_streams() {  # NAME SERVER_PID ARGS...
     | tee -a "$out/results.txt"
   printf "%-28s %10s %8s %8s %8s %8s\n" "$name-end" "" $((total - whole)) "$end50" "" "$end99" | tee -a "$out/results.txt"
 }
+if want streams; then
 stream_body='{"model":"bench","messages":[{"role":"user","content":"hi"}],"stream":true}'
 run_streams "streams-${streams}-direct" 0 "$upstream_port" "/stream-$stream_chunks/v1/chat/completions" \
   "$stream_body" "$streams" 2 "$stream_chunks"
@@ -273,12 +281,26 @@ start_omnichat "stream-$stream_chunks"
 run_streams "streams-${streams}" "$omnichat_pid" "$omnichat_port" "/conversations/{id}/messages" '{"content":"hi"}' \
   "$streams" 2 "$stream_chunks" "$TOKEN"
 stop_omnichat
+fi
 [ "$moonshot" = 1 ] && run_in_flight in-flight-10000 10000 5 60s
 
 if [ "$soak" != 0 ]; then
   start_omnichat instant
-  run_wrk "soak-${soak}min-32conn" "$omnichat_pid" -t2 -c32 -d"${soak}m" -s scripts/bench/send.lua "$oc"
+  # Mixed load on ever new conversations (scripts/bench/soak.lua), at about
+  # half of what 64 connections reach: what a long day looks like.
+  # Every 30 s: resident MB, descriptors, threads; growth counts from the
+  # sample after the first minute.
+  (while kill -0 "$omnichat_pid" 2>/dev/null; do
+     echo "$(( $(awk '/VmRSS/ {print $2}' "/proc/$omnichat_pid/status") / 1024 )) $(ls "/proc/$omnichat_pid/fd" | wc -l)" \
+       "$(awk '/Threads/ {print $2}' "/proc/$omnichat_pid/status")"
+     sleep 30
+   done > "$out/soak-samples.txt" 2>/dev/null) &
+  run_wrk "soak-${soak}min-8conn" "$omnichat_pid" -t2 -c8 -d"${soak}m" -s scripts/bench/soak.lua "$oc"
   stop_omnichat
+  read -r rss1 fds1 threads1 <<< "$(awk 'NF == 3' "$out/soak-samples.txt" | sed -n 3p)"
+  read -r rss2 fds2 threads2 <<< "$(awk 'NF == 3' "$out/soak-samples.txt" | tail -n 1)"
+  echo "soak after the first minute -> end: RSS ${rss1} -> ${rss2} MB, descriptors ${fds1} -> ${fds2}," \
+    "threads ${threads1} -> ${threads2}" | tee -a "$out/results.txt"
 fi
 
 gnuplot -e "outdir='$out'; host='$(nproc) cores'" scripts/bench/plot.gp
