@@ -1,9 +1,11 @@
 #include "responder.hpp"
 
+#include <fcntl.h>
 #include <pistache/http.h>
 #include <pistache/peer.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -14,66 +16,60 @@ namespace omnichat {
 
 using namespace Pistache;
 
-namespace {
-
-// Pistache 0.0.5 drops raw headers from responses; only typed ones are
-// written, so the few we need get a type.
-template <const char* HeaderName>
-class TextHeader : public Http::Header::Header {
-public:
-    TextHeader() = default;
-    explicit TextHeader(std::string value) : value_(std::move(value)) {}
-    static constexpr const char* Name = HeaderName;
-    const char* name() const override { return Name; }
-    uint64_t hash() const override { return Http::Header::detail::hash(HeaderName); }
-    void parse(const std::string& data) override { value_ = data; }
-    void write(std::ostream& os) const override { os << value_; }
-
-private:
-    std::string value_;
-};
-
-constexpr char kRetryAfter[] = "Retry-After";
-constexpr char kWwwAuthenticate[] = "WWW-Authenticate";
-constexpr char kRequestId[] = "X-Request-Id";
-
-}  // namespace
-
 Responder::Responder(const Http::Request& request, Http::ResponseWriter writer, RequestRecord record, Metrics& metrics,
                      std::atomic<int>& openRequests)
-    : writer_(std::make_shared<Http::ResponseWriter>(std::move(writer))),
+    : peer_(writer.getPeer()),
+      http10_(request.version() == Http::Version::Http10),
       record_(std::move(record)),
       metrics_(metrics),
       openRequests_(openRequests) {
     ++openRequests_;
-    // Pistache answers "Connection: Close" to requests without a Connection
-    // header although it keeps the socket: decide from the request instead.
     auto connection = request.headers().tryGet<Http::Header::Connection>();
     if (connection)
         keepAlive_ = connection->control() != Http::ConnectionControl::Close;
     else
-        keepAlive_ = request.version() == Http::Version::Http11;
+        keepAlive_ = !http10_;
+    // The client asked us to end the connection after the response. Pistache
+    // may close its descriptor once the client leaves, and the number can
+    // then name a new client's connection: the FIN goes through a descriptor
+    // of our own, taken here on the reactor while Pistache's is still valid.
+    if (!keepAlive_)
+        if (auto peer = peer_.lock()) finDescriptor_ = ::fcntl(peer->fd(), F_DUPFD_CLOEXEC, 0);
 }
 
-Responder::~Responder() { --openRequests_; }
+Responder::~Responder() {
+    if (finDescriptor_ >= 0) ::close(finDescriptor_);
+    --openRequests_;
+}
 
 void Responder::send(int status, const std::string& body, const char* contentType, int retryAfterSeconds) {
-    auto& headers = writer_->headers();
-    // Collection::add keeps an existing header: replace Pistache's default.
-    headers.remove<Http::Header::Connection>();
-    headers.add<Http::Header::Connection>(keepAlive_ ? Http::ConnectionControl::KeepAlive
-                                                     : Http::ConnectionControl::Close);
-    headers.add<TextHeader<kRequestId>>(record_.id);
-    if (retryAfterSeconds >= 0) headers.add<TextHeader<kRetryAfter>>(std::to_string(retryAfterSeconds));
-    if (status == 401) headers.add<TextHeader<kWwwAuthenticate>>("Bearer");
     // Recorded before the answer leaves: a client that reads /metrics next
     // sees its request counted.
     finished(status);
-    if (contentType)
-        keepUntilWritten(
-            writer_->send(static_cast<Http::Code>(status), body, Http::Mime::MediaType::fromString(contentType)));
-    else
-        keepUntilWritten(writer_->send(static_cast<Http::Code>(status), body));
+    auto peer = peer_.lock();
+    if (!peer) return;  // the client left
+    // Written by hand rather than with ResponseWriter::send: the promise
+    // that returns is resolved on the reactor without its lock, so waiting on
+    // it from a worker thread crashed under load; Peer::send's is locked.
+    // By hand we also keep raw headers (Pistache drops them) and decide
+    // Connection from the request (Pistache says "Close" to a keep-alive
+    // HTTP/1.1 request without a Connection header, then keeps the socket).
+    std::string response;
+    response.reserve(192 + body.size());
+    response.append(http10_ ? "HTTP/1.0 " : "HTTP/1.1 ")
+        .append(std::to_string(status))
+        .append(" ")
+        .append(Http::codeString(static_cast<Http::Code>(status)))
+        .append("\r\n");
+    if (contentType) response.append("Content-Type: ").append(contentType).append("\r\n");
+    if (status != 204) response.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
+    response.append(keepAlive_ ? "Connection: Keep-Alive\r\n" : "Connection: Close\r\n");
+    response.append("X-Request-Id: ").append(record_.id).append("\r\n");
+    if (retryAfterSeconds >= 0)
+        response.append("Retry-After: ").append(std::to_string(retryAfterSeconds)).append("\r\n");
+    if (status == 401) response.append("WWW-Authenticate: Bearer\r\n");
+    response.append("\r\n").append(body);
+    sendRaw(peer, std::move(response), true);
 }
 
 void Responder::finished(int status) {
@@ -90,12 +86,23 @@ void Responder::text(int status, const std::string& body, const std::string& con
     send(status, body, contentType.c_str(), -1);
 }
 
-std::weak_ptr<Tcp::Peer> Responder::peer() const { return writer_->getPeer(); }
-
-void Responder::closeConnection() {
-    // shutdown, not close: the descriptor stays Pistache's to close, so it
-    // cannot be reused under the reactor.
-    if (auto p = peer().lock()) ::shutdown(p->fd(), SHUT_WR);
+void Responder::sendRaw(const std::shared_ptr<Tcp::Peer>& peer, std::string bytes, bool last) {
+    auto size = bytes.size();
+    auto written = peer->send(RawBuffer(std::move(bytes), size));
+    if (!last) return;
+    // The connection may now be closed by the keep-alive timeout, as
+    // Pistache's own send marks it.
+    peer->setIdle(true);
+    // Holds this responder until the last bytes have left or failed, so a
+    // draining server does not close the connection under them; then sends
+    // the FIN a client asked for (Pistache closes the socket when the client
+    // closes its side).
+    auto self = shared_from_this();
+    written.then(
+        [self](ssize_t) {
+            if (self->finDescriptor_ >= 0) ::shutdown(self->finDescriptor_, SHUT_WR);
+        },
+        [self](std::exception_ptr) {});
 }
 
 void Responder::noContent() { send(204, "", nullptr, -1); }

@@ -1,8 +1,6 @@
 #pragma once
-#include <sys/types.h>
 #include <atomic>
 #include <chrono>
-#include <exception>
 #include <memory>
 #include <string>
 
@@ -38,8 +36,8 @@ struct RequestRecord {
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 
-// Sends one response, from any thread, exactly once. Holds the Pistache
-// writer moved out of the handler so the reactor is free while work runs.
+// Sends one response, from any thread, exactly once, on the connection the
+// request came in on, so the reactor is free while work runs.
 // When the response is complete it writes the access log line and the
 // request metrics; while it exists the request counts as open (a draining
 // server waits for it). It lives until its last bytes are written, so a
@@ -64,26 +62,15 @@ public:
     std::string failureBody(const Failure& f);
     // A response written by hand (SSE) ended with `status`.
     void finished(int status);
-    // Holds this responder until `write` (the last write of a response)
-    // has left or failed; with `thenClose`, then ends the connection.
-    template <class Promise>
-    void keepUntilWritten(Promise&& write, bool thenClose = false) {
-        auto self = shared_from_this();
-        write.then(
-            [self, thenClose](ssize_t) {
-                if (thenClose) self->closeConnection();
-            },
-            [self](std::exception_ptr) {});
-    }
     // The connection, for a response written by hand (SSE).
-    std::weak_ptr<Pistache::Tcp::Peer> peer() const;
+    std::weak_ptr<Pistache::Tcp::Peer> peer() const { return peer_; }
+    // Queues `bytes` on the connection. After the `last` bytes of a
+    // response, holds this responder until they have left, then ends the
+    // connection if the client asked for that (Connection: close).
+    void sendRaw(const std::shared_ptr<Pistache::Tcp::Peer>& peer, std::string bytes, bool last);
     bool keepAlive() const { return keepAlive_; }
     // Ask the client to close the connection (the server is draining).
     void closeAfterResponse() { keepAlive_ = false; }
-    // Sends FIN once what is queued has left; Pistache closes the socket
-    // when the client closes its side. For responses written by hand to a
-    // client that asked for Connection: close.
-    void closeConnection();
     RequestRecord& record() { return record_; }
 
 private:
@@ -91,8 +78,10 @@ private:
     std::string errorBody(const ApiError& e) const;
     // Logs the detail of `f` with the request id; returns the error body.
     std::string logged(const Failure& f, const ApiError& e) const;
-    std::shared_ptr<Pistache::Http::ResponseWriter> writer_;
+    std::weak_ptr<Pistache::Tcp::Peer> peer_;
+    bool http10_;
     bool keepAlive_;
+    int finDescriptor_ = -1;  // ours, on the client's socket; for Connection: close
     RequestRecord record_;
     Metrics& metrics_;
     std::atomic<int>& openRequests_;

@@ -1,8 +1,5 @@
 #include "sse_response.hpp"
 
-#include <pistache/peer.h>
-#include <pistache/stream.h>
-
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -31,7 +28,7 @@ void SseResponse::started(std::function<void()> abort) {
         "X-Request-Id: " +
         responder_->record().id + "\r\n";
     head += responder_->keepAlive() ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
-    peer->send(Pistache::RawBuffer(head, head.size()));
+    responder_->sendRaw(peer, std::move(head), false);
     lastWriteMs_ = nowUnixMs();
     std::weak_ptr<SseResponse> weak = shared_from_this();
     heartbeatTimer_ = timer_.after(std::chrono::milliseconds(heartbeatMs_), [weak] {
@@ -47,8 +44,7 @@ bool SseResponse::writeChunk(const std::string& payload, bool last) {
     std::string frame;
     frame.reserve(payload.size() + 32);
     frame.append(size, static_cast<size_t>(n)).append(payload).append("\r\n");
-    auto written = peer->send(Pistache::RawBuffer(frame, frame.size()));
-    if (last) responder_->keepUntilWritten(std::move(written), !responder_->keepAlive());
+    responder_->sendRaw(peer, std::move(frame), last);
     lastWriteMs_ = nowUnixMs();
     return true;
 }

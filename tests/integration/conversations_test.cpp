@@ -121,5 +121,28 @@ TEST_P(ApiTest, KeepsHttp11ConnectionsAlive) {
     }
 }
 
+// A client that sends Connection: close gets its whole answer, then the end
+// of the connection, without having to close it itself.
+TEST_P(ApiTest, ConnectionCloseEndsTheConnectionAfterTheResponse) {
+    Poco::Net::StreamSocket socket(Poco::Net::SocketAddress("127.0.0.1", server_->port()));
+    socket.setReceiveTimeout(Poco::Timespan(10, 0));
+    const std::string request =
+        "POST /conversations?project_id=p1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        "Authorization: Bearer " +
+        token(user("alice")) + "\r\nContent-Length: 0\r\n\r\n";
+    socket.sendBytes(request.data(), static_cast<int>(request.size()));
+    std::string response;
+    char buf[1024];
+    try {
+        for (int n; (n = socket.receiveBytes(buf, sizeof buf)) > 0;) response.append(buf, static_cast<size_t>(n));
+    } catch (const Poco::TimeoutException&) {
+        FAIL() << "the connection stayed open after the response:\n" << response;
+    }
+    EXPECT_EQ(response.rfind("HTTP/1.1 201 Created\r\n", 0), 0u) << response;
+    EXPECT_NE(response.find("Connection: Close\r\n"), std::string::npos) << response;
+    auto body = response.substr(response.find("\r\n\r\n") + 4);
+    EXPECT_TRUE(nlohmann::json::parse(body).contains("id")) << response;
+}
+
 }  // namespace
 }  // namespace omnichat::testing
