@@ -252,6 +252,11 @@ int HttpServer::openRequests() const { return impl_->state.open.load(); }
 
 void HttpServer::start() {
     const Config& config = impl_->state.config;
+    // Pistache counts the keep-alive timeout from the start of a
+    // connection's last request, and a request being answered counts as
+    // idle (see onRequest): an exchange may run for the whole total timeout
+    // before the connection's idle time begins.
+    auto keepalive = std::chrono::milliseconds(config.keepaliveTimeoutSeconds * 1000 + config.totalTimeoutMs);
     impl_->endpoint = std::make_unique<Http::Endpoint>(Address(config.listen.host, Port(config.listen.port)));
     auto opts = Http::Endpoint::options()
                     .threads(static_cast<int>(config.reactorThreads))
@@ -259,7 +264,7 @@ void HttpServer::start() {
                     .maxRequestSize(2 * config.maxBodyBytes + kHeaderAllowance)
                     .headerTimeout(std::chrono::seconds(config.headerTimeoutSeconds))
                     .bodyTimeout(std::chrono::seconds(config.bodyTimeoutSeconds))
-                    .keepaliveTimeout(std::chrono::seconds(config.keepaliveTimeoutSeconds));
+                    .keepaliveTimeout(keepalive);
     impl_->endpoint->init(opts);
     impl_->endpoint->setHandler(Http::make_handler<RestHandler>(impl_->state, publicRoutes(!config.metricsListen)));
     if (config.metricsListen) {

@@ -288,19 +288,21 @@ if [ "$soak" != 0 ]; then
   start_omnichat instant
   # Mixed load on ever new conversations (scripts/bench/soak.lua), at about
   # half of what 64 connections reach: what a long day looks like.
-  # Every 30 s: resident MB, descriptors, threads; growth counts from the
-  # sample after the first minute.
+  # Every 30 s: resident MB, descriptors, threads, and the heap in use
+  # (MB, from /metrics: growth there is a leak, growth of RSS alone is the
+  # allocator's); growth counts from the sample after the first minute.
   (while kill -0 "$omnichat_pid" 2>/dev/null; do
      echo "$(( $(awk '/VmRSS/ {print $2}' "/proc/$omnichat_pid/status") / 1024 )) $(ls "/proc/$omnichat_pid/fd" | wc -l)" \
-       "$(awk '/Threads/ {print $2}' "/proc/$omnichat_pid/status")"
+       "$(awk '/Threads/ {print $2}' "/proc/$omnichat_pid/status")" \
+       "$(curl -s "$oc/metrics" | awk '/^omnichat_heap_bytes / {printf "%.1f", $2 / 1048576}')"
      sleep 30
    done > "$out/soak-samples.txt" 2>/dev/null) &
   run_wrk "soak-${soak}min-8conn" "$omnichat_pid" -t2 -c8 -d"${soak}m" -s scripts/bench/soak.lua "$oc"
   stop_omnichat
-  read -r rss1 fds1 threads1 <<< "$(awk 'NF == 3' "$out/soak-samples.txt" | sed -n 3p)"
-  read -r rss2 fds2 threads2 <<< "$(awk 'NF == 3' "$out/soak-samples.txt" | tail -n 1)"
-  echo "soak after the first minute -> end: RSS ${rss1} -> ${rss2} MB, descriptors ${fds1} -> ${fds2}," \
-    "threads ${threads1} -> ${threads2}" | tee -a "$out/results.txt"
+  read -r rss1 fds1 threads1 heap1 <<< "$(awk 'NF == 4' "$out/soak-samples.txt" | sed -n 3p)"
+  read -r rss2 fds2 threads2 heap2 <<< "$(awk 'NF == 4' "$out/soak-samples.txt" | tail -n 1)"
+  echo "soak after the first minute -> end: RSS ${rss1} -> ${rss2} MB, heap in use ${heap1} -> ${heap2} MB," \
+    "descriptors ${fds1} -> ${fds2}, threads ${threads1} -> ${threads2}" | tee -a "$out/results.txt"
 fi
 
 gnuplot -e "outdir='$out'; host='$(nproc) cores'" scripts/bench/plot.gp

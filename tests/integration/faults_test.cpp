@@ -14,6 +14,7 @@
 #include <set>
 
 #include "api_fixture.hpp"
+#include "sse_client.hpp"
 #include "throwaway_postgres.hpp"
 
 namespace omnichat::testing {
@@ -178,6 +179,7 @@ protected:
     std::string extraServerYaml() const override {
         return "  header_timeout_seconds: 1\n  body_timeout_seconds: 1\n  keepalive_timeout_seconds: 1\n";
     }
+    int upstreamTimeoutMs() const override { return 15000; }
 };
 
 // A connection that sends `bytes` and then nothing; true when the server
@@ -223,6 +225,28 @@ TEST_P(SlowClientTest, StalledClientsAreCutOffAndLeaveNothingBehind) {
     auto after = resourcesOf(server_->pid());
     EXPECT_LE(after.descriptors, before.descriptors + 2);
     EXPECT_EQ(after.threads, before.threads);
+}
+
+// The client timeouts are for clients; a provider slower than them must not
+// cut the answer short (Pistache 0.0.5 answers 408 and closes a connection
+// whose request has been running longer than its header timeout).
+TEST_P(SlowClientTest, RepliesSlowerThanTheClientTimeoutsStillArrive) {
+    auto alice = token(user("alice"));
+    auto id = createConversation(alice);
+    const std::vector<FakeUpstream::Piece> slow{{0ms, chunk("slow ")},
+                                                {2500ms, chunk("reply", "stop") + kUsage + kDone}};
+    upstream_.script(slow);
+    auto r = send(alice, id, "plain");
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.json()["response"], "slow reply") << r.body;
+
+    upstream_.script(slow);
+    SseClient client(server_->port(), "/conversations/" + id + "/messages", alice, R"({"content":"streamed"})");
+    ASSERT_EQ(client.status(), 200);
+    auto events = client.rest();
+    ASSERT_FALSE(events.empty());
+    EXPECT_EQ(events.back().event, "done");
+    EXPECT_EQ(history(alice, id).size(), 4u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Storage, SlowClientTest, ::testing::Values("sqlite"),
