@@ -1,11 +1,15 @@
 #include "responder.hpp"
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pistache/http.h>
 #include <pistache/peer.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <nlohmann/json.hpp>
 
@@ -15,6 +19,37 @@
 namespace omnichat {
 
 using namespace Pistache;
+
+// Our descriptor on a client's socket, held by Pistache's peer (and by the
+// responders of its requests); closed with the last of them.
+struct ConnectionSocket {
+    explicit ConnectionSocket(int descriptor) : fd(descriptor) {}
+    ~ConnectionSocket() { ::close(fd); }
+    ConnectionSocket(const ConnectionSocket&) = delete;
+    ConnectionSocket& operator=(const ConnectionSocket&) = delete;
+    const int fd;
+};
+
+namespace {
+
+const std::string kSocketKey = "omnichat.socket";
+
+// The connection's socket of our own, made at its first request. Only on
+// the reactor: Pistache's peer data is not guarded.
+std::shared_ptr<const ConnectionSocket> connectionSocket(Tcp::Peer& peer) {
+    if (auto existing = peer.tryGetData(kSocketKey)) return std::static_pointer_cast<const ConnectionSocket>(existing);
+    int fd = ::fcntl(peer.fd(), F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) return nullptr;  // out of descriptors: this connection's answers take Pistache's queue
+    // A streamed reply is many small writes; Nagle's algorithm would hold
+    // each one back until the client acknowledged the previous one.
+    int on = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    auto socket = std::make_shared<ConnectionSocket>(fd);
+    peer.putData(kSocketKey, socket);
+    return socket;
+}
+
+}  // namespace
 
 Responder::Responder(const Http::Request& request, Http::ResponseWriter writer, RequestRecord record, Metrics& metrics,
                      std::atomic<int>& openRequests)
@@ -29,29 +64,19 @@ Responder::Responder(const Http::Request& request, Http::ResponseWriter writer, 
         keepAlive_ = connection->control() != Http::ConnectionControl::Close;
     else
         keepAlive_ = !http10_;
-    // The client asked us to end the connection after the response. Pistache
-    // may close its descriptor once the client leaves, and the number can
-    // then name a new client's connection: the FIN goes through a descriptor
-    // of our own, taken here on the reactor while Pistache's is still valid.
-    if (!keepAlive_)
-        if (auto peer = peer_.lock()) finDescriptor_ = ::fcntl(peer->fd(), F_DUPFD_CLOEXEC, 0);
+    if (auto peer = peer_.lock()) socket_ = connectionSocket(*peer);  // on the reactor
 }
 
-Responder::~Responder() {
-    if (finDescriptor_ >= 0) ::close(finDescriptor_);
-    --openRequests_;
-}
+Responder::~Responder() { --openRequests_; }
 
 void Responder::send(int status, const std::string& body, const char* contentType, int retryAfterSeconds) {
     // Recorded before the answer leaves: a client that reads /metrics next
     // sees its request counted.
     finished(status);
-    auto peer = peer_.lock();
-    if (!peer) return;  // the client left
-    // Written by hand rather than with ResponseWriter::send: the promise
-    // that returns is resolved on the reactor without its lock, so waiting on
-    // it from a worker thread crashed under load; Peer::send's is locked.
-    // By hand we also keep raw headers (Pistache drops them) and decide
+    // Written by hand rather than with ResponseWriter::send: that goes
+    // through the reactor, and its promise is resolved there without its
+    // lock, so waiting on it from a worker thread crashed under load. By
+    // hand we also keep raw headers (Pistache drops them) and decide
     // Connection from the request (Pistache says "Close" to a keep-alive
     // HTTP/1.1 request without a Connection header, then keeps the socket).
     std::string response;
@@ -69,7 +94,7 @@ void Responder::send(int status, const std::string& body, const char* contentTyp
         response.append("Retry-After: ").append(std::to_string(retryAfterSeconds)).append("\r\n");
     if (status == 401) response.append("WWW-Authenticate: Bearer\r\n");
     response.append("\r\n").append(body);
-    sendRaw(peer, std::move(response), true);
+    write(std::move(response), true);
 }
 
 void Responder::finished(int status) {
@@ -86,23 +111,46 @@ void Responder::text(int status, const std::string& body, const std::string& con
     send(status, body, contentType.c_str(), -1);
 }
 
-void Responder::sendRaw(const std::shared_ptr<Tcp::Peer>& peer, std::string bytes, bool last) {
+bool Responder::write(std::string bytes, bool last) {
+    std::lock_guard lock(writeMutex_);
+    size_t sent = 0;
+    if (socket_ && !queued_) {
+        while (sent < bytes.size()) {
+            ssize_t n = ::send(socket_->fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n > 0)
+                sent += static_cast<size_t>(n);
+            else if (n < 0 && errno == EINTR)
+                continue;
+            else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                break;
+            else
+                return false;  // the client is gone
+        }
+        if (sent == bytes.size()) {
+            if (last) endResponse();
+            return true;
+        }
+    }
+    auto peer = peer_.lock();
+    if (!peer) return false;
+    queued_ = true;
+    bytes.erase(0, sent);
     auto size = bytes.size();
     auto written = peer->send(RawBuffer(std::move(bytes), size));
-    if (!last) return;
-    // The connection may now be closed by the keep-alive timeout, as
-    // Pistache's own send marks it.
-    peer->setIdle(true);
-    // Holds this responder until the last bytes have left or failed, so a
-    // draining server does not close the connection under them; then sends
-    // the FIN a client asked for (Pistache closes the socket when the client
-    // closes its side).
-    auto self = shared_from_this();
-    written.then(
-        [self](ssize_t) {
-            if (self->finDescriptor_ >= 0) ::shutdown(self->finDescriptor_, SHUT_WR);
-        },
-        [self](std::exception_ptr) {});
+    if (last) {
+        // Peer::send's promise is resolved under its lock: safe to wait on
+        // from here. Holds this responder (the request stays open for a
+        // drain) until the bytes have left.
+        auto self = shared_from_this();
+        written.then([self](ssize_t) { self->endResponse(); }, [self](std::exception_ptr) {});
+    }
+    return true;
+}
+
+void Responder::endResponse() {
+    // shutdown, not close: Pistache closes the connection when the client
+    // closes its side.
+    if (!keepAlive_ && socket_) ::shutdown(socket_->fd, SHUT_WR);
 }
 
 void Responder::noContent() { send(204, "", nullptr, -1); }

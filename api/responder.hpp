@@ -2,6 +2,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 
 namespace Pistache::Http {
@@ -15,6 +16,7 @@ class Peer;
 namespace omnichat {
 
 class Metrics;
+struct ConnectionSocket;
 struct Failure;
 
 // An error as the client sees it.
@@ -42,6 +44,13 @@ struct RequestRecord {
 // request metrics; while it exists the request counts as open (a draining
 // server waits for it). It lives until its last bytes are written, so a
 // drain does not close a connection under a queued answer.
+//
+// Bytes go straight to the socket, through the connection's own descriptor:
+// no hand-off to the reactor (an eventfd wake-up and an EPOLLOUT round per
+// write in Pistache), and a descriptor number Pistache closed and the kernel
+// gave to a new client can never receive them. What the socket does not take
+// at once (a slow client, a large answer) goes to Pistache's write queue,
+// and so does everything after it in the same response, in order.
 class Responder : public std::enable_shared_from_this<Responder> {
 public:
     Responder(const Pistache::Http::Request& request, Pistache::Http::ResponseWriter writer, RequestRecord record,
@@ -62,12 +71,10 @@ public:
     std::string failureBody(const Failure& f);
     // A response written by hand (SSE) ended with `status`.
     void finished(int status);
-    // The connection, for a response written by hand (SSE).
-    std::weak_ptr<Pistache::Tcp::Peer> peer() const { return peer_; }
-    // Queues `bytes` on the connection. After the `last` bytes of a
-    // response, holds this responder until they have left, then ends the
-    // connection if the client asked for that (Connection: close).
-    void sendRaw(const std::shared_ptr<Pistache::Tcp::Peer>& peer, std::string bytes, bool last);
+    // Writes part of a response written by hand (SSE); false: the client is
+    // gone. After the `last` part, ends the connection if the client asked
+    // for that (Connection: close) or the server is draining.
+    bool write(std::string bytes, bool last);
     bool keepAlive() const { return keepAlive_; }
     // Ask the client to close the connection (the server is draining).
     void closeAfterResponse() { keepAlive_ = false; }
@@ -78,10 +85,14 @@ private:
     std::string errorBody(const ApiError& e) const;
     // Logs the detail of `f` with the request id; returns the error body.
     std::string logged(const Failure& f, const ApiError& e) const;
+    // Sends the FIN a client asked for, once the last bytes have left.
+    void endResponse();
     std::weak_ptr<Pistache::Tcp::Peer> peer_;
+    std::shared_ptr<const ConnectionSocket> socket_;  // null: everything through Pistache's queue
     bool http10_;
     bool keepAlive_;
-    int finDescriptor_ = -1;  // ours, on the client's socket; for Connection: close
+    std::mutex writeMutex_;
+    bool queued_ = false;  // part of this response waits in Pistache's queue
     RequestRecord record_;
     Metrics& metrics_;
     std::atomic<int>& openRequests_;

@@ -9,7 +9,7 @@
 namespace omnichat {
 
 SseResponse::SseResponse(ResponderPtr responder, Timer& timer, int64_t heartbeatMs)
-    : responder_(std::move(responder)), timer_(timer), heartbeatMs_(heartbeatMs), peer_(responder_->peer()) {}
+    : responder_(std::move(responder)), timer_(timer), heartbeatMs_(heartbeatMs) {}
 
 SseResponse::~SseResponse() { timer_.cancel(heartbeatTimer_); }
 
@@ -17,8 +17,6 @@ void SseResponse::started(std::function<void()> abort) {
     std::lock_guard lock(mutex_);
     abort_ = std::move(abort);
     open_ = true;
-    auto peer = peer_.lock();
-    if (!peer) return;
     std::string head =
         "HTTP/1.1 200 OK\r\n"
         "Content-Type: text/event-stream\r\n"
@@ -28,7 +26,7 @@ void SseResponse::started(std::function<void()> abort) {
         "X-Request-Id: " +
         responder_->record().id + "\r\n";
     head += responder_->keepAlive() ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
-    responder_->sendRaw(peer, std::move(head), false);
+    responder_->write(std::move(head), false);  // a client already gone: the next write finds out
     lastWriteMs_ = nowUnixMs();
     std::weak_ptr<SseResponse> weak = shared_from_this();
     heartbeatTimer_ = timer_.after(std::chrono::milliseconds(heartbeatMs_), [weak] {
@@ -37,14 +35,12 @@ void SseResponse::started(std::function<void()> abort) {
 }
 
 bool SseResponse::writeChunk(const std::string& payload, bool last) {
-    auto peer = peer_.lock();
-    if (!peer) return false;
     char size[24];
     int n = std::snprintf(size, sizeof size, "%zx\r\n", payload.size());
     std::string frame;
     frame.reserve(payload.size() + 32);
     frame.append(size, static_cast<size_t>(n)).append(payload).append("\r\n");
-    responder_->sendRaw(peer, std::move(frame), last);
+    if (!responder_->write(std::move(frame), last)) return false;
     lastWriteMs_ = nowUnixMs();
     return true;
 }

@@ -10,17 +10,13 @@
 #include "responder.hpp"
 #include "runtime/timer.hpp"
 
-namespace Pistache::Tcp {
-class Peer;
-}
-
 namespace omnichat {
 
 // A reply streamed as Server-Sent Events: `event: delta` per piece of text,
 // then one `event: done` (or `event: error`), with heartbeat comments in
 // long silences. Pistache 0.0.5's ResponseStream crashes when written from
 // other threads, so the status line, headers and chunked framing are
-// written by hand onto the peer's thread-safe write queue.
+// written by hand, through the Responder.
 class SseResponse : public StreamSink, public std::enable_shared_from_this<SseResponse> {
 public:
     SseResponse(ResponderPtr responder, Timer& timer, int64_t heartbeatMs);
@@ -41,7 +37,6 @@ private:
     ResponderPtr responder_;
     Timer& timer_;
     int64_t heartbeatMs_;
-    std::weak_ptr<Pistache::Tcp::Peer> peer_;
     std::mutex mutex_;
     bool open_ = false;
     bool closed_ = false;

@@ -2,6 +2,7 @@
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -139,6 +140,14 @@ int serve(const Config& config, bool checkOnly) {
     // and sigwait below is the only receiver.
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
+    // Each client connection holds two descriptors (Pistache's and ours) and
+    // each provider call one: the soft limit a shell hands down (often 1,024)
+    // would cap connections long before memory does.
+    rlimit files{};
+    if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+        files.rlim_cur = files.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &files);
+    }
 
     PluginLibraries plugins(pluginDirectory(config));
     HttpClient http;

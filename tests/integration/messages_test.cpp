@@ -1,4 +1,8 @@
 // Sending messages and reading histories, against the fake upstream.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <future>
 #include <regex>
 
@@ -84,6 +88,43 @@ TEST_P(ApiTest, TextIsStoredByteIdentical) {
     ASSERT_EQ(h.size(), 2u);
     EXPECT_EQ(h[0]["content"].get<std::string>(), text);
     EXPECT_EQ(h[1]["content"].get<std::string>(), "reply to: " + text);
+}
+
+// An answer larger than the socket takes at once, to a client that reads
+// slowly (a small receive window): the rest waits in the server's write
+// queue and arrives whole and in order, then the connection ends as asked.
+TEST_P(ApiTest, LargeAnswersToSlowReadersArriveWhole) {
+    auto alice = token(user("alice"));
+    auto id = createConversation(alice);
+    for (char c : {'a', 'b'}) ASSERT_EQ(send(alice, id, std::string(900 * 1024, c)).status, 200);
+    auto expected = call("GET", "/conversations/" + id + "/messages", alice);
+    ASSERT_EQ(expected.status, 200);
+    ASSERT_GT(expected.body.size(), 3'000'000u);
+
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    int window = 4096;
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &window, sizeof window);
+    timeval timeout{20, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(server_->port());
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    std::string request = "GET /conversations/" + id + "/messages HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" +
+                          "Authorization: Bearer " + alice + "\r\n\r\n";
+    ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL), static_cast<ssize_t>(request.size()));
+    std::string response;
+    char buffer[4096];
+    ssize_t n;
+    while ((n = ::recv(fd, buffer, sizeof buffer, 0)) > 0) response.append(buffer, static_cast<size_t>(n));
+    ::close(fd);
+    EXPECT_EQ(n, 0) << "the connection did not end after the answer";
+    auto headEnd = response.find("\r\n\r\n");
+    ASSERT_NE(headEnd, std::string::npos);
+    EXPECT_EQ(response.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << response.substr(0, headEnd);
+    EXPECT_TRUE(response.substr(headEnd + 4) == expected.body)
+        << "got " << response.size() - headEnd - 4 << " of " << expected.body.size() << " bytes, or others";
 }
 
 TEST_P(ApiTest, BadInputsAreRejectedWithJsonErrors) {
