@@ -1,11 +1,20 @@
 #include "host/http_client.hpp"
 
 #include <curl/curl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -89,15 +98,64 @@ omnichat_http_transport_t transportOf(CURLcode code) {
 
 }  // namespace
 
+// libcurl's event interface on epoll: each wake-up touches only the
+// transfers whose sockets are ready or whose timer is due, so the cost of a
+// wake-up does not grow with the number of calls held open (with
+// curl_multi_perform it walks all of them, which at 10,000 slow calls was
+// most of the server's CPU).
 struct HttpClient::Impl {
     CURLM* multi = nullptr;
+    int epoll = -1;
+    int wake = -1;  // eventfd: start(), cancel() and stop() ring it
     std::thread thread;
     std::mutex mutex;
     std::vector<omnichat_http_exchange*> toAdd;
     std::vector<uint64_t> toCancel;
     bool stopping = false;
     uint64_t nextId = 1;
-    std::unordered_map<uint64_t, omnichat_http_exchange*> active;  // I/O thread only
+    std::unordered_map<uint64_t, omnichat_http_exchange*> active;   // I/O thread only
+    std::optional<std::chrono::steady_clock::time_point> timerDue;  // I/O thread only
+
+    void ring() {
+        uint64_t one = 1;
+        [[maybe_unused]] auto n = ::write(wake, &one, sizeof one);  // a full counter is still a wake-up
+    }
+
+    // CURLMOPT_SOCKETFUNCTION: which events curl waits for on a socket.
+    static int onSocket(CURL*, curl_socket_t socket, int what, void* self, void* registered) {
+        auto* impl = static_cast<Impl*>(self);
+        if (what == CURL_POLL_REMOVE) {
+            epoll_ctl(impl->epoll, EPOLL_CTL_DEL, socket, nullptr);
+            curl_multi_assign(impl->multi, socket, nullptr);
+            return 0;
+        }
+        epoll_event event{};
+        event.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+        event.data.fd = socket;
+        if (registered) {
+            epoll_ctl(impl->epoll, EPOLL_CTL_MOD, socket, &event);
+        } else {
+            epoll_ctl(impl->epoll, EPOLL_CTL_ADD, socket, &event);
+            curl_multi_assign(impl->multi, socket, impl);
+        }
+        return 0;
+    }
+
+    // CURLMOPT_TIMERFUNCTION: when curl next wants to run its timeouts.
+    static int onTimer(CURLM*, long timeoutMs, void* self) {
+        auto* impl = static_cast<Impl*>(self);
+        if (timeoutMs < 0)
+            impl->timerDue.reset();
+        else
+            impl->timerDue = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+        return 0;
+    }
+
+    int waitMs() const {
+        if (!timerDue) return -1;
+        auto left = std::chrono::ceil<std::chrono::milliseconds>(*timerDue - std::chrono::steady_clock::now());
+        return static_cast<int>(std::max<int64_t>(0, left.count()));
+    }
 
     void finish(omnichat_http_exchange* ex, omnichat_http_transport_t transport, const char* message) {
         curl_multi_remove_handle(multi, ex->easy);
@@ -115,7 +173,28 @@ struct HttpClient::Impl {
         delete ex;
     }
 
+    void finishCompleted() {
+        int queued = 0;
+        while (CURLMsg* msg = curl_multi_info_read(multi, &queued)) {
+            if (msg->msg != CURLMSG_DONE) continue;
+            omnichat_http_exchange* ex = nullptr;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&ex));
+            CURLcode code = msg->data.result;
+            auto transport = transportOf(code);
+            if (transport == OMNICHAT_HTTP_TIMEOUT) {
+                curl_off_t connected = 0;
+                curl_easy_getinfo(ex->easy, CURLINFO_CONNECT_TIME_T, &connected);
+                if (connected == 0) transport = OMNICHAT_HTTP_CONNECT_TIMEOUT;
+            }
+            if (ex->abortedByCallback)
+                finish(ex, OMNICHAT_HTTP_CANCELLED, "aborted by the plugin");
+            else
+                finish(ex, transport, ex->errorBuffer[0] ? ex->errorBuffer : curl_easy_strerror(code));
+        }
+    }
+
     void run() {
+        std::array<epoll_event, 256> events;
         for (;;) {
             std::vector<omnichat_http_exchange*> adds;
             std::vector<uint64_t> cancels;
@@ -128,7 +207,7 @@ struct HttpClient::Impl {
             }
             for (auto* ex : adds) {
                 active.emplace(ex->id, ex);
-                curl_multi_add_handle(multi, ex->easy);
+                curl_multi_add_handle(multi, ex->easy);  // sets a timer due now: the next wait does not block
             }
             for (auto id : cancels)
                 if (auto it = active.find(id); it != active.end())
@@ -137,26 +216,25 @@ struct HttpClient::Impl {
                 while (!active.empty()) finish(active.begin()->second, OMNICHAT_HTTP_CANCELLED, "host shutting down");
                 return;
             }
+            int ready = epoll_wait(epoll, events.data(), static_cast<int>(events.size()), waitMs());
             int running = 0;
-            curl_multi_perform(multi, &running);
-            int queued = 0;
-            while (CURLMsg* msg = curl_multi_info_read(multi, &queued)) {
-                if (msg->msg != CURLMSG_DONE) continue;
-                omnichat_http_exchange* ex = nullptr;
-                curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&ex));
-                CURLcode code = msg->data.result;
-                auto transport = transportOf(code);
-                if (transport == OMNICHAT_HTTP_TIMEOUT) {
-                    curl_off_t connected = 0;
-                    curl_easy_getinfo(ex->easy, CURLINFO_CONNECT_TIME_T, &connected);
-                    if (connected == 0) transport = OMNICHAT_HTTP_CONNECT_TIMEOUT;
+            for (int i = 0; i < ready; ++i) {
+                int fd = events[static_cast<size_t>(i)].data.fd;
+                uint32_t what = events[static_cast<size_t>(i)].events;
+                if (fd == wake) {
+                    uint64_t count;
+                    [[maybe_unused]] auto n = ::read(wake, &count, sizeof count);
+                    continue;
                 }
-                if (ex->abortedByCallback)
-                    finish(ex, OMNICHAT_HTTP_CANCELLED, "aborted by the plugin");
-                else
-                    finish(ex, transport, ex->errorBuffer[0] ? ex->errorBuffer : curl_easy_strerror(code));
+                int mask = (what & EPOLLIN ? CURL_CSELECT_IN : 0) | (what & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                           (what & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+                curl_multi_socket_action(multi, fd, mask, &running);
             }
-            curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+            if (timerDue && std::chrono::steady_clock::now() >= *timerDue) {
+                timerDue.reset();
+                curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+            }
+            finishCompleted();
         }
     }
 };
@@ -165,12 +243,25 @@ HttpClient::HttpClient() : impl_(std::make_unique<Impl>()) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     impl_->multi = curl_multi_init();
     curl_multi_setopt(impl_->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
+    curl_multi_setopt(impl_->multi, CURLMOPT_SOCKETFUNCTION, &Impl::onSocket);
+    curl_multi_setopt(impl_->multi, CURLMOPT_SOCKETDATA, impl_.get());
+    curl_multi_setopt(impl_->multi, CURLMOPT_TIMERFUNCTION, &Impl::onTimer);
+    curl_multi_setopt(impl_->multi, CURLMOPT_TIMERDATA, impl_.get());
+    impl_->epoll = epoll_create1(EPOLL_CLOEXEC);
+    impl_->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (impl_->epoll < 0 || impl_->wake < 0) throw std::system_error(errno, std::generic_category(), "http client");
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.fd = impl_->wake;
+    epoll_ctl(impl_->epoll, EPOLL_CTL_ADD, impl_->wake, &event);
     impl_->thread = std::thread([this] { impl_->run(); });
 }
 
 HttpClient::~HttpClient() {
     stop();
     curl_multi_cleanup(impl_->multi);
+    ::close(impl_->wake);
+    ::close(impl_->epoll);
 }
 
 void HttpClient::stop() {
@@ -179,7 +270,7 @@ void HttpClient::stop() {
         if (impl_->stopping) return;
         impl_->stopping = true;
     }
-    curl_multi_wakeup(impl_->multi);
+    impl_->ring();
     impl_->thread.join();
     for (auto* ex : impl_->toAdd) {  // started after the loop's last look
         omnichat_http_outcome_t outcome{sizeof(omnichat_http_outcome_t), OMNICHAT_HTTP_CANCELLED, 0,
@@ -258,7 +349,7 @@ omnichat_http_exchange_t* HttpClient::start(const omnichat_http_request_t& reque
         impl_->toAdd.push_back(ex.get());
     }
     auto* handle = ex.release();  // the I/O thread owns it from here
-    curl_multi_wakeup(impl_->multi);
+    impl_->ring();
     return handle;
 }
 
@@ -267,7 +358,7 @@ void HttpClient::cancel(omnichat_http_exchange_t* exchange) {
         std::lock_guard lock(impl_->mutex);
         impl_->toCancel.push_back(exchange->id);
     }
-    curl_multi_wakeup(impl_->multi);
+    impl_->ring();
 }
 
 }  // namespace omnichat
