@@ -131,6 +131,11 @@ public:
     RestHandler(ServerState& state, std::shared_ptr<const RouteTable> routes)
         : state_(state), routes_(std::move(routes)) {}
 
+    void onDisconnection(const std::shared_ptr<Tcp::Peer>& peer) override {
+        connectionClosing(*peer);
+        Http::Handler::onDisconnection(peer);
+    }
+
     void onRequest(const Http::Request& request, Http::ResponseWriter writer) override {
         // Deferred responses outlive Pistache's header and body timers;
         // marking the peer idle puts the connection under the keep-alive

@@ -1,13 +1,11 @@
 #include "responder.hpp"
 
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pistache/http.h>
 #include <pistache/peer.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <cerrno>
 
@@ -20,36 +18,47 @@ namespace omnichat {
 
 using namespace Pistache;
 
-// Our descriptor on a client's socket, held by Pistache's peer (and by the
-// responders of its requests); closed with the last of them.
+// A client connection as our writers see it. Pistache closes the
+// descriptor when the client leaves, and the kernel may hand the number to
+// the next client at once: a writer on another thread holds the lock for
+// each write and writes only while the connection is open, and Pistache
+// marks it closed (onDisconnection, under the same lock) before it closes
+// the descriptor. Pistache's other closes (idle keep-alive connections, and
+// clients too slow to send a request) happen with no request in progress:
+// see HttpServer::start for the keep-alive timeout.
 struct ConnectionSocket {
     explicit ConnectionSocket(int descriptor) : fd(descriptor) {}
-    ~ConnectionSocket() { ::close(fd); }
-    ConnectionSocket(const ConnectionSocket&) = delete;
-    ConnectionSocket& operator=(const ConnectionSocket&) = delete;
     const int fd;
+    std::mutex mutex;
+    bool open = true;
 };
 
 namespace {
 
 const std::string kSocketKey = "omnichat.socket";
 
-// The connection's socket of our own, made at its first request. Only on
-// the reactor: Pistache's peer data is not guarded.
-std::shared_ptr<const ConnectionSocket> connectionSocket(Tcp::Peer& peer) {
-    if (auto existing = peer.tryGetData(kSocketKey)) return std::static_pointer_cast<const ConnectionSocket>(existing);
-    int fd = ::fcntl(peer.fd(), F_DUPFD_CLOEXEC, 0);
-    if (fd < 0) return nullptr;  // out of descriptors: this connection's answers take Pistache's queue
+// The connection's state, made at its first request. Only on the reactor:
+// Pistache's peer data is not guarded.
+std::shared_ptr<ConnectionSocket> connectionSocket(Tcp::Peer& peer) {
+    if (auto existing = peer.tryGetData(kSocketKey)) return std::static_pointer_cast<ConnectionSocket>(existing);
     // A streamed reply is many small writes; Nagle's algorithm would hold
     // each one back until the client acknowledged the previous one.
     int on = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-    auto socket = std::make_shared<ConnectionSocket>(fd);
+    ::setsockopt(peer.fd(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    auto socket = std::make_shared<ConnectionSocket>(peer.fd());
     peer.putData(kSocketKey, socket);
     return socket;
 }
 
 }  // namespace
+
+void connectionClosing(Tcp::Peer& peer) {
+    if (auto existing = peer.tryGetData(kSocketKey)) {
+        auto socket = std::static_pointer_cast<ConnectionSocket>(existing);
+        std::lock_guard lock(socket->mutex);
+        socket->open = false;
+    }
+}
 
 Responder::Responder(const Http::Request& request, Http::ResponseWriter writer, RequestRecord record, Metrics& metrics,
                      std::atomic<int>& openRequests)
@@ -115,6 +124,8 @@ bool Responder::write(std::string bytes, bool last) {
     std::lock_guard lock(writeMutex_);
     size_t sent = 0;
     if (socket_ && !queued_) {
+        std::lock_guard open(socket_->mutex);
+        if (!socket_->open) return false;  // the client is gone
         while (sent < bytes.size()) {
             ssize_t n = ::send(socket_->fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
             if (n > 0)
@@ -142,15 +153,21 @@ bool Responder::write(std::string bytes, bool last) {
         // from here. Holds this responder (the request stays open for a
         // drain) until the bytes have left.
         auto self = shared_from_this();
-        written.then([self](ssize_t) { self->endResponse(); }, [self](std::exception_ptr) {});
+        written.then(
+            [self](ssize_t) {
+                if (!self->socket_) return;
+                std::lock_guard open(self->socket_->mutex);
+                if (self->socket_->open) self->endResponse();
+            },
+            [self](std::exception_ptr) {});
     }
     return true;
 }
 
 void Responder::endResponse() {
     // shutdown, not close: Pistache closes the connection when the client
-    // closes its side.
-    if (!keepAlive_ && socket_) ::shutdown(socket_->fd, SHUT_WR);
+    // closes its side. The caller holds the connection open.
+    if (!keepAlive_) ::shutdown(socket_->fd, SHUT_WR);
 }
 
 void Responder::noContent() { send(204, "", nullptr, -1); }

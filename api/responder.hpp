@@ -45,12 +45,13 @@ struct RequestRecord {
 // server waits for it). It lives until its last bytes are written, so a
 // drain does not close a connection under a queued answer.
 //
-// Bytes go straight to the socket, through the connection's own descriptor:
-// no hand-off to the reactor (an eventfd wake-up and an EPOLLOUT round per
-// write in Pistache), and a descriptor number Pistache closed and the kernel
-// gave to a new client can never receive them. What the socket does not take
-// at once (a slow client, a large answer) goes to Pistache's write queue,
-// and so does everything after it in the same response, in order.
+// Bytes go straight to the socket from the thread that has them, with no
+// hand-off to the reactor (in Pistache: an eventfd wake-up and an EPOLLOUT
+// round per write), and never to a descriptor number Pistache closed and
+// the kernel gave to a new client (see ConnectionSocket). What the socket
+// does not take at once (a slow client, a large answer) goes to Pistache's
+// write queue, and so does everything after it in the same response, in
+// order.
 class Responder : public std::enable_shared_from_this<Responder> {
 public:
     Responder(const Pistache::Http::Request& request, Pistache::Http::ResponseWriter writer, RequestRecord record,
@@ -85,10 +86,11 @@ private:
     std::string errorBody(const ApiError& e) const;
     // Logs the detail of `f` with the request id; returns the error body.
     std::string logged(const Failure& f, const ApiError& e) const;
-    // Sends the FIN a client asked for, once the last bytes have left.
+    // Sends the FIN a client asked for, once the last bytes have left; with
+    // the connection's lock held and the connection open.
     void endResponse();
     std::weak_ptr<Pistache::Tcp::Peer> peer_;
-    std::shared_ptr<const ConnectionSocket> socket_;  // null: everything through Pistache's queue
+    std::shared_ptr<ConnectionSocket> socket_;  // null: everything through Pistache's queue
     bool http10_;
     bool keepAlive_;
     std::mutex writeMutex_;
@@ -100,5 +102,9 @@ private:
 };
 
 using ResponderPtr = std::shared_ptr<Responder>;
+
+// Pistache is about to close this connection's descriptor: writers must
+// stop using its number. Call on the reactor, in Handler::onDisconnection.
+void connectionClosing(Pistache::Tcp::Peer& peer);
 
 }  // namespace omnichat

@@ -54,7 +54,9 @@ ulimit -n "$(ulimit -Hn)"
 
 # --- services -------------------------------------------------------------
 source scripts/lib/throwaway-pg.sh
-start_throwaway_pg "${OMNICHAT_BENCH_PG_PORT:-55442}"
+# Ports below the kernel's ephemeral range (32768-60999): tens of thousands
+# of outgoing connections would otherwise take them between phases.
+start_throwaway_pg "${OMNICHAT_BENCH_PG_PORT:-25442}"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -63,8 +65,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-upstream_port=55443
-omnichat_port=55444
+upstream_port=25443
+omnichat_port=25444
 reply='data: {"id":"b","object":"chat.completion.chunk","model":"bench","choices":[{"index":0,"delta":{"role":"assistant","content":"Hello from the bench upstream."},"finish_reason":null}]}
 
 data: {"id":"b","object":"chat.completion.chunk","model":"bench","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}
