@@ -1,5 +1,7 @@
 #include "json_mapping.hpp"
 
+#include <cstdio>
+
 #include "common/ids.hpp"
 
 namespace omnichat {
@@ -22,24 +24,101 @@ nlohmann::json toJson(const Conversation& c) {
     return j;
 }
 
-nlohmann::json toJson(const StoredMessage& m) {
-    nlohmann::json j = {{"id", m.id},
-                        {"role", m.role == OMNICHAT_ROLE_ASSISTANT ? "assistant" : "user"},
-                        {"content", m.content},
-                        {"created_at", formatIsoMillis(m.createdAtMs)}};
-    if (m.role == OMNICHAT_ROLE_ASSISTANT) {
-        j["provider"] = m.provider;
-        j["model"] = m.model;
-        j["finish_reason"] = m.finishReason.empty() ? nlohmann::json(nullptr) : nlohmann::json(m.finishReason);
-        auto tokens = [](int64_t v) { return v < 0 ? nlohmann::json(nullptr) : nlohmann::json(v); };
-        j["usage"] = {{"prompt_tokens", tokens(m.promptTokens)},
-                      {"completion_tokens", tokens(m.completionTokens)},
-                      {"cached_tokens", tokens(m.cachedTokens)},
-                      {"reasoning_tokens", tokens(m.reasoningTokens)}};
-        j["cost"] = m.cost ? nlohmann::json(*m.cost) : nlohmann::json(nullptr);
-        j["latency_ms"] = tokens(m.latencyMs);
+namespace {
+
+// A JSON string: quotes, backslashes and control characters escaped as
+// nlohmann::json writes them; other bytes (UTF-8, validated on the way in)
+// as they are.
+void appendString(std::string& out, std::string_view text) {
+    out += '"';
+    size_t clean = 0;  // start of the bytes not yet copied
+    for (size_t i = 0; i < text.size(); ++i) {
+        auto c = static_cast<unsigned char>(text[i]);
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        out.append(text, clean, i - clean);
+        clean = i + 1;
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\b': out += "\\b"; break;
+            case '\f': out += "\\f"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default: {
+                char escaped[8];
+                std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+                out += escaped;
+            }
+        }
     }
-    return j;
+    out.append(text, clean, text.size() - clean);
+    out += '"';
+}
+
+void appendCount(std::string& out, int64_t value) {  // negative: not reported
+    if (value < 0)
+        out += "null";
+    else
+        out += std::to_string(value);
+}
+
+void appendMessage(std::string& out, const StoredMessage& m) {
+    // Keys in the order nlohmann::json (a sorted map) wrote them.
+    bool assistant = m.role == OMNICHAT_ROLE_ASSISTANT;
+    out += "{\"content\":";
+    appendString(out, m.content);
+    if (assistant) {
+        out += ",\"cost\":";
+        out += m.cost ? nlohmann::json(*m.cost).dump() : "null";
+    }
+    out += ",\"created_at\":\"" + formatIsoMillis(m.createdAtMs) + '"';
+    if (assistant) {
+        out += ",\"finish_reason\":";
+        if (m.finishReason.empty())
+            out += "null";
+        else
+            appendString(out, m.finishReason);
+    }
+    out += ",\"id\":";
+    appendString(out, m.id);
+    if (assistant) {
+        out += ",\"latency_ms\":";
+        appendCount(out, m.latencyMs);
+        out += ",\"model\":";
+        appendString(out, m.model);
+        out += ",\"provider\":";
+        appendString(out, m.provider);
+    }
+    out += assistant ? ",\"role\":\"assistant\"" : ",\"role\":\"user\"";
+    if (assistant) {
+        out += ",\"usage\":{\"cached_tokens\":";
+        appendCount(out, m.cachedTokens);
+        out += ",\"completion_tokens\":";
+        appendCount(out, m.completionTokens);
+        out += ",\"prompt_tokens\":";
+        appendCount(out, m.promptTokens);
+        out += ",\"reasoning_tokens\":";
+        appendCount(out, m.reasoningTokens);
+        out += '}';
+    }
+    out += '}';
+}
+
+}  // namespace
+
+std::string historyJson(const std::vector<StoredMessage>& messages) {
+    size_t size = 2;
+    for (const auto& m : messages) size += m.content.size() + 320;
+    std::string out;
+    out.reserve(size);
+    out += '[';
+    for (size_t i = 0; i < messages.size(); ++i) {
+        if (i) out += ',';
+        appendMessage(out, messages[i]);
+    }
+    out += ']';
+    return out;
 }
 
 }  // namespace omnichat

@@ -27,10 +27,7 @@ void listMessages(RouteContext& ctx) {
     if (!ctx.chat.listMessages(ctx.userId, ctx.params[0], after, limit,
                                [respond](Outcome<std::vector<StoredMessage>> out) {
                                    if (auto* f = std::get_if<Failure>(&out)) return respond->failure(*f);
-                                   auto array = nlohmann::json::array();
-                                   for (const auto& m : std::get<std::vector<StoredMessage>>(out))
-                                       array.push_back(toJson(m));
-                                   respond->json(200, array.dump());
+                                   respond->json(200, historyJson(std::get<std::vector<StoredMessage>>(out)));
                                }))
         overloaded(ctx);
 }
