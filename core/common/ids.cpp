@@ -51,10 +51,28 @@ std::string formatIsoMillis(int64_t unixMs) {
     }
     std::tm tm{};
     gmtime_r(&secs, &tm);
+    int year = tm.tm_year + 1900;
     char buf[96];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                  tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
-    return buf;
+    if (year < 0 || year > 9999) {
+        std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", year, tm.tm_mon + 1, tm.tm_mday,
+                      tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+        return buf;
+    }
+    // By hand: every message of a history has one, and snprintf showed in
+    // the profile of history reads.
+    std::string out = "0000-00-00T00:00:00.000Z";
+    auto put = [&out](size_t end, int value, int digits) {
+        for (int i = 0; i < digits; ++i, value /= 10)
+            out[end - static_cast<size_t>(i)] = static_cast<char>('0' + value % 10);
+    };
+    put(3, year, 4);
+    put(6, tm.tm_mon + 1, 2);
+    put(9, tm.tm_mday, 2);
+    put(12, tm.tm_hour, 2);
+    put(15, tm.tm_min, 2);
+    put(18, tm.tm_sec, 2);
+    put(22, millis, 3);
+    return out;
 }
 
 bool isStorableText(std::string_view s) {

@@ -30,6 +30,10 @@ TEST(Ids, IsUuidRejectsOtherShapes) {
 TEST(Ids, FormatsUtcWithMilliseconds) {
     EXPECT_EQ(formatIsoMillis(0), "1970-01-01T00:00:00.000Z");
     EXPECT_EQ(formatIsoMillis(1764157058123), "2025-11-26T11:37:38.123Z");
+    EXPECT_EQ(formatIsoMillis(-1), "1969-12-31T23:59:59.999Z");
+    EXPECT_EQ(formatIsoMillis(253402300799999), "9999-12-31T23:59:59.999Z");
+    EXPECT_EQ(formatIsoMillis(253402300800000), "10000-01-01T00:00:00.000Z");
+    EXPECT_EQ(formatIsoMillis(-62167219200000), "0000-01-01T00:00:00.000Z");
 }
 
 TEST(Ids, StorableTextIsValidUtf8WithoutNul) {
