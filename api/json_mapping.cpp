@@ -66,40 +66,37 @@ void appendCount(std::string& out, int64_t value) {  // negative: not reported
 void appendMessage(std::string& out, const StoredMessage& m) {
     // Keys in the order nlohmann::json (a sorted map) wrote them.
     bool assistant = m.role == OMNICHAT_ROLE_ASSISTANT;
-    out += "{\"content\":";
-    appendString(out, m.content);
-    if (assistant) {
-        out += ",\"cost\":";
-        out += m.cost ? nlohmann::json(*m.cost).dump() : "null";
-    }
+    // `key` is written with its leading comma and quotes: ,"name":
+    auto text = [&out](const char* key, std::string_view value) {
+        out += key;
+        appendString(out, value);
+    };
+    auto count = [&out](const char* key, int64_t value) {
+        out += key;
+        appendCount(out, value);
+    };
+    out += '{';
+    text("\"content\":", m.content);
+    if (assistant) out += m.cost ? ",\"cost\":" + nlohmann::json(*m.cost).dump() : ",\"cost\":null";
     out += ",\"created_at\":\"" + formatIsoMillis(m.createdAtMs) + '"';
     if (assistant) {
-        out += ",\"finish_reason\":";
         if (m.finishReason.empty())
-            out += "null";
+            out += ",\"finish_reason\":null";
         else
-            appendString(out, m.finishReason);
+            text(",\"finish_reason\":", m.finishReason);
     }
-    out += ",\"id\":";
-    appendString(out, m.id);
+    text(",\"id\":", m.id);
     if (assistant) {
-        out += ",\"latency_ms\":";
-        appendCount(out, m.latencyMs);
-        out += ",\"model\":";
-        appendString(out, m.model);
-        out += ",\"provider\":";
-        appendString(out, m.provider);
+        count(",\"latency_ms\":", m.latencyMs);
+        text(",\"model\":", m.model);
+        text(",\"provider\":", m.provider);
     }
     out += assistant ? ",\"role\":\"assistant\"" : ",\"role\":\"user\"";
     if (assistant) {
-        out += ",\"usage\":{\"cached_tokens\":";
-        appendCount(out, m.cachedTokens);
-        out += ",\"completion_tokens\":";
-        appendCount(out, m.completionTokens);
-        out += ",\"prompt_tokens\":";
-        appendCount(out, m.promptTokens);
-        out += ",\"reasoning_tokens\":";
-        appendCount(out, m.reasoningTokens);
+        count(",\"usage\":{\"cached_tokens\":", m.cachedTokens);
+        count(",\"completion_tokens\":", m.completionTokens);
+        count(",\"prompt_tokens\":", m.promptTokens);
+        count(",\"reasoning_tokens\":", m.reasoningTokens);
         out += '}';
     }
     out += '}';
