@@ -140,9 +140,9 @@ int serve(const Config& config, bool checkOnly) {
     // and sigwait below is the only receiver.
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
-    // Each client connection holds two descriptors (Pistache's and ours) and
-    // each provider call one: the soft limit a shell hands down (often 1,024)
-    // would cap connections long before memory does.
+    // Each client connection holds a descriptor and each provider call
+    // another: the soft limit a shell hands down (often 1,024) would cap
+    // connections long before memory does.
     rlimit files{};
     if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
         files.rlim_cur = files.rlim_max;
