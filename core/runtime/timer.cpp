@@ -11,7 +11,7 @@ Timer::~Timer() {
         std::lock_guard lock(mutex_);
         stopping_ = true;
     }
-    changed_.notify_all();
+    changed_.notify_one();
     thread_.join();
 }
 
@@ -21,7 +21,7 @@ Timer::Id Timer::after(std::chrono::milliseconds delay, std::function<void()> fn
     Id id = next_++;
     due_.emplace(when, std::make_pair(id, std::move(fn)));
     index_.emplace(id, when);
-    changed_.notify_all();
+    if (when < wakeAt_) changed_.notify_one();
     return id;
 }
 
@@ -43,13 +43,17 @@ void Timer::run() {
     std::unique_lock lock(mutex_);
     while (!stopping_) {
         if (due_.empty()) {
+            wakeAt_ = Clock::time_point::max();
             changed_.wait(lock);
+            wakeAt_ = Clock::time_point::min();
             continue;
         }
         auto first = due_.begin();
         if (auto when = first->first; when > Clock::now()) {
             // A copy: the entry may be cancelled while we wait.
+            wakeAt_ = when;
             changed_.wait_until(lock, when);
+            wakeAt_ = Clock::time_point::min();
             continue;
         }
         auto fn = std::move(first->second.second);

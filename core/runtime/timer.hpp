@@ -34,6 +34,10 @@ private:
     std::map<Id, Clock::time_point> index_;
     Id next_ = 1;
     bool stopping_ = false;
+    // When the thread next looks at due_ on its own; after() wakes it only
+    // for an earlier deadline. Re-arming a later timeout (a stream's idle
+    // timer, at every delta) then costs no thread wake-up.
+    Clock::time_point wakeAt_ = Clock::time_point::min();
     std::thread thread_;
 };
 
