@@ -7,6 +7,9 @@
 namespace omnichat {
 namespace {
 
+constexpr size_t kDecodedCapacity = 4096;
+constexpr size_t kLongestCachedToken = 2048;  // bounds the map's memory
+
 // A numeric claim as seconds; nullopt when absent; throws when not a
 // number or beyond any real date (a float that large has no int64 value).
 std::optional<int64_t> numericClaim(const Poco::JSON::Object& payload, const std::string& name) {
@@ -25,18 +28,38 @@ JwtAuthenticator::JwtAuthenticator(std::string secret)
     : secret_(std::move(secret)), openSsl_(std::make_shared<Poco::Crypto::OpenSSLInitializer>()) {}
 
 std::optional<std::string> JwtAuthenticator::verify(std::string_view token, int64_t nowSeconds) const {
+    std::optional<Claims> claims;
+    {
+        std::lock_guard lock(decodedMutex_);
+        if (auto it = decoded_.find(token); it != decoded_.end()) claims = it->second;
+    }
+    if (!claims) {
+        claims = decode(token);
+        if (!claims) return std::nullopt;
+        if (token.size() <= kLongestCachedToken) {
+            std::lock_guard lock(decodedMutex_);
+            if (decoded_.size() >= kDecodedCapacity) decoded_.clear();
+            decoded_.emplace(token, *claims);
+        }
+    }
+    if (nowSeconds >= claims->expires) return std::nullopt;
+    if (claims->notBefore && nowSeconds < *claims->notBefore) return std::nullopt;
+    return std::move(claims->subject);
+}
+
+std::optional<JwtAuthenticator::Claims> JwtAuthenticator::decode(std::string_view token) const {
     try {
         Poco::JWT::Signer signer(secret_);  // allows HS256 only
         Poco::JWT::Token t = signer.verify(std::string(token));
         if (t.getAlgorithm() != "HS256") return std::nullopt;
         const auto& payload = t.payload();
         auto exp = numericClaim(payload, "exp");
-        if (!exp || nowSeconds >= *exp) return std::nullopt;
-        if (auto nbf = numericClaim(payload, "nbf"); nbf && nowSeconds < *nbf) return std::nullopt;
+        if (!exp) return std::nullopt;
+        auto nbf = numericClaim(payload, "nbf");
         if (!payload.has("sub") || !payload.get("sub").isString()) return std::nullopt;
         auto sub = payload.getValue<std::string>("sub");
         if (sub.empty()) return std::nullopt;
-        return sub;
+        return Claims{std::move(sub), *exp, nbf};
     } catch (...) {
         // Every malformed, tampered or foreign token ends here alike.
         return std::nullopt;

@@ -90,5 +90,34 @@ TEST(Jwt, RejectsMissingOrNonStringSub) {
     EXPECT_FALSE(auth.verify(sign(t), kNow));
 }
 
+// A token seen before is not decoded again; its times still count on every
+// use, and a changed byte makes it another token.
+TEST(Jwt, ATokenSeenBeforeIsStillCheckedEveryTime) {
+    const JwtAuthenticator fresh(kSecret);
+    auto t = claims("alice", kNow + 60);
+    t.payload().set("nbf", static_cast<Poco::Int64>(kNow - 10));
+    auto token = sign(t);
+    EXPECT_EQ(fresh.verify(token, kNow), "alice");
+    EXPECT_EQ(fresh.verify(token, kNow + 59), "alice");
+    EXPECT_FALSE(fresh.verify(token, kNow + 60));
+    EXPECT_FALSE(fresh.verify(token, kNow - 11));
+    auto forged = token;
+    forged.back() = forged.back() == 'A' ? 'B' : 'A';
+    EXPECT_FALSE(fresh.verify(forged, kNow));
+    EXPECT_FALSE(fresh.verify(token + "x", kNow));
+    EXPECT_FALSE(fresh.verify(token.substr(0, token.size() - 1), kNow));
+}
+
+// Many distinct tokens: the map empties itself and verifying goes on.
+TEST(Jwt, ManyTokensKeepVerifying) {
+    const JwtAuthenticator fresh(kSecret);
+    for (int i = 0; i < 5000; ++i) {
+        auto user = "user" + std::to_string(i);
+        ASSERT_EQ(fresh.verify(sign(claims(user)), kNow), user);
+    }
+    auto first = sign(claims("user0"));
+    EXPECT_EQ(fresh.verify(first, kNow), "user0");
+}
+
 }  // namespace
 }  // namespace omnichat
