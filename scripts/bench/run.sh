@@ -175,6 +175,8 @@ done
 psql -q "$OMNICHAT_PG_URL" <<SQL
 CREATE TABLE bench_ids (n INT PRIMARY KEY, id TEXT NOT NULL);
 INSERT INTO bench_ids SELECT row_number() OVER (ORDER BY id), id FROM conversations WHERE project_id = 'sends';
+CREATE TABLE bench_read_ids (n INT PRIMARY KEY, id TEXT NOT NULL);
+INSERT INTO bench_read_ids SELECT row_number() OVER (ORDER BY id), id FROM conversations WHERE project_id = 'reads';
 INSERT INTO messages (id, conversation_id, seq, role, content, created_at_ms)
   SELECT gen_random_uuid()::text, c.id, s, 1 + (s + 1) % 2, 'history message ' || s, 1700000000000 + s
   FROM conversations c, generate_series(1, 20) s WHERE c.project_id = 'reads';
@@ -235,10 +237,17 @@ run_wrk send-1conn "$omnichat_pid" -t1 -c1 -d10s -s scripts/bench/send.lua "$oc"
 run_wrk direct-64conn 0 -t2 -c64 -d"${seconds}s" -s scripts/bench/direct.lua "$up/instant/v1/chat/completions"
 run_wrk send-64conn "$omnichat_pid" -t2 -c64 -d"${seconds}s" -s scripts/bench/send.lua "$oc"
 
-pgbench -n -M prepared -c 64 -j 2 -T "$seconds" -f scripts/bench/exchange.sql "$OMNICHAT_PG_URL" > "$out/pgbench.txt" 2>&1
-floor=$(awk '/^tps/ {print $3; exit}' "$out/pgbench.txt")
-floor_lat=$(awk '/latency average/ {print $4}' "$out/pgbench.txt")
-printf "%-28s %10s %8s %8s\n" storage-floor-64 "$floor" 0 "$floor_lat(avg)" | tee -a "$out/results.txt"
+# pgbench_floor NAME SQL_FILE CLIENTS SECONDS: what PostgreSQL alone does
+# for omnichat's SQL, as a table row (pgbench reports the mean latency only).
+pgbench_floor() {
+  pgbench -n -M prepared -c "$3" -j "$(( $3 < 2 ? 1 : 2 ))" -T "$4" -f "$2" "$OMNICHAT_PG_URL" > "$out/$1.pgbench" 2>&1
+  local tps lat
+  tps=$(awk '/^tps/ {print $3; exit}' "$out/$1.pgbench")
+  lat=$(awk '/latency average/ {print $4}' "$out/$1.pgbench")
+  printf "%-28s %10s %8s %8s\n" "$1" "$tps" 0 "$lat(avg)" | tee -a "$out/results.txt"
+}
+pgbench_floor storage-floor-1conn scripts/bench/exchange.sql 1 10
+pgbench_floor storage-floor-64 scripts/bench/exchange.sql 64 "$seconds"
 
 # Time to first token through omnichat (streaming, 20-message histories)
 # beside the upstream's own.
@@ -250,6 +259,7 @@ printf "%-28s %10s %8s %8s %8s %8s\n" ttfb-direct "" 0 $direct_ttfb | tee -a "$o
 printf "%-28s %10s %8s %8s %8s %8s\n" ttfb-omnichat-stream "" 0 $send_ttfb | tee -a "$out/results.txt"
 
 IDS_FILE=$out/reads.ids run_wrk history-64conn "$omnichat_pid" -t2 -c64 -d"${seconds}s" -s scripts/bench/history.lua "$oc"
+pgbench_floor history-floor-64 scripts/bench/history.sql 64 "$seconds"
 fi
 stop_omnichat
 
