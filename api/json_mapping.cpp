@@ -1,6 +1,6 @@
 #include "json_mapping.hpp"
 
-#include <cstdio>
+#include <omnichat/json_text.hpp>
 
 #include "common/ids.hpp"
 
@@ -26,36 +26,6 @@ nlohmann::json toJson(const Conversation& c) {
 
 namespace {
 
-// A JSON string: quotes, backslashes and control characters escaped as
-// nlohmann::json writes them; other bytes (UTF-8, validated on the way in)
-// as they are.
-void appendString(std::string& out, std::string_view text) {
-    out += '"';
-    size_t clean = 0;  // start of the bytes not yet copied
-    for (size_t i = 0; i < text.size(); ++i) {
-        auto c = static_cast<unsigned char>(text[i]);
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
-        out.append(text, clean, i - clean);
-        clean = i + 1;
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\b': out += "\\b"; break;
-            case '\f': out += "\\f"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default: {
-                char escaped[8];
-                std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
-                out += escaped;
-            }
-        }
-    }
-    out.append(text, clean, text.size() - clean);
-    out += '"';
-}
-
 void appendCount(std::string& out, int64_t value) {  // negative: not reported
     if (value < 0)
         out += "null";
@@ -69,7 +39,7 @@ void appendMessage(std::string& out, const StoredMessage& m) {
     // `key` is written with its leading comma and quotes: ,"name":
     auto text = [&out](const char* key, std::string_view value) {
         out += key;
-        appendString(out, value);
+        appendJsonString(out, value);
     };
     auto count = [&out](const char* key, int64_t value) {
         out += key;

@@ -1,5 +1,6 @@
-// The streaming chat-completions parser of the openai and openrouter
-// plugins, on recorded transcripts fed in two pieces split at every byte.
+// The chat-completions protocol of the openai and openrouter plugins: the
+// streaming parser on recorded transcripts fed in two pieces split at every
+// byte, Retry-After, and the request body.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -144,6 +145,34 @@ TEST(RetryAfter, AbsurdValuesAreBoundedOrIgnored) {
     EXPECT_EQ(openai_compatible::retryAfterMs(head, 0), -1);
     head.headers = {{"retry-after-ms", "250 ms"}};
     EXPECT_EQ(openai_compatible::retryAfterMs(head, 0), -1);
+}
+
+// Every byte a message may hold survives the trip into the request body.
+TEST(RequestBody, IsTheDocumentTheProtocolDefines) {
+    std::string everyByte;
+    for (int c = 1; c < 0x80; ++c) everyByte += static_cast<char>(c);
+    everyByte += "\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80";  // é € 😀
+    omnichat::ChatRequest request;
+    request.messages = {{OMNICHAT_ROLE_SYSTEM, "be \"brief\""},
+                        {OMNICHAT_ROLE_USER, everyByte},
+                        {OMNICHAT_ROLE_ASSISTANT, ""},
+                        {OMNICHAT_ROLE_USER, "line\r\nbreak\\"}};
+    auto body = nlohmann::json::parse(openai_compatible::requestBody(request, "gpt-\"4\""));
+    EXPECT_EQ(body, (nlohmann::json{{"model", "gpt-\"4\""},
+                                    {"messages",
+                                     {{{"role", "system"}, {"content", "be \"brief\""}},
+                                      {{"role", "user"}, {"content", everyByte}},
+                                      {{"role", "assistant"}, {"content", ""}},
+                                      {{"role", "user"}, {"content", "line\r\nbreak\\"}}}},
+                                    {"stream", true},
+                                    {"stream_options", {{"include_usage", true}}}}));
+    request.temperature = 0.7;
+    request.maxTokens = 256;
+    request.messages.clear();
+    body = nlohmann::json::parse(openai_compatible::requestBody(request, "m"));
+    EXPECT_EQ(body["messages"], nlohmann::json::array());
+    EXPECT_EQ(body["temperature"], 0.7);
+    EXPECT_EQ(body["max_tokens"], 256);
 }
 
 }  // namespace

@@ -1,0 +1,41 @@
+// JSON text written directly, for documents built on every request (an
+// upstream request body carries the whole history each turn), where a JSON
+// DOM costs an allocation per value. Header-only, C++17.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace omnichat {
+
+// Appends `text` as a quoted JSON string, escaped as nlohmann::json escapes
+// (so output matches it byte for byte). Bytes from 0x80 up are copied as
+// they are: `text` must be valid UTF-8.
+inline void appendJsonString(std::string& out, std::string_view text) {
+    out += '"';
+    size_t clean = 0;  // start of the bytes not yet copied
+    for (size_t i = 0; i < text.size(); ++i) {
+        auto c = static_cast<unsigned char>(text[i]);
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        out.append(text, clean, i - clean);
+        clean = i + 1;
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\b': out += "\\b"; break;
+            case '\f': out += "\\f"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default: {
+                const char* hex = "0123456789abcdef";
+                const char escaped[] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf]};
+                out.append(escaped, sizeof escaped);
+            }
+        }
+    }
+    out.append(text, clean, text.size() - clean);
+    out += '"';
+}
+
+}  // namespace omnichat
