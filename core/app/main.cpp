@@ -150,7 +150,7 @@ int serve(const Config& config, bool checkOnly) {
     }
 
     PluginLibraries plugins(pluginDirectory(config));
-    HttpClient http;
+    HttpClient http(config.maxInFlight);
     attachHttpClient(&http);
     auto storage = openStorage(config, plugins);
     // The default and fallback providers must start; another instance's

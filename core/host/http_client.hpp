@@ -1,6 +1,7 @@
 #pragma once
 #include <omnichat/omnichat_plugin.h>
 
+#include <cstddef>
 #include <memory>
 
 namespace omnichat {
@@ -11,7 +12,8 @@ namespace omnichat {
 // per host; TLS peers are always verified.
 class HttpClient {
 public:
-    HttpClient();
+    // Up to `keptConnections` idle connections stay open for reuse.
+    explicit HttpClient(size_t keptConnections);
     ~HttpClient();  // stop()
     // Completes every running exchange as CANCELLED and refuses new ones.
     // Idempotent.

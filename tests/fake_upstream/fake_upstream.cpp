@@ -223,6 +223,7 @@ FakeUpstream::~FakeUpstream() {
 }
 
 uint16_t FakeUpstream::port() const { return server_->port(); }
+size_t FakeUpstream::connectionCount() const { return static_cast<size_t>(server_->totalConnections()); }
 std::string FakeUpstream::baseUrl() const { return "http://127.0.0.1:" + std::to_string(port()) + "/v1"; }
 
 void FakeUpstream::reply() {

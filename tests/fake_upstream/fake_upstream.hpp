@@ -68,6 +68,8 @@ public:
     bool waitRequests(size_t count, std::chrono::milliseconds timeout) const;
     std::vector<Recorded> requests() const;
     size_t requestCount() const;
+    // Connections accepted so far (keep-alive ones count once).
+    size_t connectionCount() const;
 
     struct State;
 

@@ -219,5 +219,41 @@ TEST_P(ApiTest, ConcurrentSendsToOneConversationStayPaired) {
     EXPECT_EQ(seen.size(), static_cast<size_t>(kSends));
 }
 
+// Bursts of calls held open at the upstream: a call limit long enough for
+// a slowed-down server (sanitizers) to get all of a burst there.
+class UpstreamBurstTest : public ApiTest {
+protected:
+    int upstreamTimeoutMs() const override { return 60000; }
+};
+
+// Idle upstream connections wait for the next burst: sends one at a time
+// between two bursts do not close them (curl's default cache shrinks to
+// four per running call when a call ends).
+TEST_P(UpstreamBurstTest, UpstreamConnectionsAreKeptBetweenBursts) {
+    auto alice = token(user("alice"));
+    constexpr size_t kBurst = 12;
+    std::vector<std::string> ids;
+    for (size_t i = 0; i < kBurst; ++i) ids.push_back(createConversation(alice));
+    auto burst = [&](size_t requestsBefore) {
+        // Every answer waits for a gate: all of them in flight at once.
+        upstream_.script({{std::chrono::milliseconds(0), chunk("hi", "stop") + kDone, true}});
+        std::vector<std::future<HttpResponse>> results;
+        for (const auto& id : ids)
+            results.push_back(std::async(std::launch::async, [&, id] { return send(alice, id, "burst"); }));
+        ASSERT_TRUE(upstream_.waitRequests(requestsBefore + kBurst, std::chrono::seconds(30)));
+        for (size_t i = 0; i < kBurst; ++i) upstream_.openGate();
+        for (auto& f : results) EXPECT_EQ(f.get().status, 200);
+        upstream_.reply();
+    };
+    burst(0);
+    EXPECT_EQ(upstream_.connectionCount(), kBurst);
+    for (size_t i = 0; i < kBurst; ++i) ASSERT_EQ(send(alice, ids[i], "alone").status, 200);
+    burst(2 * kBurst);
+    EXPECT_EQ(upstream_.connectionCount(), kBurst);
+}
+
+INSTANTIATE_TEST_SUITE_P(Storage, UpstreamBurstTest, ::testing::Values("sqlite"),
+                         [](const auto& info) { return info.param; });
+
 }  // namespace
 }  // namespace omnichat::testing
