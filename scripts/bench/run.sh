@@ -264,6 +264,9 @@ fi
 stop_omnichat
 
 run_in_flight() {  # NAME CONNECTIONS DELAY DURATION
+  # The delayed upstream alone at the same concurrency: its own tail is the
+  # baseline for omnichat's.
+  run_wrk "direct-$1" 0 -t2 -c"$2" -d"$4" --timeout 30s -s scripts/bench/direct.lua "$up/delay-$3/v1/chat/completions"
   start_omnichat "delay-$3"
   run_wrk "$1" "$omnichat_pid" -t2 -c"$2" -d"$4" --timeout 30s -s scripts/bench/send.lua "$oc"
   stop_omnichat
