@@ -264,12 +264,14 @@ fi
 stop_omnichat
 
 run_in_flight() {  # NAME CONNECTIONS DELAY DURATION
-  # The delayed upstream alone at the same concurrency: its own tail is the
-  # baseline for omnichat's.
-  run_wrk "direct-$1" 0 -t2 -c"$2" -d"$4" --timeout 30s -s scripts/bench/direct.lua "$up/delay-$3/v1/chat/completions"
   start_omnichat "delay-$3"
   run_wrk "$1" "$omnichat_pid" -t2 -c"$2" -d"$4" --timeout 30s -s scripts/bench/send.lua "$oc"
   stop_omnichat
+  # The delayed upstream alone at the same concurrency: its own tail is the
+  # baseline for omnichat's. After omnichat's run: its 10,000 connections
+  # closing leave as many local ports in TIME_WAIT for a minute, which
+  # omnichat's own connections to the upstream would then compete for.
+  run_wrk "direct-$1" 0 -t2 -c"$2" -d"$4" --timeout 30s -s scripts/bench/direct.lua "$up/delay-$3/v1/chat/completions"
 }
 want in-flight && run_in_flight "in-flight-$in_flight" "$in_flight" "$delay" 30s
 
