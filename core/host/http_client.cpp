@@ -186,10 +186,18 @@ struct HttpClient::Impl {
                 curl_easy_getinfo(ex->easy, CURLINFO_CONNECT_TIME_T, &connected);
                 if (connected == 0) transport = OMNICHAT_HTTP_CONNECT_TIMEOUT;
             }
-            if (ex->abortedByCallback)
+            if (ex->abortedByCallback) {
                 finish(ex, OMNICHAT_HTTP_CANCELLED, "aborted by the plugin");
-            else
-                finish(ex, transport, ex->errorBuffer[0] ? ex->errorBuffer : curl_easy_strerror(code));
+                continue;
+            }
+            std::string message = ex->errorBuffer[0] ? ex->errorBuffer : curl_easy_strerror(code);
+            // curl's text leaves out why a connect failed (refused, no
+            // local port left, ...), which is what an operator needs.
+            long osErrno = 0;
+            if (transport == OMNICHAT_HTTP_CONNECT_FAILED &&
+                curl_easy_getinfo(ex->easy, CURLINFO_OS_ERRNO, &osErrno) == CURLE_OK && osErrno != 0)
+                message += " (" + std::system_category().message(static_cast<int>(osErrno)) + ")";
+            finish(ex, transport, message.c_str());
         }
     }
 

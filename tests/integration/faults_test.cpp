@@ -1,5 +1,5 @@
 // Faults survived: the server killed under load, two servers on one
-// database.
+// database, stalled clients, an unreachable provider.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -250,6 +250,43 @@ TEST_P(SlowClientTest, RepliesSlowerThanTheClientTimeoutsStillArrive) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Storage, SlowClientTest, ::testing::Values("sqlite"),
+                         [](const auto& info) { return info.param; });
+
+// A port nothing listens on: bound, then let go.
+uint16_t closedPort() {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof addr;
+    bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length);
+    close(fd);
+    return ntohs(addr.sin_port);
+}
+
+class UnreachableProviderTest : public ApiTest {
+protected:
+    std::string extraProvidersYaml() const override {
+        return "  down:\n    plugin: openai\n    options:\n      api_key: sk-down\n      base_url: http://127.0.0.1:" +
+               std::to_string(port_) + "/v1\n";
+    }
+    uint16_t port_ = closedPort();
+};
+
+// The client learns the provider could not be reached; the log says why.
+TEST_P(UnreachableProviderTest, TheLogSaysWhyAConnectFailed) {
+    auto alice = token(user("alice"));
+    auto r = call("POST", "/conversations?project_id=p", alice, R"({"provider":"down"})");
+    ASSERT_EQ(r.status, 201) << r.body;
+    auto sent = send(alice, r.json()["id"].get<std::string>(), "hello");
+    EXPECT_EQ(sent.status, 502);
+    EXPECT_EQ(sent.json()["error"]["code"], "provider_unavailable");
+    EXPECT_EQ(sent.body.find("refused"), std::string::npos) << "connection detail reached the client";
+    EXPECT_TRUE(server_->waitForOutput("(Connection refused)", std::chrono::seconds(10))) << server_->output();
+}
+
+INSTANTIATE_TEST_SUITE_P(Storage, UnreachableProviderTest, ::testing::Values("sqlite"),
                          [](const auto& info) { return info.param; });
 
 TEST_P(ApiTest, FaultyProvidersLeaveNoThreadsDescriptorsOrMemoryBehind) {
