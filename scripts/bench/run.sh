@@ -263,7 +263,18 @@ pgbench_floor history-floor-64 scripts/bench/history.sql 64 "$seconds"
 fi
 stop_omnichat
 
+# Empties the send conversations again, so a phase's histories do not depend
+# on what the phases before it sent.
+reset_sends() {
+  psql -q "$OMNICHAT_PG_URL" <<SQL
+DELETE FROM messages WHERE conversation_id IN (SELECT id FROM bench_ids);
+UPDATE conversations SET message_count = 0, prompt_tokens = 0, completion_tokens = 0, cost = 0
+  WHERE id IN (SELECT id FROM bench_ids);
+SQL
+}
+
 run_in_flight() {  # NAME CONNECTIONS DELAY DURATION
+  reset_sends
   start_omnichat "delay-$3"
   run_wrk "$1" "$omnichat_pid" -t2 -c"$2" -d"$4" --timeout 30s -s scripts/bench/send.lua "$oc"
   stop_omnichat
