@@ -253,8 +253,8 @@ HttpClient::HttpClient(size_t keptConnections) : impl_(std::make_unique<Impl>())
     curl_multi_setopt(impl_->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
     // curl's default keeps 4 idle connections per transfer running at the
     // time one ends: after a burst, each call ending in a quieter moment
-    // closed one the next burst then had to open again (new handshakes, and
-    // at 2,000 calls in flight the local ports ran out in TIME_WAIT).
+    // closed one that the next burst had to open again (a TCP and TLS
+    // handshake each, and a local port left in TIME_WAIT).
     curl_multi_setopt(impl_->multi, CURLMOPT_MAXCONNECTS, static_cast<long>(keptConnections));
     curl_multi_setopt(impl_->multi, CURLMOPT_SOCKETFUNCTION, &Impl::onSocket);
     curl_multi_setopt(impl_->multi, CURLMOPT_SOCKETDATA, impl_.get());
