@@ -252,26 +252,13 @@ TEST_P(SlowClientTest, RepliesSlowerThanTheClientTimeoutsStillArrive) {
 INSTANTIATE_TEST_SUITE_P(Storage, SlowClientTest, ::testing::Values("sqlite"),
                          [](const auto& info) { return info.param; });
 
-// A port nothing listens on: bound, then let go.
-uint16_t closedPort() {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof addr;
-    bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length);
-    close(fd);
-    return ntohs(addr.sin_port);
-}
-
 class UnreachableProviderTest : public ApiTest {
 protected:
     std::string extraProvidersYaml() const override {
         return "  down:\n    plugin: openai\n    options:\n      api_key: sk-down\n      base_url: http://127.0.0.1:" +
                std::to_string(port_) + "/v1\n";
     }
-    uint16_t port_ = closedPort();
+    uint16_t port_ = freePort();  // nothing listens there
 };
 
 // The client learns the provider could not be reached; the log says why.

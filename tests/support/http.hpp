@@ -1,4 +1,5 @@
 #pragma once
+#include <cstdint>
 #include <map>
 #include <string>
 
@@ -17,5 +18,8 @@ struct HttpResponse {
 HttpResponse httpCall(uint16_t port, const std::string& method, const std::string& path, const std::string& token = "",
                       const std::string& body = "", const std::string& contentType = "application/json",
                       const std::map<std::string, std::string>& headers = {});
+
+// A loopback port nothing listens on (bound, then let go).
+uint16_t freePort();
 
 }  // namespace omnichat::testing

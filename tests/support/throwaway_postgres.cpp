@@ -1,8 +1,6 @@
 #include "throwaway_postgres.hpp"
 
-#include <netinet/in.h>
 #include <pwd.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +9,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "http.hpp"
 #include "server_process.hpp"
 
 namespace omnichat::testing {
@@ -27,21 +26,6 @@ std::string newestPostgresBin() {
         return a.size() != b.size() ? a.size() < b.size() : a < b;
     });
     return found.back();
-}
-
-uint16_t freePort() {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-        close(fd);
-        throw std::runtime_error("no free port");
-    }
-    close(fd);
-    return ntohs(addr.sin_port);
 }
 
 }  // namespace
