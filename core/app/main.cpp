@@ -190,6 +190,10 @@ int serve(const Config& config, bool checkOnly) {
                          [&pool] { return static_cast<double>(pool.queued()); });
         metrics.addGauge("omnichat_open_requests", "HTTP requests accepted and not yet answered.",
                          [&server] { return static_cast<double>(server.openRequests()); });
+        metrics.addGauge("omnichat_history_cache_bytes", "Memory of the conversation histories held (estimated).",
+                         [&chat] { return static_cast<double>(chat.histories().bytes()); });
+        metrics.addGauge("omnichat_history_cache_entries", "Conversation histories held in memory.",
+                         [&chat] { return static_cast<double>(chat.histories().entries()); });
         // The storage plugin's pool, when it reports one (ABI 1.3).
         if (storage->stats().connections_open >= 0) {
             metrics.addGauge("omnichat_storage_connections", "Storage connections held, idle or in use.",

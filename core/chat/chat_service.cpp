@@ -19,7 +19,45 @@ Failure notFound() { return {Failure::Source::Storage, OMNICHAT_ERR_NOT_FOUND, -
 ChatService::ChatService(const Config& config, StorageClient& storage,
                          std::map<std::string, std::unique_ptr<PluginInstance>>& providers, WorkerPool& pool,
                          Timer& timer, Metrics& metrics)
-    : config_(config), storage_(storage), providers_(providers), pool_(pool), timer_(timer), metrics_(metrics) {}
+    : config_(config),
+      storage_(storage),
+      providers_(providers),
+      pool_(pool),
+      timer_(timer),
+      metrics_(metrics),
+      // A storage that cannot skip known messages would gain nothing from it.
+      histories_(storage.loadsSince() ? config.historyCacheBytes : 0) {}
+
+std::optional<ChatService::Loaded> ChatService::load(const std::string& id, const std::string& userId) {
+    auto held = histories_.find(id);
+    const auto known = held ? static_cast<int64_t>(held->size()) : 0;
+    auto fresh = storage_.loadConversation(id, userId, known);
+    if (!fresh) {
+        histories_.forget(id);
+        return std::nullopt;
+    }
+    const auto total = fresh->conversation.messageCount;
+    const auto added = static_cast<int64_t>(fresh->history.size());
+    if (held && total != known + added) {
+        // Storage no longer holds what we hold at the start (restored from
+        // a backup, say): read it whole.
+        histories_.forget(id);
+        return load(id, userId);
+    }
+    HistoryCache::History history = held;
+    if (!held || added > 0) {
+        auto merged = std::make_shared<std::vector<StoredMessage>>();
+        merged->reserve(static_cast<size_t>(known + added));
+        if (held) merged->insert(merged->end(), held->begin(), held->end());
+        merged->insert(merged->end(), std::make_move_iterator(fresh->history.begin()),
+                       std::make_move_iterator(fresh->history.end()));
+        history = std::move(merged);
+    }
+    // A storage whose count does not match its messages cannot be read
+    // from a held start.
+    if (total == static_cast<int64_t>(history->size())) histories_.keep(id, history);
+    return Loaded{std::move(fresh->conversation), std::move(history)};
+}
 
 // Runs `body` on the pool; `body` returns Outcome<T>. Storage exceptions
 // become failures, so every reply is sent exactly once.
@@ -91,17 +129,34 @@ bool ChatService::listConversations(std::string userId, std::string projectId, R
 bool ChatService::deleteConversation(std::string userId, std::string id, Reply<Done> reply) {
     return runStorage<Done>(std::move(reply), [this, userId, id]() -> Outcome<Done> {
         if (!storage_.deleteConversation(id, userId)) return notFound();
+        histories_.forget(id);
         return Done{};
     });
 }
 
 bool ChatService::listMessages(std::string userId, std::string id, std::string afterId, int64_t limit,
-                               Reply<std::vector<StoredMessage>> reply) {
-    return runStorage<std::vector<StoredMessage>>(
-        std::move(reply), [this, userId, id, afterId, limit]() -> Outcome<std::vector<StoredMessage>> {
-            auto messages = storage_.listMessages(id, userId, afterId, limit);
-            if (!messages) return notFound();
-            return std::move(*messages);
+                               Reply<HistoryCache::History> reply) {
+    return runStorage<HistoryCache::History>(
+        std::move(reply), [this, userId, id, afterId, limit]() -> Outcome<HistoryCache::History> {
+            // A page of a history nobody here holds is read as a page; a
+            // whole history is read as a send reads it, and then held.
+            if ((!afterId.empty() || limit >= 0) && !histories_.find(id)) {
+                auto page = storage_.listMessages(id, userId, afterId, limit);
+                if (!page) return notFound();
+                return std::make_shared<const std::vector<StoredMessage>>(std::move(*page));
+            }
+            auto loaded = load(id, userId);
+            if (!loaded) return notFound();
+            const auto& all = *loaded->history;
+            auto begin = all.begin();
+            if (!afterId.empty()) {
+                begin = std::find_if(all.begin(), all.end(), [&](const StoredMessage& m) { return m.id == afterId; });
+                if (begin == all.end()) return notFound();
+                ++begin;
+            }
+            auto end = limit < 0 || all.end() - begin <= limit ? all.end() : begin + limit;
+            if (begin == all.begin() && end == all.end()) return std::move(loaded->history);
+            return std::make_shared<const std::vector<StoredMessage>>(begin, end);
         });
 }
 
@@ -118,9 +173,9 @@ bool ChatService::sendMessage(std::string userId, std::string conversationId, st
         reply(std::move(out));
     };
     bool queued = pool_.trySubmit([this, userId, conversationId, content, sink, admitted]() mutable {
-        std::optional<StorageClient::LoadedConversation> loaded;
+        std::optional<Loaded> loaded;
         try {
-            loaded = storage_.loadConversation(conversationId, userId);
+            loaded = load(conversationId, userId);
         } catch (const StorageError& e) {
             return admitted(Failure{Failure::Source::Storage, e.status(), -1, e.what()});
         }

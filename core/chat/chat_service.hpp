@@ -10,6 +10,7 @@
 #include <variant>
 #include <vector>
 
+#include "chat/history_cache.hpp"
 #include "config/config.hpp"
 #include "plugins/plugin_loader.hpp"
 
@@ -71,7 +72,7 @@ public:
     bool deleteConversation(std::string userId, std::string id, Reply<Done> reply);
     // NOT_FOUND also when `afterId` is not a message of the conversation.
     bool listMessages(std::string userId, std::string id, std::string afterId, int64_t limit,
-                      Reply<std::vector<StoredMessage>> reply);
+                      Reply<HistoryCache::History> reply);
     // Sends history + `content` to the provider (retries, fallbacks and
     // timeouts included), then stores both messages in one transaction.
     // Replies with the stored assistant message. With a `sink`, deltas are
@@ -83,9 +84,19 @@ public:
     // Whether storage answers, for /readyz.
     bool ping(Reply<Done> reply);
 
+    // Histories held in memory, for the metrics.
+    HistoryCache& histories() { return histories_; }
+
 private:
     template <class T, class F>
     bool runStorage(Reply<T> reply, F body);
+    struct Loaded {
+        Conversation conversation;
+        HistoryCache::History history;
+    };
+    // The conversation and its whole history: the held history plus what
+    // storage has appended since. Blocks. nullopt: not the user's.
+    std::optional<Loaded> load(const std::string& id, const std::string& userId);
 
     const Config& config_;
     StorageClient& storage_;
@@ -93,6 +104,7 @@ private:
     WorkerPool& pool_;
     Timer& timer_;
     Metrics& metrics_;
+    HistoryCache histories_;
     std::atomic<size_t> inFlight_{0};
 };
 

@@ -37,7 +37,7 @@ Failure timeoutFailure(const std::string& code, const std::string& detail) {
 
 }  // namespace
 
-SendExchange::SendExchange(Services services, Conversation conversation, std::vector<StoredMessage> history,
+SendExchange::SendExchange(Services services, Conversation conversation, HistoryCache::History history,
                            StoredMessage user, std::shared_ptr<StreamSink> sink, Reply<StoredMessage> reply)
     : s_(services),
       conversation_(std::move(conversation)),
@@ -118,13 +118,14 @@ void SendExchange::startAttempt() {
     };
 
     std::vector<omnichat_message_t> messages;
-    messages.reserve(history_.size() + 2);
+    const auto& history = *history_;
+    messages.reserve(history.size() + 2);
     auto add = [&](omnichat_role_t role, const std::string& text) {
         messages.push_back({sizeof(omnichat_message_t), role, {text.data(), text.size()}});
     };
     const auto& systemPrompt = conversation_.systemPrompt.empty() ? s_.config.systemPrompt : conversation_.systemPrompt;
     if (!systemPrompt.empty()) add(OMNICHAT_ROLE_SYSTEM, systemPrompt);
-    for (size_t i = contextStart(); i < history_.size(); ++i) add(history_[i].role, history_[i].content);
+    for (size_t i = contextStart(); i < history.size(); ++i) add(history[i].role, history[i].content);
     add(OMNICHAT_ROLE_USER, user_.content);
     std::vector<const omnichat_message_t*> pointers;
     pointers.reserve(messages.size());
@@ -322,15 +323,16 @@ void SendExchange::finish(Outcome<StoredMessage> outcome) { reply_(std::move(out
 // context budget allows, next to the new message, starting with a user
 // message so the model never sees a reply without its question.
 size_t SendExchange::contextStart() const {
+    const auto& history = *history_;
     size_t maxMessages = s_.config.contextMaxMessages, maxChars = s_.config.contextMaxChars;
-    size_t start = history_.size(), chars = user_.content.size();
+    size_t start = history.size(), chars = user_.content.size();
     while (start > 0) {
-        size_t next = chars + history_[start - 1].content.size();
-        if ((maxMessages && history_.size() - start + 1 > maxMessages) || (maxChars && next > maxChars)) break;
+        size_t next = chars + history[start - 1].content.size();
+        if ((maxMessages && history.size() - start + 1 > maxMessages) || (maxChars && next > maxChars)) break;
         chars = next;
         --start;
     }
-    while (start < history_.size() && history_[start].role != OMNICHAT_ROLE_USER) ++start;
+    while (start < history.size() && history[start].role != OMNICHAT_ROLE_USER) ++start;
     return start;
 }
 

@@ -34,7 +34,7 @@ public:
         Metrics& metrics;
     };
 
-    SendExchange(Services services, Conversation conversation, std::vector<StoredMessage> history, StoredMessage user,
+    SendExchange(Services services, Conversation conversation, HistoryCache::History history, StoredMessage user,
                  std::shared_ptr<StreamSink> sink, Reply<StoredMessage> reply);
     void start();
 
@@ -65,7 +65,7 @@ private:
 
     Services s_;
     Conversation conversation_;
-    std::vector<StoredMessage> history_;
+    HistoryCache::History history_;  // shared with the cache: read only
     StoredMessage user_;
     std::shared_ptr<StreamSink> sink_;
     Reply<StoredMessage> reply_;

@@ -87,9 +87,11 @@ std::optional<std::vector<StoredMessage>> StorageClient::listMessages(const std:
 }
 
 std::optional<StorageClient::LoadedConversation> StorageClient::loadConversation(const std::string& id,
-                                                                                 const std::string& userId) {
+                                                                                 const std::string& userId,
+                                                                                 int64_t knownCount) {
+    if (knownCount > 0 && !loadsSince()) throw StorageError(OMNICHAT_ERR_INTERNAL, "storage cannot load since");
     // The loader zero-fills what an older plugin's table lacks.
-    if (!vt_.conversation_load) {
+    if (!vt_.conversation_load && !loadsSince()) {
         auto conversation = getConversation(id, userId);
         if (!conversation) return std::nullopt;
         auto history = listMessages(id, userId, "", -1);
@@ -107,8 +109,11 @@ std::optional<StorageClient::LoadedConversation> StorageClient::loadConversation
     auto onMessage = [](void* ud, const omnichat_stored_message_t* m) {
         static_cast<Collected*>(ud)->messages.push_back(fromC(*m));
     };
-    if (!check(vt_.conversation_load(instance_->handle(), str(id), str(userId), onConversation, onMessage, &out, &b.e),
-               b, "load conversation") ||
+    auto status = loadsSince() ? vt_.conversation_load_since(instance_->handle(), str(id), str(userId), knownCount,
+                                                             onConversation, onMessage, &out, &b.e)
+                               : vt_.conversation_load(instance_->handle(), str(id), str(userId), onConversation,
+                                                       onMessage, &out, &b.e);
+    if (!check(status, b, "load conversation") ||
         out.conversations.empty())
         return std::nullopt;
     return LoadedConversation{std::move(out.conversations.front()), std::move(out.messages)};

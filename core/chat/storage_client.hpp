@@ -41,9 +41,13 @@ public:
         Conversation conversation;
         std::vector<StoredMessage> history;
     };
-    // The conversation and its whole history, in one storage call when the
-    // plugin offers it (ABI 1.2); nullopt: not the user's.
-    std::optional<LoadedConversation> loadConversation(const std::string& id, const std::string& userId);
+    // The conversation and its history after the first `knownCount`
+    // messages, in one storage call when the plugin offers it (ABI 1.2, and
+    // 1.4 for a `knownCount` above 0); nullopt: not the user's.
+    std::optional<LoadedConversation> loadConversation(const std::string& id, const std::string& userId,
+                                                       int64_t knownCount = 0);
+    // Whether loadConversation can skip known messages in storage (ABI 1.4).
+    bool loadsSince() const { return vt_.conversation_load_since != nullptr; }
     // false: the conversation is gone.
     bool appendExchange(const StoredMessage& user, const StoredMessage& assistant);
     // Connection counts (ABI 1.3): -1 for what the plugin does not keep,

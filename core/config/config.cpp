@@ -148,10 +148,12 @@ void readYaml(const std::string& text, const std::string& file, Config& c, std::
         if (a["jwt_secret"]) c.jwtSecret = scalar(file, a["jwt_secret"], "jwt_secret");
     }
     if (auto s = root["storage"]) {
-        c.storage = pluginInstance(file, s, "storage", {"startup_timeout_seconds"});
+        c.storage = pluginInstance(file, s, "storage", {"startup_timeout_seconds", "history_cache_mb"});
         if (s["startup_timeout_seconds"])
             c.storageStartupTimeoutSeconds =
                 number<unsigned>(file, s["startup_timeout_seconds"], "startup_timeout_seconds", 0, 3600);
+        if (s["history_cache_mb"])
+            c.historyCacheBytes = number<size_t>(file, s["history_cache_mb"], "history_cache_mb", 0, 1 << 20) << 20;
     }
     if (auto p = root["providers"]) {
         if (!p.IsMap()) throw ConfigError(where(file, p) + ": 'providers' must be a mapping of named instances");

@@ -88,6 +88,9 @@ struct Config {
     // storage
     PluginInstanceConfig storage;
     unsigned storageStartupTimeoutSeconds = 10;
+    // Histories held in memory so a send reads only what was appended
+    // since; 0: none.
+    size_t historyCacheBytes = 64 << 20;
 
     // providers and chat
     std::map<std::string, PluginInstanceConfig> providers;

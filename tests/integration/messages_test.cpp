@@ -219,6 +219,46 @@ TEST_P(ApiTest, ConcurrentSendsToOneConversationStayPaired) {
     EXPECT_EQ(seen.size(), static_cast<size_t>(kSends));
 }
 
+// Each host holds the histories it served; another host's turns, and its
+// deletes, still reach it through the storage they share.
+TEST_P(ApiTest, HostsSharingAStorageSeeEachOthersTurns) {
+    auto alice = token(user("alice")), bob = token(user("bob"));
+    auto id = createConversation(alice);
+    ASSERT_EQ(send(alice, id, "first").status, 200);  // this host now holds the history
+    ServerProcess other(yaml_);
+    ASSERT_EQ(httpCall(other.port(), "POST", "/conversations/" + id + "/messages", alice,
+                       nlohmann::json{{"content", "second"}}.dump())
+                  .status,
+              200);
+
+    ASSERT_EQ(send(alice, id, "third").status, 200);
+    auto body = nlohmann::json::parse(upstream_.requests().back().body);
+    auto expected = nlohmann::json::array({
+        {{"role", "system"}, {"content", "You are terse."}},
+        {{"role", "user"}, {"content", "first"}},
+        {{"role", "assistant"}, {"content", "reply to: first"}},
+        {{"role", "user"}, {"content", "second"}},
+        {{"role", "assistant"}, {"content", "reply to: second"}},
+        {{"role", "user"}, {"content", "third"}},
+    });
+    EXPECT_EQ(body["messages"], expected);
+    auto all = history(alice, id);
+    ASSERT_EQ(all.size(), 6u);
+    EXPECT_EQ(all[3]["content"], "reply to: second");
+    auto page = history(alice, id, "?limit=2&after=" + all[1]["id"].get<std::string>());
+    ASSERT_EQ(page.size(), 2u);
+    EXPECT_EQ(page[0]["content"], "second");
+
+    // A held history is still only its owner's.
+    EXPECT_EQ(call("GET", "/conversations/" + id + "/messages", bob).status, 404);
+    EXPECT_EQ(send(bob, id, "mine now?").status, 404);
+
+    ASSERT_EQ(httpCall(other.port(), "DELETE", "/conversations/" + id, alice).status, 204);
+    EXPECT_EQ(call("GET", "/conversations/" + id + "/messages", alice).status, 404);
+    EXPECT_EQ(send(alice, id, "still there?").status, 404);
+    EXPECT_EQ(other.stop(), 0);
+}
+
 // Bursts of calls held open at the upstream: a call limit long enough for
 // a slowed-down server (sanitizers) to get all of a burst there.
 class UpstreamBurstTest : public ApiTest {

@@ -58,6 +58,9 @@ TEST_P(ApiTest, MetricsCountRequestsAndProviderCalls) {
     EXPECT_EQ(m[R"(omnichat_provider_first_token_seconds_count{provider="fake"})"], 1);
     EXPECT_EQ(m.count("omnichat_sends_in_flight"), 1u);
     EXPECT_EQ(m.count("omnichat_worker_queue_depth"), 1u);
+    // The one conversation sent to is held.
+    EXPECT_EQ(m["omnichat_history_cache_entries"], 1);
+    EXPECT_GT(m["omnichat_history_cache_bytes"], 0);
     // The process's own gauges agree with what the kernel says of it.
     auto proc = "/proc/" + std::to_string(server_->pid());
     size_t descriptors = 0;

@@ -21,6 +21,8 @@ TEST(StorageClient, LoadsAConversationFromAPluginBuiltBeforeConversationLoad) {
     EXPECT_EQ(loaded->history[0].content, "first question");
     EXPECT_EQ(loaded->history[1].role, OMNICHAT_ROLE_ASSISTANT);
     EXPECT_FALSE(storage.loadConversation("c1", "someone-else"));
+    // Nor the load_since hook of ABI 1.4: histories are not held for it.
+    EXPECT_FALSE(storage.loadsSince());
     // Nor the stats hook of ABI 1.3: every count reads -1.
     EXPECT_EQ(storage.stats().connections_open, -1);
     EXPECT_EQ(storage.stats().connection_waits, -1);
@@ -59,6 +61,18 @@ TEST(StorageClient, LoadsAConversationWithItsHistoryInOneCall) {
         EXPECT_EQ(loaded->history[1].content, "hi");
         EXPECT_FALSE(storage.loadConversation(c.id, "not-u"));
         EXPECT_FALSE(storage.loadConversation(newUuid(), "u"));
+
+        // Known messages are skipped; the count still covers them all.
+        ASSERT_TRUE(storage.loadsSince());
+        auto since = storage.loadConversation(c.id, "u", 1);
+        ASSERT_TRUE(since);
+        EXPECT_EQ(since->conversation.messageCount, 2);
+        ASSERT_EQ(since->history.size(), 1u);
+        EXPECT_EQ(since->history[0].content, "hi");
+        auto none = storage.loadConversation(c.id, "u", 2);
+        ASSERT_TRUE(none);
+        EXPECT_TRUE(none->history.empty());
+        EXPECT_FALSE(storage.loadConversation(c.id, "not-u", 1));
     }
     std::filesystem::remove_all(folder);
 }

@@ -91,11 +91,12 @@ const std::array<std::string, kStatementCount>& statements() {
         "SELECT " + messageColumns("m") +
             " FROM conversations c LEFT JOIN LATERAL (SELECT * FROM messages WHERE conversation_id = c.id AND "
             "seq > $3 ORDER BY seq LIMIT $4) m ON true WHERE c.id = $1 AND c.user_id = $2 ORDER BY m.seq",
-        // The same, whole, beside the conversation's own columns: a send's
-        // reads in one round trip.
+        // The messages after the first $3 beside the conversation's own
+        // columns: a send's reads in one round trip and one snapshot. seq
+        // numbers a conversation's messages 1, 2, ... (see oc_append).
         "SELECT " + conversationColumns("c") + ", " + messageColumns("m") +
-            " FROM conversations c LEFT JOIN messages m ON m.conversation_id = c.id WHERE c.id = $1 AND "
-            "c.user_id = $2 ORDER BY m.seq",
+            " FROM conversations c LEFT JOIN messages m ON m.conversation_id = c.id AND m.seq > $3 WHERE c.id = $1 "
+            "AND c.user_id = $2 ORDER BY m.seq",
         // Bumping the counter locks the conversation row until the statement
         // commits, so concurrent appends (from any host) take turns and each
         // pair gets adjacent sequence numbers.
@@ -355,10 +356,11 @@ public:
         });
     }
 
-    void loadConversation(std::string_view id, std::string_view userId, const omnichat::ConversationSink& conversation,
-                          const omnichat::MessageSink& messages) override {
+    void loadConversationSince(std::string_view id, std::string_view userId, int64_t knownCount,
+                               const omnichat::ConversationSink& conversation,
+                               const omnichat::MessageSink& messages) override {
         Params p;
-        p.text(id).text(userId);
+        p.text(id).text(userId).integer(knownCount);
         withConnection([&](Connection& c) {
             auto r = c.run(kLoad, p);
             int rows = PQntuples(r.get());

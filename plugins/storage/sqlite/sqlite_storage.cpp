@@ -133,39 +133,39 @@ public:
             // needs a second look to tell "no messages" from "not yours".
             Poco::Int64 max = limit < 0 ? std::numeric_limits<Poco::Int64>::max() : limit;
             Statement st(s);
-            st << "SELECT m.id, m.role, m.content, m.created_at_ms, m.provider, m.model, m.finish_reason, "
-                  "m.prompt_tokens, m.completion_tokens, m.latency_ms, m.cached_tokens, m.reasoning_tokens, m.cost "
-                  "FROM messages m JOIN conversations c ON c.id = m.conversation_id "
-                  "WHERE c.id = ? AND c.user_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?",
+            st << selectMessages() + " JOIN conversations c ON c.id = m.conversation_id "
+                                     "WHERE c.id = ? AND c.user_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?",
                 use(c), use(u), use(afterSeq), use(max);
             st.execute();
-            Poco::Data::RecordSet rs(st);
-            if (rs.rowCount() == 0) {
-                Poco::Int64 owned = 0;
-                s << "SELECT COUNT(*) FROM conversations WHERE id = ? AND user_id = ?", use(c), use(u), into(owned),
-                    now;
-                if (owned == 0) throw omnichat::Error(OMNICHAT_ERR_NOT_FOUND, "no such conversation");
-                return;
-            }
-            omnichat::StoredMessage m;
-            m.conversationId = c;
-            for (bool more = rs.moveFirst(); more; more = rs.moveNext()) {
-                m.id = rs.value(0).convert<std::string>();
-                m.role = static_cast<omnichat_role_t>(rs.value(1).convert<int>());
-                m.content = rs.value(2).convert<std::string>();
-                m.createdAtMs = rs.value(3).convert<Poco::Int64>();
-                m.provider = text(rs, 4);
-                m.model = text(rs, 5);
-                m.finishReason = text(rs, 6);
-                m.promptTokens = integer(rs, 7);
-                m.completionTokens = integer(rs, 8);
-                m.latencyMs = integer(rs, 9);
-                m.cachedTokens = integer(rs, 10);
-                m.reasoningTokens = integer(rs, 11);
-                auto cost = rs.value(12);
-                m.cost = cost.isEmpty() ? std::nullopt : std::optional<double>(cost.convert<double>());
-                sink(m);
-            }
+            if (emitMessages(st, c, sink)) return;
+            Poco::Int64 owned = 0;
+            s << "SELECT COUNT(*) FROM conversations WHERE id = ? AND user_id = ?", use(c), use(u), into(owned), now;
+            if (owned == 0) throw omnichat::Error(OMNICHAT_ERR_NOT_FOUND, "no such conversation");
+        });
+    }
+
+    void loadConversationSince(std::string_view id, std::string_view userId, int64_t knownCount,
+                               const omnichat::ConversationSink& conversation,
+                               const omnichat::MessageSink& messages) override {
+        run([&](Session& s) {
+            std::string i(id), u(userId);
+            Poco::Int64 known = knownCount;
+            // One read transaction: the count and the messages come from
+            // one snapshot of the file.
+            transaction(s, [&] {
+                Statement st(s);
+                st << selectConversations() + " WHERE id = ? AND user_id = ?", use(i), use(u);
+                st.execute();
+                if (!emitConversations(st, conversation))
+                    throw omnichat::Error(OMNICHAT_ERR_NOT_FOUND, "no such conversation");
+                // seq numbers a conversation's messages 1, 2, ... (see
+                // appendExchange).
+                Statement ms(s);
+                ms << selectMessages() + " WHERE m.conversation_id = ? AND m.seq > ? ORDER BY m.seq", use(i),
+                    use(known);
+                ms.execute();
+                emitMessages(ms, i, messages);
+            });
         });
     }
 
@@ -196,6 +196,12 @@ private:
     static std::string selectConversations() {
         return "SELECT id, project_id, user_id, title, created_at_ms, updated_at_ms, provider, model, system_prompt, "
                "message_count, prompt_tokens, completion_tokens, cost FROM conversations";
+    }
+
+    static std::string selectMessages() {
+        return "SELECT m.id, m.role, m.content, m.created_at_ms, m.provider, m.model, m.finish_reason, "
+               "m.prompt_tokens, m.completion_tokens, m.latency_ms, m.cached_tokens, m.reasoning_tokens, m.cost "
+               "FROM messages m";
     }
 
     static Poco::Nullable<std::string> optionalText(const std::string& v) {
@@ -231,6 +237,33 @@ private:
             c.completionTokens = rs.value(11).convert<Poco::Int64>();
             c.cost = rs.value(12).convert<double>();
             sink(c);
+            any = true;
+        }
+        return any;
+    }
+
+    // Rows of selectMessages(); false when there were none.
+    static bool emitMessages(Statement& st, const std::string& conversationId, const omnichat::MessageSink& sink) {
+        Poco::Data::RecordSet rs(st);
+        omnichat::StoredMessage m;
+        m.conversationId = conversationId;
+        bool any = false;
+        for (bool more = rs.moveFirst(); more; more = rs.moveNext()) {
+            m.id = rs.value(0).convert<std::string>();
+            m.role = static_cast<omnichat_role_t>(rs.value(1).convert<int>());
+            m.content = rs.value(2).convert<std::string>();
+            m.createdAtMs = rs.value(3).convert<Poco::Int64>();
+            m.provider = text(rs, 4);
+            m.model = text(rs, 5);
+            m.finishReason = text(rs, 6);
+            m.promptTokens = integer(rs, 7);
+            m.completionTokens = integer(rs, 8);
+            m.latencyMs = integer(rs, 9);
+            m.cachedTokens = integer(rs, 10);
+            m.reasoningTokens = integer(rs, 11);
+            auto cost = rs.value(12);
+            m.cost = cost.isEmpty() ? std::nullopt : std::optional<double>(cost.convert<double>());
+            sink(m);
             any = true;
         }
         return any;

@@ -41,7 +41,7 @@ extern "C" {
 /* A host loads a plugin when the majors are equal and the plugin's minor is
  * not newer than its own. Minor bumps only append fields and functions. */
 #define OMNICHAT_ABI_MAJOR 1
-#define OMNICHAT_ABI_MINOR 3
+#define OMNICHAT_ABI_MINOR 4
 #define OMNICHAT_ABI_VERSION ((uint32_t)((OMNICHAT_ABI_MAJOR << 16) | OMNICHAT_ABI_MINOR))
 
 #if defined(_WIN32)
@@ -455,6 +455,17 @@ typedef struct omnichat_storage_vtable {
      * Must not block (the host calls it whenever /metrics is scraped).
      * OWNERSHIP: `stats` is borrowed for the call. THREADING: any thread. */
     void (*stats)(void* instance, omnichat_storage_stats_t* stats);
+    /* Since 1.4; optional. conversation_load for a host that keeps
+     * histories in memory: `message_sink` gets only the messages after the
+     * first `known_count` of the history, and the conversation's
+     * `message_count` says how many there are in all, read in the same
+     * snapshot as those messages. A history only ever grows at its end, so
+     * the host's first `known_count` messages are still the stored ones.
+     * NOT_FOUND as for conversation_get. */
+    omnichat_status_t (*conversation_load_since)(void* instance, omnichat_str_t id, omnichat_str_t user_id,
+                                                 int64_t known_count, omnichat_conversation_sink_t conversation_sink,
+                                                 omnichat_message_sink_t message_sink, void* user_data,
+                                                 omnichat_error_t* error);
 } omnichat_storage_vtable_t;
 
 typedef enum omnichat_plugin_kind { OMNICHAT_PLUGIN_PROVIDER = 1, OMNICHAT_PLUGIN_STORAGE = 2 } omnichat_plugin_kind_t;

@@ -450,6 +450,18 @@ public:
         getConversation(id, userId, conversation);
         listMessages(id, userId, {}, -1, messages);
     }
+    // The same, but only the messages after the first `knownCount`, for a
+    // host that keeps histories in memory (ABI 1.4). The conversation's
+    // messageCount must be read in the same snapshot as the messages. This
+    // default reads the whole history and skips; override it to skip in the
+    // query.
+    virtual void loadConversationSince(std::string_view id, std::string_view userId, int64_t knownCount,
+                                       const ConversationSink& conversation, const MessageSink& messages) {
+        int64_t position = 0;
+        loadConversation(id, userId, conversation, [&](const StoredMessage& m) {
+            if (position++ >= knownCount) messages(m);
+        });
+    }
     // Connection counts for the host's metrics; -1: not kept. Must not
     // block.
     struct Stats {
@@ -555,12 +567,12 @@ struct StorageGlue {
                                             const omnichat_stored_message_t* a, omnichat_error_t* e) {
         return guarded(e, [&] { self(i)->appendExchange(fromC(*u), fromC(*a)); });
     }
-    static omnichat_status_t loadConversation(void* i, omnichat_str_t id, omnichat_str_t user,
-                                              omnichat_conversation_sink_t conversationSink,
-                                              omnichat_message_sink_t messageSink, void* ud, omnichat_error_t* e) {
+    static omnichat_status_t loadConversationSince(void* i, omnichat_str_t id, omnichat_str_t user, int64_t known,
+                                                   omnichat_conversation_sink_t conversationSink,
+                                                   omnichat_message_sink_t messageSink, void* ud, omnichat_error_t* e) {
         return guarded(e, [&] {
-            self(i)->loadConversation(
-                view(id), view(user),
+            self(i)->loadConversationSince(
+                view(id), view(user), known,
                 [&](const Conversation& c) {
                     auto raw = toC(c);
                     conversationSink(ud, &raw);
@@ -570,6 +582,12 @@ struct StorageGlue {
                     messageSink(ud, &raw);
                 });
         });
+    }
+    // Since 0 is the whole history, one path serves both hooks.
+    static omnichat_status_t loadConversation(void* i, omnichat_str_t id, omnichat_str_t user,
+                                              omnichat_conversation_sink_t conversationSink,
+                                              omnichat_message_sink_t messageSink, void* ud, omnichat_error_t* e) {
+        return loadConversationSince(i, id, user, 0, conversationSink, messageSink, ud, e);
     }
     static void stats(void* i, omnichat_storage_stats_t* out) {
         try {
@@ -617,7 +635,8 @@ const omnichat_plugin_descriptor_t* storageDescriptor(const char* name, const ch
                                                   &StorageGlue::listMessages,
                                                   &StorageGlue::appendExchange,
                                                   &StorageGlue::loadConversation,
-                                                  &StorageGlue::stats};
+                                                  &StorageGlue::stats,
+                                                  &StorageGlue::loadConversationSince};
     static const omnichat_plugin_descriptor_t descriptor{sizeof(omnichat_plugin_descriptor_t),
                                                          OMNICHAT_ABI_VERSION,
                                                          name,

@@ -1,0 +1,74 @@
+#include "chat/history_cache.hpp"
+
+namespace omnichat {
+namespace {
+
+// What an entry costs: the messages' text and fixed parts, and the key
+// twice (map and list). An estimate; the bound is what matters.
+size_t footprint(const std::string& key, const std::vector<StoredMessage>& history) {
+    size_t bytes = 2 * key.size() + 128;
+    for (const auto& m : history)
+        bytes += sizeof m + m.id.size() + m.conversationId.size() + m.content.size() + m.provider.size() +
+                 m.model.size() + m.finishReason.size();
+    return bytes;
+}
+
+}  // namespace
+
+HistoryCache::HistoryCache(size_t maxBytes) : maxBytes_(maxBytes) {}
+
+HistoryCache::History HistoryCache::find(const std::string& conversationId) {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(conversationId);
+    if (it == entries_.end()) return nullptr;
+    used_.splice(used_.begin(), used_, it->second.used);
+    return it->second.history;
+}
+
+void HistoryCache::keep(const std::string& conversationId, History history) {
+    if (maxBytes_ == 0 || !history) return;
+    const size_t bytes = footprint(conversationId, *history);
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(conversationId);
+    if (it != entries_.end()) {
+        if (it->second.history->size() > history->size()) return;
+        bytes_ -= it->second.bytes;
+        used_.erase(it->second.used);
+        entries_.erase(it);
+    }
+    if (bytes > maxBytes_) return;
+    evictFor(bytes);
+    used_.push_front(conversationId);
+    entries_.emplace(conversationId, Entry{std::move(history), bytes, used_.begin()});
+    bytes_ += bytes;
+}
+
+void HistoryCache::forget(const std::string& conversationId) {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(conversationId);
+    if (it == entries_.end()) return;
+    bytes_ -= it->second.bytes;
+    used_.erase(it->second.used);
+    entries_.erase(it);
+}
+
+size_t HistoryCache::bytes() {
+    std::lock_guard lock(mutex_);
+    return bytes_;
+}
+
+size_t HistoryCache::entries() {
+    std::lock_guard lock(mutex_);
+    return entries_.size();
+}
+
+void HistoryCache::evictFor(size_t bytes) {
+    while (!used_.empty() && bytes_ + bytes > maxBytes_) {
+        auto it = entries_.find(used_.back());
+        bytes_ -= it->second.bytes;
+        entries_.erase(it);
+        used_.pop_back();
+    }
+}
+
+}  // namespace omnichat
