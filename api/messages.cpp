@@ -24,11 +24,10 @@ void listMessages(RouteContext& ctx) {
     if (!after.empty() && !isUuid(after))
         return ctx.respond->error(400, "invalid_after", "after must be a message id (UUID)");
     auto respond = ctx.respond;
-    if (!ctx.chat.listMessages(ctx.userId, ctx.params[0], after, limit,
-                               [respond](Outcome<HistoryCache::History> out) {
-                                   if (auto* f = std::get_if<Failure>(&out)) return respond->failure(*f);
-                                   respond->json(200, historyJson(*std::get<HistoryCache::History>(out)));
-                               }))
+    if (!ctx.chat.listMessages(ctx.userId, ctx.params[0], after, limit, [respond](Outcome<HistoryCache::History> out) {
+            if (auto* f = std::get_if<Failure>(&out)) return respond->failure(*f);
+            respond->json(200, historyJson(*std::get<HistoryCache::History>(out)));
+        }))
         overloaded(ctx);
 }
 

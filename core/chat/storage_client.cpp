@@ -113,9 +113,7 @@ std::optional<StorageClient::LoadedConversation> StorageClient::loadConversation
                                                              onConversation, onMessage, &out, &b.e)
                                : vt_.conversation_load(instance_->handle(), str(id), str(userId), onConversation,
                                                        onMessage, &out, &b.e);
-    if (!check(status, b, "load conversation") ||
-        out.conversations.empty())
-        return std::nullopt;
+    if (!check(status, b, "load conversation") || out.conversations.empty()) return std::nullopt;
     return LoadedConversation{std::move(out.conversations.front()), std::move(out.messages)};
 }
 

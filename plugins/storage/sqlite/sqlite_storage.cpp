@@ -133,8 +133,9 @@ public:
             // needs a second look to tell "no messages" from "not yours".
             Poco::Int64 max = limit < 0 ? std::numeric_limits<Poco::Int64>::max() : limit;
             Statement st(s);
-            st << selectMessages() + " JOIN conversations c ON c.id = m.conversation_id "
-                                     "WHERE c.id = ? AND c.user_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?",
+            st << selectMessages() +
+                      " JOIN conversations c ON c.id = m.conversation_id "
+                      "WHERE c.id = ? AND c.user_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?",
                 use(c), use(u), use(afterSeq), use(max);
             st.execute();
             if (emitMessages(st, c, sink)) return;
