@@ -28,53 +28,65 @@ TEST(StorageClient, LoadsAConversationFromAPluginBuiltBeforeConversationLoad) {
     EXPECT_EQ(storage.stats().connection_waits, -1);
 }
 
-TEST(StorageClient, LoadsAConversationWithItsHistoryInOneCall) {
-    auto folder = std::filesystem::temp_directory_path() / ("omnichat-storage-" + newUuid());
-    {
-        PluginLibraries plugins(OMNICHAT_PLUGIN_DIR);
-        StorageClient storage(
-            plugins.createInstance({"sqlite", {{"path", {(folder / "db.sqlite").string(), "f.yaml:2"}}}, "f.yaml:1"},
-                                   "storage", OMNICHAT_PLUGIN_STORAGE));
-        storage.migrate();
+// A sqlite database holding one conversation of user "u" with one exchange.
+class SqliteStorageClient : public ::testing::Test {
+protected:
+    void SetUp() override {
+        storage_ = std::make_unique<StorageClient>(
+            plugins_.createInstance({"sqlite", {{"path", {(folder_ / "db.sqlite").string(), "f.yaml:2"}}}, "f.yaml:1"},
+                                    "storage", OMNICHAT_PLUGIN_STORAGE));
+        storage_->migrate();
         Conversation c;
-        c.id = newUuid();
+        c.id = id_;
         c.projectId = "p";
         c.userId = "u";
         c.systemPrompt = "Be brief.";
-        storage.createConversation(c);
+        storage_->createConversation(c);
         StoredMessage question, answer;
         question.id = newUuid();
-        question.conversationId = c.id;
+        question.conversationId = id_;
         question.content = "hello";
-        answer = question;
         answer.id = newUuid();
+        answer.conversationId = id_;
         answer.role = OMNICHAT_ROLE_ASSISTANT;
         answer.content = "hi";
-        ASSERT_TRUE(storage.appendExchange(question, answer));
-
-        auto loaded = storage.loadConversation(c.id, "u");
-        ASSERT_TRUE(loaded);
-        EXPECT_EQ(loaded->conversation.systemPrompt, "Be brief.");
-        EXPECT_EQ(loaded->conversation.messageCount, 2);
-        ASSERT_EQ(loaded->history.size(), 2u);
-        EXPECT_EQ(loaded->history[0].content, "hello");
-        EXPECT_EQ(loaded->history[1].content, "hi");
-        EXPECT_FALSE(storage.loadConversation(c.id, "not-u"));
-        EXPECT_FALSE(storage.loadConversation(newUuid(), "u"));
-
-        // Known messages are skipped; the count still covers them all.
-        ASSERT_TRUE(storage.loadsSince());
-        auto since = storage.loadConversation(c.id, "u", 1);
-        ASSERT_TRUE(since);
-        EXPECT_EQ(since->conversation.messageCount, 2);
-        ASSERT_EQ(since->history.size(), 1u);
-        EXPECT_EQ(since->history[0].content, "hi");
-        auto none = storage.loadConversation(c.id, "u", 2);
-        ASSERT_TRUE(none);
-        EXPECT_TRUE(none->history.empty());
-        EXPECT_FALSE(storage.loadConversation(c.id, "not-u", 1));
+        ASSERT_TRUE(storage_->appendExchange(question, answer));
     }
-    std::filesystem::remove_all(folder);
+    void TearDown() override {
+        storage_.reset();
+        std::filesystem::remove_all(folder_);
+    }
+
+    std::filesystem::path folder_ = std::filesystem::temp_directory_path() / ("omnichat-storage-" + newUuid());
+    PluginLibraries plugins_{OMNICHAT_PLUGIN_DIR};
+    std::unique_ptr<StorageClient> storage_;
+    std::string id_ = newUuid();
+};
+
+TEST_F(SqliteStorageClient, LoadsAConversationWithItsHistoryInOneCall) {
+    auto loaded = storage_->loadConversation(id_, "u");
+    ASSERT_TRUE(loaded);
+    EXPECT_EQ(loaded->conversation.systemPrompt, "Be brief.");
+    EXPECT_EQ(loaded->conversation.messageCount, 2);
+    ASSERT_EQ(loaded->history.size(), 2u);
+    EXPECT_EQ(loaded->history[0].content, "hello");
+    EXPECT_EQ(loaded->history[1].content, "hi");
+    EXPECT_FALSE(storage_->loadConversation(id_, "not-u"));
+    EXPECT_FALSE(storage_->loadConversation(newUuid(), "u"));
+}
+
+// Known messages are skipped; the count still covers them all.
+TEST_F(SqliteStorageClient, SkipsTheMessagesTheHostHolds) {
+    ASSERT_TRUE(storage_->loadsSince());
+    auto since = storage_->loadConversation(id_, "u", 1);
+    ASSERT_TRUE(since);
+    EXPECT_EQ(since->conversation.messageCount, 2);
+    ASSERT_EQ(since->history.size(), 1u);
+    EXPECT_EQ(since->history[0].content, "hi");
+    auto none = storage_->loadConversation(id_, "u", 2);
+    ASSERT_TRUE(none);
+    EXPECT_TRUE(none->history.empty());
+    EXPECT_FALSE(storage_->loadConversation(id_, "not-u", 1));
 }
 
 }  // namespace
