@@ -250,13 +250,22 @@ pgbench_floor storage-floor-1conn scripts/bench/exchange.sql 1 10
 pgbench_floor storage-floor-64 scripts/bench/exchange.sql 64 "$seconds"
 
 # Time to first token through omnichat (streaming, 20-message histories)
-# beside the upstream's own.
+# beside the upstream's own. The first pass is each conversation's first
+# turn since omnichat started (its whole history read from storage); the
+# second is the next turn of the same conversations, as a chat goes on
+# (only what was appended since is read).
 ttfb_body='{"model":"bench","messages":[{"role":"user","content":"hi"}],"stream":true}'
 direct_ttfb=$(build-release/bin/omnichat-ttfb "$upstream_port" /instant/v1/chat/completions "$ttfb_body" 500 Hello)
-send_ttfb=$(IDS_FILE=$out/reads.ids build-release/bin/omnichat-ttfb "$omnichat_port" "/conversations/{id}/messages" \
-  '{"content":"hi"}' 500 "event: delta" "$TOKEN")
+head -n 500 "$out/reads.ids" > "$out/ttfb.ids"
+ttfb_pass() {
+  IDS_FILE=$out/ttfb.ids build-release/bin/omnichat-ttfb "$omnichat_port" "/conversations/{id}/messages" \
+    '{"content":"hi"}' 500 "event: delta" "$TOKEN"
+}
+cold_ttfb=$(ttfb_pass)
+warm_ttfb=$(ttfb_pass)
 printf "%-28s %10s %8s %8s %8s %8s\n" ttfb-direct "" 0 $direct_ttfb | tee -a "$out/results.txt"
-printf "%-28s %10s %8s %8s %8s %8s\n" ttfb-omnichat-stream "" 0 $send_ttfb | tee -a "$out/results.txt"
+printf "%-28s %10s %8s %8s %8s %8s\n" ttfb-omnichat-first-turn "" 0 $cold_ttfb | tee -a "$out/results.txt"
+printf "%-28s %10s %8s %8s %8s %8s\n" ttfb-omnichat-next-turn "" 0 $warm_ttfb | tee -a "$out/results.txt"
 
 IDS_FILE=$out/reads.ids run_wrk history-64conn "$omnichat_pid" -t2 -c64 -d"${seconds}s" -s scripts/bench/history.lua "$oc"
 pgbench_floor history-floor-64 scripts/bench/history.sql 64 "$seconds"

@@ -1,7 +1,9 @@
 // Time to first token, as a streaming client sees it: sends COUNT POST
 // requests one after another, each on a fresh connection, and measures the
 // time until MARKER (the first text: `event: delta` from omnichat, the
-// reply's first word from an upstream) arrives. With $IDS_FILE set, "{id}"
+// reply's first word from an upstream) arrives. Each reply is read to its
+// end before the next request, so no request shares the machine with the
+// previous one's tail (for omnichat: storing the exchange). With $IDS_FILE set, "{id}"
 // in PATH takes each id of the file in turn, so no conversation's history
 // grows much during the measurement.
 //
@@ -37,13 +39,14 @@ int main(int argc, char** argv) {
         if (auto at = p.find("{id}"); at != std::string::npos && !ids.empty())
             p.replace(at, 4, ids[static_cast<size_t>(i) % ids.size()]);
         return "POST " + p + " HTTP/1.1\r\nHost: localhost\r\n" + auth +
-               "Content-Type: application/json\r\nAccept: text/event-stream\r\nContent-Length: " +
+               "Content-Type: application/json\r\nAccept: text/event-stream\r\nConnection: close\r\n"
+               "Content-Length: " +
                std::to_string(body.size()) + "\r\n\r\n" + body;
     };
     std::vector<double> samples;
     char buf[16384];
     for (int i = 0; i < count; ++i) {
-        // A fresh connection each time, closed once the first text is in.
+        // A fresh connection each time, closed by the server after the reply.
         Poco::Net::StreamSocket socket(Poco::Net::SocketAddress("127.0.0.1", port));
         socket.setNoDelay(true);
         auto start = std::chrono::steady_clock::now();
@@ -60,6 +63,8 @@ int main(int argc, char** argv) {
             return 1;
         }
         samples.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+        while (socket.receiveBytes(buf, sizeof buf) > 0) {
+        }
     }
     std::sort(samples.begin(), samples.end());
     auto at = [&](double q) { return samples[static_cast<size_t>(q * (samples.size() - 1))]; };

@@ -483,9 +483,15 @@ private:
     }
 
     Lease connect() {
-        const char* keys[] = {"connect_timeout", "dbname", nullptr};
-        // The URL comes second: what it says itself wins.
-        const char* values[] = {connectTimeout_.c_str(), url_.c_str(), nullptr};
+        // Every statement finds rows by key, so one plan per statement
+        // serves all calls. Left to choose, PostgreSQL planned oc_load anew
+        // on every call (its range on seq looks selective to a custom plan):
+        // 0.32 ms a call against 0.10 ms with the generic plan (pgbench,
+        // one client).
+        const char* keys[] = {"connect_timeout", "options", "dbname", nullptr};
+        // The URL comes last: what it says itself wins.
+        const char* values[] = {connectTimeout_.c_str(), "-c plan_cache_mode=force_generic_plan", url_.c_str(),
+                                nullptr};
         auto c = std::make_unique<Connection>(PQconnectdbParams(keys, values, 1));
         if (c->broken()) {
             // Connection's destructor frees the failed PGconn.
