@@ -37,21 +37,12 @@ std::optional<ChatService::Loaded> ChatService::load(const std::string& id, cons
         return std::nullopt;
     }
     const auto total = fresh->conversation.messageCount;
-    const auto added = static_cast<int64_t>(fresh->history.size());
-    if (held && total != known + added) {
+    auto history = HistoryCache::extend(held, total, std::move(fresh->history));
+    if (!history) {
         // Storage no longer holds what we hold at the start (restored from
         // a backup, say): read it whole.
         histories_.forget(id);
         return load(id, userId);
-    }
-    HistoryCache::History history = held;
-    if (!held || added > 0) {
-        auto merged = std::make_shared<std::vector<StoredMessage>>();
-        merged->reserve(static_cast<size_t>(known + added));
-        if (held) merged->insert(merged->end(), held->begin(), held->end());
-        merged->insert(merged->end(), std::make_move_iterator(fresh->history.begin()),
-                       std::make_move_iterator(fresh->history.end()));
-        history = std::move(merged);
     }
     // A storage whose count does not match its messages cannot be read
     // from a held start.

@@ -17,6 +17,17 @@ size_t footprint(const std::string& key, const std::vector<StoredMessage>& histo
 
 HistoryCache::HistoryCache(size_t maxBytes) : maxBytes_(maxBytes) {}
 
+HistoryCache::History HistoryCache::extend(const History& held, int64_t storedCount, std::vector<StoredMessage> added) {
+    if (!held) return std::make_shared<const std::vector<StoredMessage>>(std::move(added));
+    if (storedCount != static_cast<int64_t>(held->size() + added.size())) return nullptr;
+    if (added.empty()) return held;
+    auto merged = std::make_shared<std::vector<StoredMessage>>();
+    merged->reserve(held->size() + added.size());
+    merged->insert(merged->end(), held->begin(), held->end());
+    merged->insert(merged->end(), std::make_move_iterator(added.begin()), std::make_move_iterator(added.end()));
+    return merged;
+}
+
 HistoryCache::History HistoryCache::find(const std::string& conversationId) {
     std::lock_guard lock(mutex_);
     auto it = entries_.find(conversationId);

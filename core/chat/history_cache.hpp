@@ -24,6 +24,11 @@ public:
 
     explicit HistoryCache(size_t maxBytes);  // 0: holds nothing
 
+    // `held` (may be null) followed by `added`, the messages storage read
+    // after it; null when they do not fit together: storage counts
+    // `storedCount` messages, and that is not `held` plus `added`.
+    static History extend(const History& held, int64_t storedCount, std::vector<StoredMessage> added);
+
     // The held history (null when none), now the most recently used.
     History find(const std::string& conversationId);
     // Holds `history`, unless a longer one is held already (histories only

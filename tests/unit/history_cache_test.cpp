@@ -72,5 +72,36 @@ TEST(HistoryCache, ABoundOfZeroHoldsNothing) {
     EXPECT_EQ(cache.bytes(), 0u);
 }
 
+std::vector<StoredMessage> messagesWithIds(std::initializer_list<const char*> ids) {
+    std::vector<StoredMessage> out;
+    for (auto id : ids) out.emplace_back().id = id;
+    return out;
+}
+
+TEST(HistoryCache, ExtendsAHeldHistoryWithWhatStorageReadAfterIt) {
+    auto held = std::make_shared<const std::vector<StoredMessage>>(messagesWithIds({"m1", "m2"}));
+    auto extended = HistoryCache::extend(held, 4, messagesWithIds({"m3", "m4"}));
+    ASSERT_NE(extended, nullptr);
+    ASSERT_EQ(extended->size(), 4u);
+    EXPECT_EQ((*extended)[0].id, "m1");
+    EXPECT_EQ((*extended)[3].id, "m4");
+    EXPECT_EQ(held->size(), 2u);  // shared with requests still using it
+    // Nothing new: the very same history.
+    EXPECT_EQ(HistoryCache::extend(held, 2, {}), held);
+    // Nothing held: what storage read is the whole history.
+    auto whole = HistoryCache::extend(nullptr, 2, messagesWithIds({"m1", "m2"}));
+    ASSERT_NE(whole, nullptr);
+    EXPECT_EQ(whole->size(), 2u);
+}
+
+// Storage counts fewer (a database restored from a backup) or more
+// messages than held plus read: the held start cannot be trusted.
+TEST(HistoryCache, RefusesToExtendWhenStorageCountsOtherwise) {
+    auto held = std::make_shared<const std::vector<StoredMessage>>(messagesWithIds({"m1", "m2"}));
+    EXPECT_EQ(HistoryCache::extend(held, 1, {}), nullptr);
+    EXPECT_EQ(HistoryCache::extend(held, 3, {}), nullptr);
+    EXPECT_EQ(HistoryCache::extend(held, 5, messagesWithIds({"m3", "m4"})), nullptr);
+}
+
 }  // namespace
 }  // namespace omnichat
