@@ -1,5 +1,7 @@
 #include "sse_response.hpp"
 
+#include <omnichat/json_text.hpp>
+
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -48,7 +50,12 @@ bool SseResponse::writeChunk(const std::string& payload, bool last) {
 bool SseResponse::delta(std::string_view text) {
     std::lock_guard lock(mutex_);
     if (closed_) return false;
-    return writeChunk("event: delta\ndata: " + nlohmann::json{{"content", text}}.dump() + "\n\n");
+    // The host passes whole UTF-8 characters only (see callEmitDelta).
+    std::string payload = "event: delta\ndata: {\"content\":";
+    payload.reserve(payload.size() + text.size() + 8);
+    appendJsonString(payload, text);
+    payload += "}\n\n";
+    return writeChunk(payload);
 }
 
 void SseResponse::heartbeat() {

@@ -57,4 +57,6 @@ struct CallControl {
 struct omnichat_call {
     std::string text;
     std::shared_ptr<omnichat::CallControl> control;
+    size_t forwarded = 0;  // bytes of `text` passed on as deltas
+    bool garbled = false;  // `text` is not UTF-8: no more deltas
 };

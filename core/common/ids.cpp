@@ -113,4 +113,14 @@ bool isStorableText(std::string_view s) {
     return true;
 }
 
+size_t utf8WholePrefix(std::string_view s) {
+    const size_t n = s.size();
+    size_t lead = n;  // back over at most three continuation bytes
+    for (int k = 0; k < 3 && lead > 0 && (static_cast<unsigned char>(s[lead - 1]) & 0xc0) == 0x80; ++k) --lead;
+    if (lead == 0) return n;  // no lead byte: not UTF-8, which a later check says
+    const auto c = static_cast<unsigned char>(s[lead - 1]);
+    const size_t length = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+    return n - (lead - 1) < length ? lead - 1 : n;
+}
+
 }  // namespace omnichat

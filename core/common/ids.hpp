@@ -1,4 +1,5 @@
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -20,5 +21,8 @@ std::string formatIsoMillis(int64_t unixMs);
 // True when `s` is well-formed UTF-8 without NUL bytes: what every storage
 // backend can keep byte-identical.
 bool isStorableText(std::string_view s);
+// The length of `s` without an incomplete UTF-8 sequence at its end: the
+// part of a stream of text that can be passed on whole characters only.
+size_t utf8WholePrefix(std::string_view s);
 
 }  // namespace omnichat

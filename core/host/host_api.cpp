@@ -39,12 +39,24 @@ bool configGet(const omnichat_config_t* config, const char* name, omnichat_str_t
     return true;
 }
 
+// A plugin may end a piece inside a character, or emit bytes that are no
+// UTF-8 at all: deltas carry whole characters only, and none after bytes
+// that are not UTF-8 (that reply then fails its check before it is stored,
+// and the client gets the error).
 bool callEmitDelta(omnichat_call_t* call, omnichat_str_t text) {
     auto& control = *call->control;
     if (control.cancelled.load(std::memory_order_relaxed)) return false;
-    std::string_view piece(text.data ? text.data : "", text.len);
-    call->text.append(piece);
-    if (control.onDelta && !piece.empty() && !control.onDelta(piece)) {
+    call->text.append(text.data ? text.data : "", text.len);
+    if (!control.onDelta || call->garbled) return true;
+    const size_t whole = utf8WholePrefix(call->text);
+    std::string_view piece(call->text.data() + call->forwarded, whole - call->forwarded);
+    if (piece.empty()) return true;
+    if (!isStorableText(piece)) {
+        call->garbled = true;
+        return true;
+    }
+    call->forwarded = whole;
+    if (!control.onDelta(piece)) {
         control.cancelled = true;
         return false;
     }

@@ -1,6 +1,7 @@
 // Streaming replies (Server-Sent Events) end to end.
 #include <Poco/Exception.h>
 
+#include <filesystem>
 #include <future>
 
 #include "api_fixture.hpp"
@@ -201,7 +202,72 @@ TEST_P(StreamTest, ManyConcurrentStreamsCompleteIntact) {
     for (int i = 0; i < kStreams; i += 37) EXPECT_EQ(history(alice, ids[i]).size(), 2u);
 }
 
+// A third party's provider that ends pieces inside characters, or emits
+// bytes that are no UTF-8 (tests/fixtures/bytes_provider.cpp), loaded from
+// a plugin folder holding it beside the first-party plugins.
+class ThirdPartyBytesTest : public StreamTest {
+protected:
+    void SetUp() override {
+        plugins_ = makeScratchFolder();
+        for (const auto& entry : std::filesystem::directory_iterator(OMNICHAT_PLUGIN_DIR))
+            std::filesystem::create_symlink(entry.path(), plugins_ + "/" + entry.path().filename().string());
+        std::filesystem::create_symlink(std::string(OMNICHAT_TEST_PLUGIN_DIR) + "/libomnichat-bytes.so",
+                                        plugins_ + "/libomnichat-bytes.so");
+        StreamTest::SetUp();
+    }
+    void TearDown() override {
+        StreamTest::TearDown();
+        std::filesystem::remove_all(plugins_);
+    }
+    std::string extraTopLevelYaml() const override { return "plugins:\n  directory: " + plugins_ + "\n"; }
+    std::string extraProvidersYaml() const override { return "  bytes:\n    plugin: bytes\n"; }
+    std::string conversationOf(const std::string& tok, const std::string& model) {
+        auto r = call("POST", "/conversations?project_id=p", tok,
+                      nlohmann::json{{"provider", "bytes"}, {"model", model}}.dump());
+        EXPECT_EQ(r.status, 201) << r.body;
+        return r.json().at("id").get<std::string>();
+    }
+    std::string plugins_;
+};
+
+// Characters split between pieces reach the client whole: every delta is
+// valid JSON text, and together they are the reply.
+TEST_P(ThirdPartyBytesTest, CharactersSplitBetweenPiecesArriveWhole) {
+    auto alice = token(user("alice"));
+    auto id = conversationOf(alice, "split");
+    auto client = stream(alice, id, "hi");
+    ASSERT_EQ(client->status(), 200);
+    std::string text;
+    for (auto item = nextEvent(*client); item.event == "delta"; item = nextEvent(*client)) {
+        text += nlohmann::json::parse(item.data).at("content").get<std::string>();
+        if (text.size() > 100) break;
+    }
+    EXPECT_EQ(text, "caf\xc3\xa9 cr\xc3\xa8me \xf0\x9f\x8d\xb0");
+    auto h = history(alice, id);
+    ASSERT_EQ(h.size(), 2u);
+    EXPECT_EQ(h[1]["content"], text);
+}
+
+// Bytes that are no UTF-8 are never sent on; the stream ends with the
+// error, nothing is stored, and the server carries on.
+TEST_P(ThirdPartyBytesTest, BytesThatAreNoTextEndTheStreamWithAnError) {
+    auto alice = token(user("alice"));
+    auto id = conversationOf(alice, "invalid");
+    auto client = stream(alice, id, "hi");
+    ASSERT_EQ(client->status(), 200);
+    auto first = nextEvent(*client);
+    ASSERT_EQ(first.event, "delta") << first.data;
+    EXPECT_EQ(nlohmann::json::parse(first.data)["content"], "fine, then ");
+    auto last = nextEvent(*client);
+    ASSERT_EQ(last.event, "error") << last.data;
+    EXPECT_EQ(nlohmann::json::parse(last.data)["error"]["code"], "provider_bad_response");
+    EXPECT_TRUE(history(alice, id).empty());
+    EXPECT_EQ(call("GET", "/healthz", "").status, 200);
+}
+
 INSTANTIATE_TEST_SUITE_P(Storage, StreamTest, ::testing::Values("postgres"),
+                         [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Storage, ThirdPartyBytesTest, ::testing::Values("sqlite"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

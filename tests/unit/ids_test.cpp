@@ -47,5 +47,22 @@ TEST(Ids, StorableTextIsValidUtf8WithoutNul) {
     EXPECT_FALSE(isStorableText("\xf4\x90\x80\x80"));  // past U+10FFFF
 }
 
+// A stream of text is passed on in whole characters: an incomplete
+// sequence at the end waits; anything else (text, or bytes that are no
+// UTF-8 at all, for the validity check to refuse) goes.
+TEST(Text, WholePrefixHoldsBackOnlyAnIncompleteCharacterAtTheEnd) {
+    EXPECT_EQ(utf8WholePrefix(""), 0u);
+    EXPECT_EQ(utf8WholePrefix("abc"), 3u);
+    EXPECT_EQ(utf8WholePrefix("caf\xc3"), 3u);      // 2-byte sequence, 1 byte in
+    EXPECT_EQ(utf8WholePrefix("caf\xc3\xa9"), 5u);  // complete
+    EXPECT_EQ(utf8WholePrefix("a\xe2\x82"), 1u);    // 3-byte sequence, 2 bytes in
+    EXPECT_EQ(utf8WholePrefix("a\xe2\x82\xac"), 4u);
+    EXPECT_EQ(utf8WholePrefix("\xf0\x9f\x8d"), 0u);  // 4-byte sequence, 3 bytes in
+    EXPECT_EQ(utf8WholePrefix("\xf0\x9f\x8d\xb0"), 4u);
+    EXPECT_EQ(utf8WholePrefix("a\xa9"), 2u);  // a stray continuation byte is not held
+    EXPECT_EQ(utf8WholePrefix("\x80\x80\x80\x80"), 4u);
+    EXPECT_EQ(utf8WholePrefix("a\xff"), 1u);  // held like a lead; the final check refuses it
+}
+
 }  // namespace
 }  // namespace omnichat

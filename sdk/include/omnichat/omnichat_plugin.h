@@ -327,7 +327,10 @@ typedef struct omnichat_host_api {
 
     /* Reports a piece of reply text. Returns false when the call has been
      * cancelled (client gone, deadline passed): stop and complete with
-     * OMNICHAT_ERR_CANCELLED. OWNERSHIP: `text` is copied before returning.
+     * OMNICHAT_ERR_CANCELLED. The reply must be UTF-8, but a piece may end
+     * inside a character: the host passes on whole characters only. A reply
+     * that is not UTF-8 fails as BAD_RESPONSE and is not stored.
+     * OWNERSHIP: `text` is copied before returning.
      * THREADING: any thread, but not concurrently for one call. */
     bool (*call_emit_delta)(omnichat_call_t* call, omnichat_str_t text);
     /* Ends the call, exactly once. `error` NULL or status OK means success
