@@ -20,6 +20,7 @@ in_flight=2000      # connections held open against the delayed upstream
 delay=2             # seconds the delayed upstream waits
 moonshot=0
 soak=0
+history_cache_mb=64  # omnichat's default
 only=""            # comma list of throughput,in-flight,streams; empty: all (moonshot and soak: their flags)
 streams=256         # concurrent streaming replies
 stream_chunks=200   # pieces of text in each, 5 ms apart
@@ -137,6 +138,7 @@ storage:
   options:
     url: "$OMNICHAT_PG_URL"
     pool_size: 16
+  history_cache_mb: $history_cache_mb
 providers:
   bench:
     plugin: openai
@@ -325,21 +327,31 @@ if [ "$soak" != 0 ]; then
   start_omnichat instant
   # Mixed load on ever new conversations (scripts/bench/soak.lua), at about
   # half of what 64 connections reach: what a long day looks like.
-  # Every 30 s: resident MB, descriptors, threads, and the heap in use
-  # (MB, from /metrics: growth there is a leak, growth of RSS alone is the
-  # allocator's); growth counts from the sample after the first minute.
+  # Every 30 s: resident MB, descriptors, threads, the heap in use and the
+  # histories held (MB, from /metrics: growth of the heap beyond the
+  # histories' bound is a leak, growth of RSS alone is the allocator's);
+  # growth counts from the sample after the first minute, and from the
+  # first sample with the held histories at their bound.
   (while kill -0 "$omnichat_pid" 2>/dev/null; do
      echo "$(( $(awk '/VmRSS/ {print $2}' "/proc/$omnichat_pid/status") / 1024 )) $(ls "/proc/$omnichat_pid/fd" | wc -l)" \
        "$(awk '/Threads/ {print $2}' "/proc/$omnichat_pid/status")" \
-       "$(curl -s "$oc/metrics" | awk '/^omnichat_heap_bytes / {printf "%.1f", $2 / 1048576}')"
+       "$(curl -s "$oc/metrics" | awk '/^omnichat_heap_bytes / {heap = $2} /^omnichat_history_cache_bytes / {held = $2}
+                                      END {printf "%.1f %.1f", heap / 1048576, held / 1048576}')"
      sleep 30
    done > "$out/soak-samples.txt" 2>/dev/null) &
   run_wrk "soak-${soak}min-8conn" "$omnichat_pid" -t2 -c8 -d"${soak}m" -s scripts/bench/soak.lua "$oc"
   stop_omnichat
-  read -r rss1 fds1 threads1 heap1 <<< "$(awk 'NF == 4' "$out/soak-samples.txt" | sed -n 3p)"
-  read -r rss2 fds2 threads2 heap2 <<< "$(awk 'NF == 4' "$out/soak-samples.txt" | tail -n 1)"
-  echo "soak after the first minute -> end: RSS ${rss1} -> ${rss2} MB, heap in use ${heap1} -> ${heap2} MB," \
-    "descriptors ${fds1} -> ${fds2}, threads ${threads1} -> ${threads2}" | tee -a "$out/results.txt"
+  samples=$(awk 'NF == 5' "$out/soak-samples.txt")
+  read -r rss1 fds1 threads1 heap1 held1 <<< "$(sed -n 3p <<< "$samples")"
+  read -r rss2 fds2 threads2 heap2 held2 <<< "$(tail -n 1 <<< "$samples")"
+  read -r rss3 _ _ heap3 held3 <<< "$(awk -v bound="$history_cache_mb" '$5 >= 0.98 * bound' <<< "$samples" | head -n 1)"
+  echo "soak after the first minute -> end: RSS ${rss1} -> ${rss2} MB, heap in use ${heap1} -> ${heap2} MB" \
+    "(histories held ${held1} -> ${held2} MB), descriptors ${fds1} -> ${fds2}, threads ${threads1} -> ${threads2}" |
+    tee -a "$out/results.txt"
+  if [ -n "${rss3:-}" ]; then
+    echo "soak once the histories held reached their bound -> end: RSS ${rss3} -> ${rss2} MB," \
+      "heap in use ${heap3} -> ${heap2} MB" | tee -a "$out/results.txt"
+  fi
 fi
 
 gnuplot -e "outdir='$out'; host='$(nproc) cores'" scripts/bench/plot.gp
