@@ -74,15 +74,15 @@ void appendMessage(std::string& out, const StoredMessage& m) {
 
 }  // namespace
 
-std::string historyJson(const std::vector<StoredMessage>& messages) {
+std::string historyJson(const HistoryCache::Messages& messages) {
     size_t size = 2;
-    for (const auto& m : messages) size += m.content.size() + 320;
+    for (const auto& m : messages) size += m->content.size() + 320;
     std::string out;
     out.reserve(size);
     out += '[';
     for (size_t i = 0; i < messages.size(); ++i) {
         if (i) out += ',';
-        appendMessage(out, messages[i]);
+        appendMessage(out, *messages[i]);
     }
     out += ']';
     return out;

@@ -5,12 +5,14 @@
 #include <string>
 #include <vector>
 
+#include "chat/history_cache.hpp"
+
 namespace omnichat {
 
 nlohmann::json toJson(const Conversation& c);
 // A history as a JSON array, written as text directly: it is the most read
 // answer, and building it as an nlohmann document (a std::map per message,
 // escaping a character at a time) was about half of its CPU.
-std::string historyJson(const std::vector<StoredMessage>& messages);
+std::string historyJson(const HistoryCache::Messages& messages);
 
 }  // namespace omnichat

@@ -134,20 +134,20 @@ bool ChatService::listMessages(std::string userId, std::string id, std::string a
             if ((!afterId.empty() || limit >= 0) && !histories_.find(id)) {
                 auto page = storage_.listMessages(id, userId, afterId, limit);
                 if (!page) return notFound();
-                return std::make_shared<const std::vector<StoredMessage>>(std::move(*page));
+                return HistoryCache::historyOf(std::move(*page));
             }
             auto loaded = load(id, userId);
             if (!loaded) return notFound();
             const auto& all = *loaded->history;
             auto begin = all.begin();
             if (!afterId.empty()) {
-                begin = std::find_if(all.begin(), all.end(), [&](const StoredMessage& m) { return m.id == afterId; });
+                begin = std::find_if(all.begin(), all.end(), [&](const auto& m) { return m->id == afterId; });
                 if (begin == all.end()) return notFound();
                 ++begin;
             }
             auto end = limit < 0 || all.end() - begin <= limit ? all.end() : begin + limit;
             if (begin == all.begin() && end == all.end()) return std::move(loaded->history);
-            return std::make_shared<const std::vector<StoredMessage>>(begin, end);
+            return std::make_shared<const HistoryCache::Messages>(begin, end);
         });
 }
 

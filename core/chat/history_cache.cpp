@@ -10,11 +10,11 @@ size_t heapBytes(const std::string& s) { return s.capacity() > 15 ? s.capacity()
 // What an entry costs: the messages and the text they point to, and the
 // key twice (map node and list node). A soak of 120,000 short
 // conversations measured the heap within a few percent of it.
-size_t footprint(const std::string& key, const std::vector<StoredMessage>& history) {
-    size_t bytes = 2 * (heapBytes(key) + sizeof key + 48) + sizeof(std::vector<StoredMessage>) + 64;
+size_t footprint(const std::string& key, const HistoryCache::Messages& history) {
+    size_t bytes = 2 * (heapBytes(key) + sizeof key + 48) + sizeof(HistoryCache::Messages) + 64;
     for (const auto& m : history)
-        bytes += sizeof m + heapBytes(m.id) + heapBytes(m.conversationId) + heapBytes(m.content) +
-                 heapBytes(m.provider) + heapBytes(m.model) + heapBytes(m.finishReason);
+        bytes += sizeof(HistoryCache::Message) + sizeof *m + 32 + heapBytes(m->id) + heapBytes(m->conversationId) +
+                 heapBytes(m->content) + heapBytes(m->provider) + heapBytes(m->model) + heapBytes(m->finishReason);
     return bytes;
 }
 
@@ -22,14 +22,21 @@ size_t footprint(const std::string& key, const std::vector<StoredMessage>& histo
 
 HistoryCache::HistoryCache(size_t maxBytes) : maxBytes_(maxBytes) {}
 
+HistoryCache::History HistoryCache::historyOf(std::vector<StoredMessage> messages) {
+    auto out = std::make_shared<Messages>();
+    out->reserve(messages.size());
+    for (auto& m : messages) out->push_back(std::make_shared<const StoredMessage>(std::move(m)));
+    return out;
+}
+
 HistoryCache::History HistoryCache::extend(const History& held, int64_t storedCount, std::vector<StoredMessage> added) {
-    if (!held) return std::make_shared<const std::vector<StoredMessage>>(std::move(added));
+    if (!held) return historyOf(std::move(added));
     if (storedCount != static_cast<int64_t>(held->size() + added.size())) return nullptr;
     if (added.empty()) return held;
-    auto merged = std::make_shared<std::vector<StoredMessage>>();
+    auto merged = std::make_shared<Messages>();
     merged->reserve(held->size() + added.size());
     merged->insert(merged->end(), held->begin(), held->end());
-    merged->insert(merged->end(), std::make_move_iterator(added.begin()), std::make_move_iterator(added.end()));
+    for (auto& m : added) merged->push_back(std::make_shared<const StoredMessage>(std::move(m)));
     return merged;
 }
 

@@ -20,7 +20,12 @@ namespace omnichat {
 // recently used entries go first. Thread-safe.
 class HistoryCache {
 public:
-    using History = std::shared_ptr<const std::vector<StoredMessage>>;
+    // Messages are shared, not copied, between the held history, the
+    // longer one it becomes and the sends reading either.
+    using Message = std::shared_ptr<const StoredMessage>;
+    using Messages = std::vector<Message>;
+    using History = std::shared_ptr<const Messages>;
+    static History historyOf(std::vector<StoredMessage> messages);
 
     explicit HistoryCache(size_t maxBytes);  // 0: holds nothing
 

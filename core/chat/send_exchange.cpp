@@ -125,7 +125,7 @@ void SendExchange::startAttempt() {
     };
     const auto& systemPrompt = conversation_.systemPrompt.empty() ? s_.config.systemPrompt : conversation_.systemPrompt;
     if (!systemPrompt.empty()) add(OMNICHAT_ROLE_SYSTEM, systemPrompt);
-    for (size_t i = contextStart(); i < history.size(); ++i) add(history[i].role, history[i].content);
+    for (size_t i = contextStart(); i < history.size(); ++i) add(history[i]->role, history[i]->content);
     add(OMNICHAT_ROLE_USER, user_.content);
     std::vector<const omnichat_message_t*> pointers;
     pointers.reserve(messages.size());
@@ -327,12 +327,12 @@ size_t SendExchange::contextStart() const {
     size_t maxMessages = s_.config.contextMaxMessages, maxChars = s_.config.contextMaxChars;
     size_t start = history.size(), chars = user_.content.size();
     while (start > 0) {
-        size_t next = chars + history[start - 1].content.size();
+        size_t next = chars + history[start - 1]->content.size();
         if ((maxMessages && history.size() - start + 1 > maxMessages) || (maxChars && next > maxChars)) break;
         chars = next;
         --start;
     }
-    while (start < history.size() && history[start].role != OMNICHAT_ROLE_USER) ++start;
+    while (start < history.size() && history[start]->role != OMNICHAT_ROLE_USER) ++start;
     return start;
 }
 

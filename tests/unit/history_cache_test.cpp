@@ -6,9 +6,9 @@ namespace omnichat {
 namespace {
 
 HistoryCache::History historyOf(size_t messages, size_t contentBytes = 10) {
-    auto h = std::make_shared<std::vector<StoredMessage>>(messages);
-    for (auto& m : *h) m.content.assign(contentBytes, 'x');
-    return h;
+    std::vector<StoredMessage> h(messages);
+    for (auto& m : h) m.content.assign(contentBytes, 'x');
+    return HistoryCache::historyOf(std::move(h));
 }
 
 TEST(HistoryCache, HoldsWhatItIsGiven) {
@@ -79,13 +79,14 @@ std::vector<StoredMessage> messagesWithIds(std::initializer_list<const char*> id
 }
 
 TEST(HistoryCache, ExtendsAHeldHistoryWithWhatStorageReadAfterIt) {
-    auto held = std::make_shared<const std::vector<StoredMessage>>(messagesWithIds({"m1", "m2"}));
+    auto held = HistoryCache::historyOf(messagesWithIds({"m1", "m2"}));
     auto extended = HistoryCache::extend(held, 4, messagesWithIds({"m3", "m4"}));
     ASSERT_NE(extended, nullptr);
     ASSERT_EQ(extended->size(), 4u);
-    EXPECT_EQ((*extended)[0].id, "m1");
-    EXPECT_EQ((*extended)[3].id, "m4");
-    EXPECT_EQ(held->size(), 2u);  // shared with requests still using it
+    EXPECT_EQ((*extended)[0]->id, "m1");
+    EXPECT_EQ((*extended)[3]->id, "m4");
+    EXPECT_EQ((*extended)[1], (*held)[1]);  // the same message, not a copy
+    EXPECT_EQ(held->size(), 2u);            // shared with requests still using it
     // Nothing new: the very same history.
     EXPECT_EQ(HistoryCache::extend(held, 2, {}), held);
     // Nothing held: what storage read is the whole history.
@@ -97,7 +98,7 @@ TEST(HistoryCache, ExtendsAHeldHistoryWithWhatStorageReadAfterIt) {
 // Storage counts fewer (a database restored from a backup) or more
 // messages than held plus read: the held start cannot be trusted.
 TEST(HistoryCache, RefusesToExtendWhenStorageCountsOtherwise) {
-    auto held = std::make_shared<const std::vector<StoredMessage>>(messagesWithIds({"m1", "m2"}));
+    auto held = HistoryCache::historyOf(messagesWithIds({"m1", "m2"}));
     EXPECT_EQ(HistoryCache::extend(held, 1, {}), nullptr);
     EXPECT_EQ(HistoryCache::extend(held, 3, {}), nullptr);
     EXPECT_EQ(HistoryCache::extend(held, 5, messagesWithIds({"m3", "m4"})), nullptr);

@@ -54,7 +54,7 @@ TEST(HistoryJson, MatchesTheDocumentByteForByte) {
 
     EXPECT_EQ(historyJson({}), "[]");
     auto expected = nlohmann::json::array({documented(user), documented(reply), documented(unreported)});
-    EXPECT_EQ(historyJson({user, reply, unreported}), expected.dump());
+    EXPECT_EQ(historyJson(*HistoryCache::historyOf({user, reply, unreported})), expected.dump());
 }
 
 }  // namespace
