@@ -119,6 +119,15 @@ TEST_F(ConfigTest, UnknownKeysNameFileAndLine) {
     }
 }
 
+TEST_F(ConfigTest, HistoryCacheIsSizedInMegabytes) {
+    EXPECT_EQ(loadConfig(std::nullopt, {{"JWT_SECRET", "x"}}).historyCacheBytes, 64u << 20);
+    auto sized = "auth: {jwt_secret: x}\nstorage: {plugin: sqlite, history_cache_mb: ";
+    EXPECT_EQ(loadConfigText(sized + std::string("8}\n"), "t", {}).historyCacheBytes, 8u << 20);
+    EXPECT_EQ(loadConfigText(sized + std::string("0}\n"), "t", {}).historyCacheBytes, 0u);
+    EXPECT_THROW(loadConfigText(sized + std::string("-1}\n"), "t", {}), ConfigError);
+    EXPECT_THROW(loadConfigText(sized + std::string("lots}\n"), "t", {}), ConfigError);
+}
+
 TEST_F(ConfigTest, BadValuesAreErrors) {
     EXPECT_THROW(loadConfig(write("auth: {jwt_secret: x}\nserver: {reactor_threads: many}\n"), {}), ConfigError);
     EXPECT_THROW(loadConfig(write("auth: {jwt_secret: x}\nserver: {listen: nowhere}\n"), {}), ConfigError);
