@@ -1,9 +1,11 @@
 #include "http_server.hpp"
 
+#include <netinet/in.h>
 #include <pistache/endpoint.h>
 #include <pistache/http.h>
 #include <pistache/peer.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cctype>
@@ -201,6 +203,28 @@ private:
     std::shared_ptr<const RouteTable> routes_;
 };
 
+// Pistache 0.0.5 listens with a queue of 128 connections and ignores its
+// own backlog option. A burst of clients connecting at once (2,000 in the
+// benchmark) overflowed it: the kernel fell back to SYN cookies and dropped
+// handshakes that clients retried up to seconds later. listen() on a
+// listening socket sets a new queue length; the kernel caps it at
+// net.core.somaxconn.
+void widenAcceptQueue(uint16_t port) {
+    for (int fd = 0; fd < 1024; ++fd) {
+        int listening = 0;
+        socklen_t size = sizeof listening;
+        sockaddr_storage address{};
+        socklen_t length = sizeof address;
+        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) != 0 || !listening ||
+            getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0)
+            continue;
+        uint16_t bound = address.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6&>(address).sin6_port
+                                                       : reinterpret_cast<sockaddr_in&>(address).sin_port;
+        if ((address.ss_family == AF_INET || address.ss_family == AF_INET6) && ntohs(bound) == port)
+            ::listen(fd, SOMAXCONN);
+    }
+}
+
 }  // namespace
 
 void overloaded(RouteContext& ctx) { ctx.respond->error(503, "overloaded", "the server is busy, try again", 1); }
@@ -281,6 +305,7 @@ void HttpServer::start() {
         impl_->metricsEndpoint->serveThreaded();
     }
     impl_->endpoint->serveThreaded();
+    widenAcceptQueue(port());
 }
 
 uint16_t HttpServer::port() const { return impl_->endpoint ? static_cast<uint16_t>(impl_->endpoint->getPort()) : 0; }

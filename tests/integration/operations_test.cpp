@@ -1,5 +1,10 @@
 // What an operator relies on: probes, request ids, metrics, a drain on
 // SIGTERM.
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <filesystem>
 #include <future>
@@ -12,6 +17,46 @@ namespace omnichat::testing {
 namespace {
 
 using namespace std::chrono_literals;
+
+// Clients connecting all at once wait in the kernel's accept queue even
+// while the server cannot accept them (here: stopped), instead of having
+// their handshakes dropped and retried seconds later.
+TEST_P(ApiTest, ABurstOfConnectionsWaitsToBeAccepted) {
+    constexpr size_t kClients = 600;  // Pistache's own queue holds 128
+    ASSERT_EQ(::kill(server_->pid(), SIGSTOP), 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(server_->port());
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    std::vector<pollfd> pending;
+    for (size_t i = 0; i < kClients; ++i) {
+        int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);  // in progress
+        pending.push_back({fd, POLLOUT, 0});
+    }
+    // A handshake completes when the kernel queues the connection; one it
+    // dropped is retried only after a second.
+    std::vector<int> connected;
+    const auto deadline = std::chrono::steady_clock::now() + 3s;
+    while (!pending.empty() && std::chrono::steady_clock::now() < deadline) {
+        ::poll(pending.data(), pending.size(), 100);
+        for (auto it = pending.begin(); it != pending.end();) {
+            int error = 0;
+            socklen_t size = sizeof error;
+            if (!(it->revents & POLLOUT) || ::getsockopt(it->fd, SOL_SOCKET, SO_ERROR, &error, &size) != 0 || error) {
+                ++it;
+                continue;
+            }
+            connected.push_back(it->fd);
+            it = pending.erase(it);
+        }
+    }
+    ::kill(server_->pid(), SIGCONT);
+    EXPECT_EQ(connected.size(), kClients);
+    for (int fd : connected) ::close(fd);
+    for (const auto& p : pending) ::close(p.fd);
+    EXPECT_EQ(call("GET", "/healthz", "").status, 200);
+}
 
 TEST_P(ApiTest, ProbesAnswerWithoutAToken) {
     auto health = call("GET", "/healthz", "");
