@@ -208,7 +208,8 @@ private:
 // benchmark) overflowed it: the kernel fell back to SYN cookies and dropped
 // handshakes that clients retried up to seconds later. listen() on a
 // listening socket sets a new queue length; the kernel caps it at
-// net.core.somaxconn.
+// net.core.somaxconn. The endpoint does not expose its socket, so it is
+// found by port among the first descriptors, where a server opens it.
 void widenAcceptQueue(uint16_t port) {
     for (int fd = 0; fd < 1024; ++fd) {
         int listening = 0;
