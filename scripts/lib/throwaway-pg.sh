@@ -16,9 +16,14 @@ start_throwaway_pg() {
   chown "$pguser" "$pgdata"
   trap stop_throwaway_pg EXIT
   as_pguser "$pgbin/initdb" -D "$pgdata" -U omnichat --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
-  as_pguser "$pgbin/pg_ctl" -D "$pgdata" -w -l "$pgdata/server.log" \
+  if ! as_pguser "$pgbin/pg_ctl" -D "$pgdata" -w -l "$pgdata/server.log" \
     -o "-p $port -c listen_addresses=127.0.0.1 -k $pgdata -c max_connections=300 ${PG_EXTRA_OPTIONS:-}" \
-    start >/dev/null
+    start >/dev/null; then
+    # The data directory goes when the script exits; say why first.
+    echo "PostgreSQL did not start on port $port; its log:" >&2
+    cat "$pgdata/server.log" >&2
+    return 1
+  fi
   as_pguser "$pgbin/createdb" -h 127.0.0.1 -p "$port" -U omnichat omnichat_test
   export OMNICHAT_PG_URL="postgresql://omnichat@127.0.0.1:$port/omnichat_test"
   export OMNICHAT_PG_PORT=$port
