@@ -37,7 +37,7 @@ echo "== the API tests again, the server under valgrind (memcheck)"
 OMNICHAT_TEST_SERVER_WRAPPER="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
   --show-leak-kinds=definite --num-callers=30" \
   ctest --test-dir build --output-on-failure -j 2 \
-  -R 'Storage/ApiTest\..*/postgres|Storage/StreamTest' -E MetricsCount
+  -R 'Storage/(ApiTest|LargeExchangeTest)\..*/postgres|Storage/StreamTest' -E MetricsCount
 
 echo "== fuzzing (libFuzzer)"
 scripts/fuzz.sh "${OMNICHAT_FUZZ_SECONDS:-30}"
