@@ -44,9 +44,10 @@ std::optional<ChatService::Loaded> ChatService::load(const std::string& id, cons
         histories_.forget(id);
         return load(id, userId);
     }
-    // A storage whose count does not match its messages cannot be read
-    // from a held start.
-    if (total == static_cast<int64_t>(history->size())) histories_.keep(id, history);
+    // Nothing new: the held entry stands (find marked it used). A storage
+    // whose count does not match its messages cannot be read from a held
+    // start.
+    if (history != held && total == static_cast<int64_t>(history->size())) histories_.keep(id, history);
     return Loaded{std::move(fresh->conversation), std::move(history)};
 }
 

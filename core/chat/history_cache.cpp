@@ -55,9 +55,7 @@ void HistoryCache::keep(const std::string& conversationId, History history) {
     auto it = entries_.find(conversationId);
     if (it != entries_.end()) {
         if (it->second.history->size() > history->size()) return;
-        bytes_ -= it->second.bytes;
-        used_.erase(it->second.used);
-        entries_.erase(it);
+        drop(it);
     }
     if (bytes > maxBytes_) return;
     evictFor(bytes);
@@ -68,11 +66,7 @@ void HistoryCache::keep(const std::string& conversationId, History history) {
 
 void HistoryCache::forget(const std::string& conversationId) {
     std::lock_guard lock(mutex_);
-    auto it = entries_.find(conversationId);
-    if (it == entries_.end()) return;
-    bytes_ -= it->second.bytes;
-    used_.erase(it->second.used);
-    entries_.erase(it);
+    if (auto it = entries_.find(conversationId); it != entries_.end()) drop(it);
 }
 
 size_t HistoryCache::bytes() {
@@ -86,12 +80,13 @@ size_t HistoryCache::entries() {
 }
 
 void HistoryCache::evictFor(size_t bytes) {
-    while (!used_.empty() && bytes_ + bytes > maxBytes_) {
-        auto it = entries_.find(used_.back());
-        bytes_ -= it->second.bytes;
-        entries_.erase(it);
-        used_.pop_back();
-    }
+    while (!used_.empty() && bytes_ + bytes > maxBytes_) drop(entries_.find(used_.back()));
+}
+
+void HistoryCache::drop(std::unordered_map<std::string, Entry>::iterator it) {
+    bytes_ -= it->second.bytes;
+    used_.erase(it->second.used);
+    entries_.erase(it);
 }
 
 }  // namespace omnichat

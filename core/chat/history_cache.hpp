@@ -51,6 +51,7 @@ private:
         std::list<std::string>::iterator used;
     };
     void evictFor(size_t bytes);
+    void drop(std::unordered_map<std::string, Entry>::iterator it);  // with the lock held
 
     const size_t maxBytes_;
     std::mutex mutex_;
