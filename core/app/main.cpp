@@ -113,9 +113,9 @@ std::string docsDirectory() {
     return (fs::read_symlink("/proc/self/exe").parent_path().parent_path() / "share" / "docs").string();
 }
 
-std::unique_ptr<StorageClient> openStorage(const Config& config, PluginLibraries& plugins) {
-    auto storage =
-        std::make_unique<StorageClient>(plugins.createInstance(config.storage, "storage", OMNICHAT_PLUGIN_STORAGE));
+std::unique_ptr<StorageClient> openStorage(const Config& config, PluginLibraries& plugins, Metrics& metrics) {
+    auto storage = std::make_unique<StorageClient>(
+        plugins.createInstance(config.storage, "storage", OMNICHAT_PLUGIN_STORAGE), &metrics);
     // The database may still be starting (containers, CI): retry a bounded
     // time, then fail with the last reason.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(config.storageStartupTimeoutSeconds);
@@ -152,7 +152,8 @@ int serve(const Config& config, bool checkOnly) {
     PluginLibraries plugins(pluginDirectory(config));
     HttpClient http(config.maxInFlight);
     attachHttpClient(&http);
-    auto storage = openStorage(config, plugins);
+    Metrics metrics;
+    auto storage = openStorage(config, plugins, metrics);
     // The default and fallback providers must start; another instance's
     // missing key is no error.
     std::map<std::string, std::unique_ptr<PluginInstance>> providers;
@@ -179,8 +180,7 @@ int serve(const Config& config, bool checkOnly) {
         // The timer outlives the pool: replies drained by the pool at the end
         // of this scope still cancel their timers.
         Timer timer;
-        WorkerPool pool(config.workerThreads, config.queueDepth);
-        Metrics metrics;
+        WorkerPool pool(config.workerThreads, config.queueDepth, &metrics);
         ChatService chat(config, *storage, providers, pool, timer, metrics);
         JwtAuthenticator auth(config.jwtSecret);
         HttpServer server(config, chat, auth, timer, metrics, docsDirectory());

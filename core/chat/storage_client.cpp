@@ -1,6 +1,9 @@
 #include "chat/storage_client.hpp"
 
+#include <chrono>
 #include <cstring>
+
+#include "observability/metrics.hpp"
 
 namespace omnichat {
 namespace {
@@ -29,8 +32,27 @@ void collectMessage(void* ud, const omnichat_stored_message_t* m) {
 
 }  // namespace
 
-StorageClient::StorageClient(std::unique_ptr<PluginInstance> instance)
-    : instance_(std::move(instance)), vt_(instance_->library().storage()) {}
+// Observes one call's duration when it leaves scope, returned or thrown.
+class StorageClient::Timed {
+public:
+    Timed(const StorageClient& client, const char* operation)
+        : metrics_(client.metrics_), operation_(operation), start_(std::chrono::steady_clock::now()) {}
+    ~Timed() {
+        if (metrics_)
+            metrics_->observeStorageCall(
+                operation_, std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+    }
+    Timed(const Timed&) = delete;
+    Timed& operator=(const Timed&) = delete;
+
+private:
+    Metrics* metrics_;
+    const char* operation_;
+    std::chrono::steady_clock::time_point start_;
+};
+
+StorageClient::StorageClient(std::unique_ptr<PluginInstance> instance, Metrics* metrics)
+    : instance_(std::move(instance)), metrics_(metrics), vt_(instance_->library().storage()) {}
 
 void StorageClient::migrate() {
     ErrorBox b;
@@ -39,12 +61,14 @@ void StorageClient::migrate() {
 }
 
 void StorageClient::ping() {
+    Timed timed(*this, "ping");
     ErrorBox b;
     if (!check(vt_.ping(instance_->handle(), &b.e), b, "ping"))
         throw StorageError(OMNICHAT_ERR_INTERNAL, "ping: not found");
 }
 
 void StorageClient::createConversation(const Conversation& c) {
+    Timed timed(*this, "create_conversation");
     ErrorBox b;
     auto raw = toC(c);
     if (!check(vt_.conversation_create(instance_->handle(), &raw, &b.e), b, "create conversation"))
@@ -52,6 +76,7 @@ void StorageClient::createConversation(const Conversation& c) {
 }
 
 std::optional<Conversation> StorageClient::getConversation(const std::string& id, const std::string& userId) {
+    Timed timed(*this, "get_conversation");
     ErrorBox b;
     std::vector<Conversation> out;
     if (!check(vt_.conversation_get(instance_->handle(), str(id), str(userId), &collectConversation, &out, &b.e), b,
@@ -62,6 +87,7 @@ std::optional<Conversation> StorageClient::getConversation(const std::string& id
 }
 
 std::vector<Conversation> StorageClient::listConversations(const std::string& userId, const std::string& projectId) {
+    Timed timed(*this, "list_conversations");
     ErrorBox b;
     std::vector<Conversation> out;
     check(vt_.conversation_list(instance_->handle(), str(userId), str(projectId), &collectConversation, &out, &b.e), b,
@@ -70,6 +96,7 @@ std::vector<Conversation> StorageClient::listConversations(const std::string& us
 }
 
 bool StorageClient::deleteConversation(const std::string& id, const std::string& userId) {
+    Timed timed(*this, "delete_conversation");
     ErrorBox b;
     return check(vt_.conversation_delete(instance_->handle(), str(id), str(userId), &b.e), b, "delete conversation");
 }
@@ -77,6 +104,7 @@ bool StorageClient::deleteConversation(const std::string& id, const std::string&
 std::optional<std::vector<StoredMessage>> StorageClient::listMessages(const std::string& conversationId,
                                                                       const std::string& userId,
                                                                       const std::string& afterId, int64_t limit) {
+    Timed timed(*this, "list_messages");
     ErrorBox b;
     std::vector<StoredMessage> out;
     if (!check(vt_.messages_list(instance_->handle(), str(conversationId), str(userId), str(afterId), limit,
@@ -98,6 +126,7 @@ std::optional<StorageClient::LoadedConversation> StorageClient::loadConversation
         if (!history) return std::nullopt;
         return LoadedConversation{std::move(*conversation), std::move(*history)};
     }
+    Timed timed(*this, "load_conversation");
     ErrorBox b;
     struct Collected {
         std::vector<Conversation> conversations;
@@ -118,6 +147,7 @@ std::optional<StorageClient::LoadedConversation> StorageClient::loadConversation
 }
 
 bool StorageClient::appendExchange(const StoredMessage& user, const StoredMessage& assistant) {
+    Timed timed(*this, "append_exchange");
     ErrorBox b;
     auto u = toC(user), a = toC(assistant);
     return check(vt_.exchange_append(instance_->handle(), &u, &a, &b.e), b, "append exchange");

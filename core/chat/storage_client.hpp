@@ -11,6 +11,8 @@
 
 namespace omnichat {
 
+class Metrics;
+
 // A storage hook failed for a reason other than "not found".
 class StorageError : public std::runtime_error {
 public:
@@ -25,7 +27,8 @@ private:
 // them on the worker pool, never on a reactor thread.
 class StorageClient {
 public:
-    explicit StorageClient(std::unique_ptr<PluginInstance> instance);
+    // `metrics`, when given, receives each call's duration.
+    explicit StorageClient(std::unique_ptr<PluginInstance> instance, Metrics* metrics = nullptr);
 
     void migrate();
     void ping();
@@ -55,7 +58,9 @@ public:
     omnichat_storage_stats_t stats() const;
 
 private:
+    class Timed;
     std::unique_ptr<PluginInstance> instance_;
+    Metrics* metrics_;
     const omnichat_storage_vtable_t& vt_;
 };
 

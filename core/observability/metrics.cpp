@@ -28,6 +28,11 @@ std::string number(double v) {
     return buffer;
 }
 
+// A series without labels is written bare, as Prometheus writes it.
+std::string series(const std::string& name, const std::string& labels) {
+    return labels.empty() ? name : name + "{" + labels + "}";
+}
+
 }  // namespace
 
 std::string metricLabels(std::initializer_list<std::pair<const char*, std::string>> labels) {
@@ -64,6 +69,12 @@ Metrics::Metrics() {
     families_["omnichat_tokens_total"].help = "Tokens the providers reported, by provider and direction.";
     families_["omnichat_provider_retries_total"].help = "Provider attempts retried, by provider.";
     families_["omnichat_provider_fallbacks_total"].help = "Sends that fell back from a provider, by that provider.";
+    auto& storage = families_["omnichat_storage_call_duration_seconds"];
+    storage.help = "Duration of storage calls, by operation.";
+    storage.histogram = true;
+    auto& wait = families_["omnichat_worker_queue_wait_seconds"];
+    wait.help = "Time tasks (storage calls) waited for a worker thread.";
+    wait.histogram = true;
 }
 
 void Metrics::add(const std::string& family, const std::string& labels, double value) {
@@ -115,6 +126,12 @@ void Metrics::countFallback(const std::string& fromProvider) {
     add("omnichat_provider_fallbacks_total", metricLabels({{"provider", fromProvider}}), 1);
 }
 
+void Metrics::observeStorageCall(const char* operation, double seconds) {
+    observe("omnichat_storage_call_duration_seconds", metricLabels({{"operation", operation}}), seconds);
+}
+
+void Metrics::observeWorkerWait(double seconds) { observe("omnichat_worker_queue_wait_seconds", "", seconds); }
+
 void Metrics::addGauge(const std::string& name, const std::string& help, std::function<double()> read) {
     std::lock_guard lock(mutex_);
     gauges_.push_back({name, help, std::move(read), "gauge"});
@@ -132,7 +149,7 @@ std::string Metrics::render() const {
         std::lock_guard lock(mutex_);
         for (const auto& [name, f] : families_) {
             out += "# HELP " + name + " " + f.help + "\n# TYPE " + name + (f.histogram ? " histogram\n" : " counter\n");
-            for (const auto& [labels, value] : f.counters) out += name + "{" + labels + "} " + number(value) + "\n";
+            for (const auto& [labels, value] : f.counters) out += series(name, labels) + " " + number(value) + "\n";
             for (const auto& [labels, h] : f.histograms) {
                 const std::string sep = labels.empty() ? "" : ",";
                 uint64_t cumulative = 0;
@@ -142,8 +159,8 @@ std::string Metrics::render() const {
                            std::to_string(cumulative) + "\n";
                 }
                 out += name + "_bucket{" + labels + sep + "le=\"+Inf\"} " + std::to_string(h.count) + "\n";
-                out += name + "_sum{" + labels + "} " + number(h.sum) + "\n";
-                out += name + "_count{" + labels + "} " + std::to_string(h.count) + "\n";
+                out += series(name + "_sum", labels) + " " + number(h.sum) + "\n";
+                out += series(name + "_count", labels) + " " + std::to_string(h.count) + "\n";
             }
         }
         gauges = gauges_;

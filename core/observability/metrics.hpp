@@ -26,6 +26,12 @@ public:
     void countTokens(const std::string& provider, int64_t prompt, int64_t completion);
     void countRetry(const std::string& provider);
     void countFallback(const std::string& fromProvider);
+    // One storage hook returned (or threw): `operation` names it ("load",
+    // "append", ...). With the worker queue's wait, says whether a slow
+    // answer waited for a thread or for the database.
+    void observeStorageCall(const char* operation, double seconds);
+    // Time a task waited in the worker queue before a thread took it.
+    void observeWorkerWait(double seconds);
 
     // A value read when the metrics are rendered (queue depth, in flight).
     void addGauge(const std::string& name, const std::string& help, std::function<double()> read);

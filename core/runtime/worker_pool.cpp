@@ -2,9 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include "observability/metrics.hpp"
+
 namespace omnichat {
 
-WorkerPool::WorkerPool(unsigned threads, size_t capacity) : capacity_(capacity) {
+WorkerPool::WorkerPool(unsigned threads, size_t capacity, Metrics* metrics) : metrics_(metrics), capacity_(capacity) {
     threads_.reserve(threads);
     for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
 }
@@ -22,7 +24,7 @@ bool WorkerPool::trySubmit(std::function<void()> task) {
     {
         std::lock_guard lock(mutex_);
         if (stopping_ || queue_.size() >= capacity_) return false;
-        queue_.push_back(std::move(task));
+        queue_.push_back({std::move(task), std::chrono::steady_clock::now()});
     }
     ready_.notify_one();
     return true;
@@ -31,23 +33,26 @@ bool WorkerPool::trySubmit(std::function<void()> task) {
 void WorkerPool::submitContinuation(std::function<void()> task) {
     {
         std::lock_guard lock(mutex_);
-        queue_.push_back(std::move(task));
+        queue_.push_back({std::move(task), std::chrono::steady_clock::now()});
     }
     ready_.notify_one();
 }
 
 void WorkerPool::run() {
     for (;;) {
-        std::function<void()> task;
+        Queued next;
         {
             std::unique_lock lock(mutex_);
             ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
             if (queue_.empty()) return;  // stopping and drained
-            task = std::move(queue_.front());
+            next = std::move(queue_.front());
             queue_.pop_front();
         }
+        if (metrics_)
+            metrics_->observeWorkerWait(
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - next.since).count());
         try {
-            task();
+            next.task();
         } catch (const std::exception& e) {
             spdlog::error("worker task failed: {}", e.what());
         } catch (...) {

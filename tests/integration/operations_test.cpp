@@ -103,6 +103,14 @@ TEST_P(ApiTest, MetricsCountRequestsAndProviderCalls) {
     EXPECT_EQ(m[R"(omnichat_provider_first_token_seconds_count{provider="fake"})"], 1);
     EXPECT_EQ(m.count("omnichat_sends_in_flight"), 1u);
     EXPECT_EQ(m.count("omnichat_worker_queue_depth"), 1u);
+    // Each storage call is timed by its operation, and each waited for a
+    // worker: the create, the send's read and its append at least.
+    const std::string storageCalls = "omnichat_storage_call_duration_seconds_count";
+    EXPECT_EQ(m[storageCalls + R"({operation="create_conversation"})"], 1);
+    EXPECT_EQ(m[storageCalls + R"({operation="load_conversation"})"], 1);
+    EXPECT_EQ(m[storageCalls + R"({operation="append_exchange"})"], 1);
+    EXPECT_GE(m["omnichat_worker_queue_wait_seconds_count"], 3);
+    EXPECT_GE(m["omnichat_worker_queue_wait_seconds_sum"], 0);
     // The one conversation sent to is held.
     EXPECT_EQ(m["omnichat_history_cache_entries"], 1);
     EXPECT_GT(m["omnichat_history_cache_bytes"], 0);
