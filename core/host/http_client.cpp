@@ -20,9 +20,14 @@
 #include <utility>
 #include <vector>
 
+namespace omnichat {
+struct HttpLane;
+}
+
 struct omnichat_http_exchange {
     uint64_t id = 0;  // cancel() goes by id: a handle's address may be reused
     CURL* easy = nullptr;
+    omnichat::HttpLane* lane = nullptr;  // set when the I/O thread adds it
     curl_slist* headers = nullptr;
     std::string url, method, body;
     omnichat_http_callbacks_t callbacks{};
@@ -98,13 +103,38 @@ omnichat_http_transport_t transportOf(CURLcode code) {
 
 }  // namespace
 
+// libcurl 7.88 walks every connection in a multi handle's cache twice per
+// transfer: looking for an idle one to reuse, and on removal looking for the
+// transfer's last one. With 2,000 calls held open to one HTTP/1.1 host that
+// was a fifth of the server's CPU. So transfers are spread over lanes, each
+// its own multi handle and cache, all on the one I/O thread.
+constexpr size_t kLanes = 16;
+
+// One multi handle: its transfers, and when it next wants its timeouts run.
+struct HttpLane {
+    CURLM* multi = nullptr;
+    uint32_t index = 0;
+    int epoll = -1;
+    size_t running = 0;                                             // I/O thread only
+    std::optional<std::chrono::steady_clock::time_point> timerDue;  // I/O thread only
+};
+
+namespace {
+
+// epoll's word for a socket says which lane it belongs to; the wake-up
+// eventfd has a lane number no lane has.
+constexpr uint32_t kWakeLane = UINT32_MAX;
+uint64_t epollWord(uint32_t lane, int fd) { return uint64_t{lane} << 32 | static_cast<uint32_t>(fd); }
+
+}  // namespace
+
 // libcurl's event interface on epoll: each wake-up touches only the
 // transfers whose sockets are ready or whose timer is due, so the cost of a
 // wake-up does not grow with the number of calls held open (with
 // curl_multi_perform it walks all of them, which at 10,000 slow calls was
 // most of the server's CPU).
 struct HttpClient::Impl {
-    CURLM* multi = nullptr;
+    std::array<HttpLane, kLanes> lanes;
     int epoll = -1;
     int wake = -1;  // eventfd: start(), cancel() and stop() ring it
     std::thread thread;
@@ -113,8 +143,7 @@ struct HttpClient::Impl {
     std::vector<uint64_t> toCancel;
     bool stopping = false;
     uint64_t nextId = 1;
-    std::unordered_map<uint64_t, omnichat_http_exchange*> active;   // I/O thread only
-    std::optional<std::chrono::steady_clock::time_point> timerDue;  // I/O thread only
+    std::unordered_map<uint64_t, omnichat_http_exchange*> active;  // I/O thread only
 
     void ring() {
         uint64_t one = 1;
@@ -122,43 +151,54 @@ struct HttpClient::Impl {
     }
 
     // CURLMOPT_SOCKETFUNCTION: which events curl waits for on a socket.
-    static int onSocket(CURL*, curl_socket_t socket, int what, void* self, void* registered) {
-        auto* impl = static_cast<Impl*>(self);
+    static int onSocket(CURL*, curl_socket_t socket, int what, void* laneData, void* registered) {
+        auto* lane = static_cast<HttpLane*>(laneData);
         if (what == CURL_POLL_REMOVE) {
-            epoll_ctl(impl->epoll, EPOLL_CTL_DEL, socket, nullptr);
-            curl_multi_assign(impl->multi, socket, nullptr);
+            epoll_ctl(lane->epoll, EPOLL_CTL_DEL, socket, nullptr);
+            curl_multi_assign(lane->multi, socket, nullptr);
             return 0;
         }
         epoll_event event{};
         event.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
-        event.data.fd = socket;
+        event.data.u64 = epollWord(lane->index, socket);
         if (registered) {
-            epoll_ctl(impl->epoll, EPOLL_CTL_MOD, socket, &event);
+            epoll_ctl(lane->epoll, EPOLL_CTL_MOD, socket, &event);
         } else {
-            epoll_ctl(impl->epoll, EPOLL_CTL_ADD, socket, &event);
-            curl_multi_assign(impl->multi, socket, impl);
+            epoll_ctl(lane->epoll, EPOLL_CTL_ADD, socket, &event);
+            curl_multi_assign(lane->multi, socket, lane);
         }
         return 0;
     }
 
-    // CURLMOPT_TIMERFUNCTION: when curl next wants to run its timeouts.
-    static int onTimer(CURLM*, long timeoutMs, void* self) {
-        auto* impl = static_cast<Impl*>(self);
+    // CURLMOPT_TIMERFUNCTION: when curl next wants to run a lane's timeouts.
+    static int onTimer(CURLM*, long timeoutMs, void* laneData) {
+        auto* lane = static_cast<HttpLane*>(laneData);
         if (timeoutMs < 0)
-            impl->timerDue.reset();
+            lane->timerDue.reset();
         else
-            impl->timerDue = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+            lane->timerDue = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
         return 0;
     }
 
     int waitMs() const {
-        if (!timerDue) return -1;
-        auto left = std::chrono::ceil<std::chrono::milliseconds>(*timerDue - std::chrono::steady_clock::now());
+        std::optional<std::chrono::steady_clock::time_point> due;
+        for (const auto& lane : lanes)
+            if (lane.timerDue && (!due || *lane.timerDue < *due)) due = lane.timerDue;
+        if (!due) return -1;
+        auto left = std::chrono::ceil<std::chrono::milliseconds>(*due - std::chrono::steady_clock::now());
         return static_cast<int>(std::max<int64_t>(0, left.count()));
     }
 
+    // The lane running fewest transfers, the first on a tie: light traffic
+    // stays on one lane and keeps reusing its connections.
+    HttpLane& quietestLane() {
+        return *std::min_element(lanes.begin(), lanes.end(),
+                                 [](const HttpLane& a, const HttpLane& b) { return a.running < b.running; });
+    }
+
     void finish(omnichat_http_exchange* ex, omnichat_http_transport_t transport, const char* message) {
-        curl_multi_remove_handle(multi, ex->easy);
+        curl_multi_remove_handle(ex->lane->multi, ex->easy);
+        --ex->lane->running;
         active.erase(ex->id);
         long status = 0;
         if (transport == OMNICHAT_HTTP_OK) {
@@ -173,9 +213,9 @@ struct HttpClient::Impl {
         delete ex;
     }
 
-    void finishCompleted() {
+    void finishCompleted(HttpLane& lane) {
         int queued = 0;
-        while (CURLMsg* msg = curl_multi_info_read(multi, &queued)) {
+        while (CURLMsg* msg = curl_multi_info_read(lane.multi, &queued)) {
             if (msg->msg != CURLMSG_DONE) continue;
             omnichat_http_exchange* ex = nullptr;
             curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&ex));
@@ -215,7 +255,9 @@ struct HttpClient::Impl {
             }
             for (auto* ex : adds) {
                 active.emplace(ex->id, ex);
-                curl_multi_add_handle(multi, ex->easy);  // sets a timer due now: the next wait does not block
+                ex->lane = &quietestLane();
+                ++ex->lane->running;
+                curl_multi_add_handle(ex->lane->multi, ex->easy);  // sets a timer due now: the next wait does not block
             }
             for (auto id : cancels)
                 if (auto it = active.find(id); it != active.end())
@@ -226,53 +268,67 @@ struct HttpClient::Impl {
             }
             int ready = epoll_wait(epoll, events.data(), static_cast<int>(events.size()), waitMs());
             int running = 0;
+            std::array<bool, kLanes> acted{};
             for (int i = 0; i < ready; ++i) {
-                int fd = events[static_cast<size_t>(i)].data.fd;
+                const auto word = events[static_cast<size_t>(i)].data.u64;
+                const auto laneIndex = static_cast<uint32_t>(word >> 32);
+                const auto fd = static_cast<int>(static_cast<uint32_t>(word));
                 uint32_t what = events[static_cast<size_t>(i)].events;
-                if (fd == wake) {
+                if (laneIndex == kWakeLane) {
                     uint64_t count;
                     [[maybe_unused]] auto n = ::read(wake, &count, sizeof count);
                     continue;
                 }
                 int mask = (what & EPOLLIN ? CURL_CSELECT_IN : 0) | (what & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
                            (what & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
-                curl_multi_socket_action(multi, fd, mask, &running);
+                curl_multi_socket_action(lanes[laneIndex].multi, fd, mask, &running);
+                acted[laneIndex] = true;
             }
-            if (timerDue && std::chrono::steady_clock::now() >= *timerDue) {
-                timerDue.reset();
-                curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+            const auto now = std::chrono::steady_clock::now();
+            for (auto& lane : lanes) {
+                if (!lane.timerDue || now < *lane.timerDue) continue;
+                lane.timerDue.reset();
+                curl_multi_socket_action(lane.multi, CURL_SOCKET_TIMEOUT, 0, &running);
+                acted[lane.index] = true;
             }
-            finishCompleted();
+            for (auto& lane : lanes)
+                if (acted[lane.index]) finishCompleted(lane);
         }
     }
 };
 
 HttpClient::HttpClient(size_t keptConnections) : impl_(std::make_unique<Impl>()) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    impl_->multi = curl_multi_init();
-    curl_multi_setopt(impl_->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
-    // curl's default keeps 4 idle connections per transfer running at the
-    // time one ends: after a burst, each call ending in a quieter moment
-    // closed one that the next burst had to open again (a TCP and TLS
-    // handshake each, and a local port left in TIME_WAIT).
-    curl_multi_setopt(impl_->multi, CURLMOPT_MAXCONNECTS, static_cast<long>(keptConnections));
-    curl_multi_setopt(impl_->multi, CURLMOPT_SOCKETFUNCTION, &Impl::onSocket);
-    curl_multi_setopt(impl_->multi, CURLMOPT_SOCKETDATA, impl_.get());
-    curl_multi_setopt(impl_->multi, CURLMOPT_TIMERFUNCTION, &Impl::onTimer);
-    curl_multi_setopt(impl_->multi, CURLMOPT_TIMERDATA, impl_.get());
     impl_->epoll = epoll_create1(EPOLL_CLOEXEC);
     impl_->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (impl_->epoll < 0 || impl_->wake < 0) throw std::system_error(errno, std::generic_category(), "http client");
+    for (uint32_t i = 0; i < kLanes; ++i) {
+        auto& lane = impl_->lanes[i];
+        lane.index = i;
+        lane.epoll = impl_->epoll;
+        lane.multi = curl_multi_init();
+        curl_multi_setopt(lane.multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
+        // curl's default keeps 4 idle connections per transfer running at
+        // the time one ends: after a burst, each call ending in a quieter
+        // moment closed one that the next burst had to open again (a TCP and
+        // TLS handshake each, and a local port left in TIME_WAIT). A lane
+        // may hold them all: traffic is not spread evenly when it is light.
+        curl_multi_setopt(lane.multi, CURLMOPT_MAXCONNECTS, static_cast<long>(keptConnections));
+        curl_multi_setopt(lane.multi, CURLMOPT_SOCKETFUNCTION, &Impl::onSocket);
+        curl_multi_setopt(lane.multi, CURLMOPT_SOCKETDATA, &lane);
+        curl_multi_setopt(lane.multi, CURLMOPT_TIMERFUNCTION, &Impl::onTimer);
+        curl_multi_setopt(lane.multi, CURLMOPT_TIMERDATA, &lane);
+    }
     epoll_event event{};
     event.events = EPOLLIN;
-    event.data.fd = impl_->wake;
+    event.data.u64 = epollWord(kWakeLane, impl_->wake);
     epoll_ctl(impl_->epoll, EPOLL_CTL_ADD, impl_->wake, &event);
     impl_->thread = std::thread([this] { impl_->run(); });
 }
 
 HttpClient::~HttpClient() {
     stop();
-    curl_multi_cleanup(impl_->multi);
+    for (auto& lane : impl_->lanes) curl_multi_cleanup(lane.multi);
     ::close(impl_->wake);
     ::close(impl_->epoll);
 }
