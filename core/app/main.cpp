@@ -148,9 +148,21 @@ int serve(const Config& config, bool checkOnly) {
         files.rlim_cur = files.rlim_max;
         setrlimit(RLIMIT_NOFILE, &files);
     }
+    // Half of the descriptors left after the process's own (storage
+    // connections, listeners, logs) go to provider connections, half to
+    // clients: when both run short, a provider call waits for a connection
+    // instead of failing to open one.
+    constexpr rlim_t kReservedDescriptors = 256;
+    const auto descriptors = getrlimit(RLIMIT_NOFILE, &files) == 0 ? files.rlim_cur : 1024;
+    const size_t providerConnections =
+        descriptors == RLIM_INFINITY
+            ? config.maxInFlight
+            : std::max<size_t>(16, (descriptors - std::min(descriptors, kReservedDescriptors)) / 2);
+    spdlog::debug("provider connections: at most {} open at once (descriptor limit {})", providerConnections,
+                  descriptors);
 
     PluginLibraries plugins(pluginDirectory(config));
-    HttpClient http(config.maxInFlight);
+    HttpClient http(config.maxInFlight, providerConnections);
     attachHttpClient(&http);
     Metrics metrics;
     auto storage = openStorage(config, plugins, metrics);

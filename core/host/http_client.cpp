@@ -297,7 +297,7 @@ struct HttpClient::Impl {
     }
 };
 
-HttpClient::HttpClient(size_t keptConnections) : impl_(std::make_unique<Impl>()) {
+HttpClient::HttpClient(size_t keptConnections, size_t maxConnections) : impl_(std::make_unique<Impl>()) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     impl_->epoll = epoll_create1(EPOLL_CLOEXEC);
     impl_->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -314,6 +314,8 @@ HttpClient::HttpClient(size_t keptConnections) : impl_(std::make_unique<Impl>())
         // TLS handshake each, and a local port left in TIME_WAIT). A lane
         // may hold them all: traffic is not spread evenly when it is light.
         curl_multi_setopt(lane.multi, CURLMOPT_MAXCONNECTS, static_cast<long>(keptConnections));
+        curl_multi_setopt(lane.multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+                          static_cast<long>((maxConnections + kLanes - 1) / kLanes));
         curl_multi_setopt(lane.multi, CURLMOPT_SOCKETFUNCTION, &Impl::onSocket);
         curl_multi_setopt(lane.multi, CURLMOPT_SOCKETDATA, &lane);
         curl_multi_setopt(lane.multi, CURLMOPT_TIMERFUNCTION, &Impl::onTimer);

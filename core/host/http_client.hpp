@@ -12,8 +12,10 @@ namespace omnichat {
 // per host; TLS peers are always verified.
 class HttpClient {
 public:
-    // Up to `keptConnections` idle connections stay open for reuse.
-    explicit HttpClient(size_t keptConnections);
+    // Up to `keptConnections` idle connections stay open for reuse. At most
+    // about `maxConnections` are open at once: a call beyond that waits for
+    // one to be free rather than failing when descriptors run out.
+    HttpClient(size_t keptConnections, size_t maxConnections);
     ~HttpClient();  // stop()
     // Completes every running exchange as CANCELLED and refuses new ones.
     // Idempotent.

@@ -63,13 +63,15 @@ protected:
             "test-model\n  system_prompt: You are terse.\n" +
             retryYaml() + extraChatYaml() + extraTopLevelYaml() + loggingYaml();
         yaml_ = yaml;
-        server_ = std::make_unique<ServerProcess>(yaml_);
+        server_ = std::make_unique<ServerProcess>(yaml_, ServerProcess::Env{}, serverDescriptorLimit());
     }
     // Starts the server again on the same configuration and storage.
     void restartServer() {
         server_.reset();
-        server_ = std::make_unique<ServerProcess>(yaml_);
+        server_ = std::make_unique<ServerProcess>(yaml_, ServerProcess::Env{}, serverDescriptorLimit());
     }
+    // The server's RLIMIT_NOFILE; 0: what the tests run with.
+    virtual size_t serverDescriptorLimit() const { return 0; }
     // The openai plugin's whole-call limit; short, so failure tests are quick.
     virtual int upstreamTimeoutMs() const { return 1500; }
     // The `storage:` section.

@@ -300,9 +300,41 @@ TEST_P(UpstreamBurstTest, UpstreamConnectionsAreKeptBetweenBursts) {
     EXPECT_EQ(upstream_.connectionCount(), kBurst);
 }
 
+// More calls at once than the server has descriptors for both their clients
+// and their provider connections: the calls beyond its provider connections
+// wait for one to be free instead of failing to open one.
+class DescriptorBudgetTest : public UpstreamBurstTest {
+protected:
+    // 200 clients and 200 provider connections would need more.
+    size_t serverDescriptorLimit() const override { return 400; }
+};
+
+TEST_P(DescriptorBudgetTest, CallsBeyondTheDescriptorLimitWaitForAConnection) {
+    auto alice = token(user("alice"));
+    constexpr size_t kCalls = 200;
+    // (400 - 256 kept for the rest) / 2 = 72 provider connections, on 16
+    // lanes of 5 each.
+    constexpr size_t kProviderConnections = 72, kLaneConnections = 80;
+    std::vector<std::string> ids;
+    for (size_t i = 0; i < kCalls; ++i) ids.push_back(createConversation(alice));
+    // Every answer waits for a gate: the provider connections fill up.
+    upstream_.script({{std::chrono::milliseconds(0), chunk("hi", "stop") + kDone, true}});
+    std::vector<std::future<HttpResponse>> results;
+    for (const auto& id : ids)
+        results.push_back(std::async(std::launch::async, [&, id] { return send(alice, id, "one of many"); }));
+    ASSERT_TRUE(upstream_.waitRequests(kProviderConnections, std::chrono::seconds(30)));
+    for (size_t i = 0; i < kCalls; ++i) upstream_.openGate();
+    size_t answered = 0;
+    for (auto& f : results) answered += f.get().status == 200;
+    EXPECT_EQ(answered, kCalls);
+    EXPECT_LE(upstream_.connectionCount(), kLaneConnections);
+}
+
 INSTANTIATE_TEST_SUITE_P(Storage, LargeExchangeTest, ::testing::Values("sqlite", "postgres"),
                          [](const auto& info) { return info.param; });
 INSTANTIATE_TEST_SUITE_P(Storage, UpstreamBurstTest, ::testing::Values("sqlite"),
+                         [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Storage, DescriptorBudgetTest, ::testing::Values("sqlite"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

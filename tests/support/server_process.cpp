@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,7 +30,7 @@ std::vector<std::string> wrapperWords() {
 }
 
 pid_t spawn(const std::vector<std::string>& args, const ServerProcess::Env& env, const std::string& folder, int& outFd,
-            bool wrapped) {
+            bool wrapped, size_t descriptorLimit = 0) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
     std::vector<std::string> argStrings;
@@ -46,6 +47,8 @@ pid_t spawn(const std::vector<std::string>& args, const ServerProcess::Env& env,
         dup2(fds[1], STDOUT_FILENO);
         dup2(fds[1], STDERR_FILENO);
         if (chdir(folder.c_str()) != 0) _exit(127);
+        rlimit files{descriptorLimit, descriptorLimit};
+        if (descriptorLimit > 0 && setrlimit(RLIMIT_NOFILE, &files) != 0) _exit(127);
         std::vector<char*> argv, envp;
         for (auto& s : argStrings) argv.push_back(s.data());
         argv.push_back(nullptr);
@@ -93,11 +96,12 @@ ServerProcess::Exit ServerProcess::run(const std::vector<std::string>& args, con
     return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), out};
 }
 
-ServerProcess::ServerProcess(const std::string& yaml, const Env& env) : folder_(makeScratchFolder()) {
+ServerProcess::ServerProcess(const std::string& yaml, const Env& env, size_t descriptorLimit)
+    : folder_(makeScratchFolder()) {
     int fd = -1;
     std::vector<std::string> args{"serve"};
     if (!yaml.empty()) args.insert(args.end(), {"--config", writeConfig(folder_, yaml)});
-    pid_ = spawn(args, env, folder_, fd, true);
+    pid_ = spawn(args, env, folder_, fd, true, descriptorLimit);
     reader_ = std::thread([this, fd] { readOutput(fd); });
     std::unique_lock lock(mutex_);
     static const std::regex listening(R"(listening on http://[^:]+:(\d+))");

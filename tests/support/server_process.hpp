@@ -26,8 +26,9 @@ public:
     static Exit run(const std::vector<std::string>& args, const Env& env = {}, const std::string& yaml = "");
 
     // Starts `omnichat serve --config <yaml>` (no --config when `yaml` is
-    // empty) and waits until it listens.
-    ServerProcess(const std::string& yaml, const Env& env = {});
+    // empty) and waits until it listens. A `descriptorLimit` above 0 is the
+    // server's RLIMIT_NOFILE, soft and hard.
+    ServerProcess(const std::string& yaml, const Env& env = {}, size_t descriptorLimit = 0);
     ~ServerProcess();  // SIGTERM, then waits
 
     uint16_t port() const { return port_; }
