@@ -192,7 +192,7 @@ int serve(const Config& config, bool checkOnly) {
         // The timer outlives the pool: replies drained by the pool at the end
         // of this scope still cancel their timers.
         Timer timer;
-        WorkerPool pool(config.workerThreads, config.queueDepth, &metrics);
+        WorkerPool pool(config.workerThreads, config.queueDepth, metrics);
         ChatService chat(config, *storage, providers, pool, timer, metrics);
         JwtAuthenticator auth(config.jwtSecret);
         HttpServer server(config, chat, auth, timer, metrics, docsDirectory());

@@ -26,9 +26,10 @@ public:
     void countTokens(const std::string& provider, int64_t prompt, int64_t completion);
     void countRetry(const std::string& provider);
     void countFallback(const std::string& fromProvider);
-    // One storage hook returned (or threw): `operation` names it ("load",
-    // "append", ...). With the worker queue's wait, says whether a slow
-    // answer waited for a thread or for the database.
+    // One storage call returned (or threw): `operation` names it
+    // ("load_conversation", "append_exchange", ...). With the worker queue's
+    // wait, says whether a slow answer waited for a thread or for the
+    // database.
     void observeStorageCall(const char* operation, double seconds);
     // Time a task waited in the worker queue before a thread took it.
     void observeWorkerWait(double seconds);

@@ -6,7 +6,7 @@
 
 namespace omnichat {
 
-WorkerPool::WorkerPool(unsigned threads, size_t capacity, Metrics* metrics) : metrics_(metrics), capacity_(capacity) {
+WorkerPool::WorkerPool(unsigned threads, size_t capacity, Metrics& metrics) : metrics_(metrics), capacity_(capacity) {
     threads_.reserve(threads);
     for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
 }
@@ -48,9 +48,8 @@ void WorkerPool::run() {
             next = std::move(queue_.front());
             queue_.pop_front();
         }
-        if (metrics_)
-            metrics_->observeWorkerWait(
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - next.since).count());
+        metrics_.observeWorkerWait(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - next.since).count());
         try {
             next.task();
         } catch (const std::exception& e) {

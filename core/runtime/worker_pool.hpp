@@ -18,8 +18,8 @@ class Metrics;
 // admitted work is itself bounded and must not be lost halfway.
 class WorkerPool {
 public:
-    // `metrics`, when given, receives each task's wait for a thread.
-    WorkerPool(unsigned threads, size_t capacity, Metrics* metrics = nullptr);
+    // `metrics` receives each task's wait for a thread.
+    WorkerPool(unsigned threads, size_t capacity, Metrics& metrics);
     ~WorkerPool();  // runs what is queued, then joins
     WorkerPool(const WorkerPool&) = delete;
     WorkerPool& operator=(const WorkerPool&) = delete;
@@ -35,7 +35,7 @@ private:
         std::chrono::steady_clock::time_point since;
     };
     void run();
-    Metrics* metrics_;
+    Metrics& metrics_;
     std::mutex mutex_;
     std::condition_variable ready_;
     std::deque<Queued> queue_;
