@@ -1,4 +1,5 @@
 // omnichat: `serve`, `token` and `check-config`.
+#include <malloc.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -8,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -131,6 +133,17 @@ std::unique_ptr<StorageClient> openStorage(const Config& config, PluginLibraries
     }
 }
 
+// glibc gives each thread that allocates under contention an arena of its
+// own, up to eight per core. The held histories churn (least recently used
+// out, new in) through every worker's arena, and each arena keeps its own
+// half-used pages: in the ten-minute soak resident memory crept up 13% with
+// the heap in use flat. One arena per core: +1%, and no slower. An operator's
+// MALLOC_ARENA_MAX still decides.
+void limitMallocArenas() {
+    if (std::getenv("MALLOC_ARENA_MAX")) return;
+    mallopt(M_ARENA_MAX, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+}
+
 int serve(const Config& config, bool checkOnly) {
     sigset_t signals;
     sigemptyset(&signals);
@@ -140,6 +153,7 @@ int serve(const Config& config, bool checkOnly) {
     // and sigwait below is the only receiver.
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
+    limitMallocArenas();
     // Each client connection holds a descriptor and each provider call
     // another: the soft limit a shell hands down (often 1,024) would cap
     // connections long before memory does.
