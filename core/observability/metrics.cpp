@@ -55,26 +55,23 @@ std::string metricLabels(std::initializer_list<std::pair<const char*, std::strin
 }
 
 Metrics::Metrics() {
-    families_["omnichat_http_requests_total"].help = "HTTP requests answered, by method, route and status.";
-    auto& latency = families_["omnichat_http_request_duration_seconds"];
-    latency.help = "Time from a request's arrival to its answer (to the end of a stream), by route.";
-    latency.histogram = true;
-    families_["omnichat_provider_calls_total"].help = "Provider attempts, by provider, model and outcome.";
-    auto& provider = families_["omnichat_provider_call_duration_seconds"];
-    provider.help = "Duration of provider attempts, by provider.";
-    provider.histogram = true;
-    auto& firstToken = families_["omnichat_provider_first_token_seconds"];
-    firstToken.help = "Time from the start of a provider attempt to its first text, by provider.";
-    firstToken.histogram = true;
-    families_["omnichat_tokens_total"].help = "Tokens the providers reported, by provider and direction.";
-    families_["omnichat_provider_retries_total"].help = "Provider attempts retried, by provider.";
-    families_["omnichat_provider_fallbacks_total"].help = "Sends that fell back from a provider, by that provider.";
-    auto& storage = families_["omnichat_storage_call_duration_seconds"];
-    storage.help = "Duration of storage calls, by operation.";
-    storage.histogram = true;
-    auto& wait = families_["omnichat_worker_queue_wait_seconds"];
-    wait.help = "Time tasks (storage calls) waited for a worker thread.";
-    wait.histogram = true;
+    const auto declare = [this](const char* name, const char* help, bool histogram) {
+        auto& family = families_[name];
+        family.help = help;
+        family.histogram = histogram;
+    };
+    declare("omnichat_http_requests_total", "HTTP requests answered, by method, route and status.", false);
+    declare("omnichat_http_request_duration_seconds",
+            "Time from a request's arrival to its answer (to the end of a stream), by route.", true);
+    declare("omnichat_provider_calls_total", "Provider attempts, by provider, model and outcome.", false);
+    declare("omnichat_provider_call_duration_seconds", "Duration of provider attempts, by provider.", true);
+    declare("omnichat_provider_first_token_seconds",
+            "Time from the start of a provider attempt to its first text, by provider.", true);
+    declare("omnichat_tokens_total", "Tokens the providers reported, by provider and direction.", false);
+    declare("omnichat_provider_retries_total", "Provider attempts retried, by provider.", false);
+    declare("omnichat_provider_fallbacks_total", "Sends that fell back from a provider, by that provider.", false);
+    declare("omnichat_storage_call_duration_seconds", "Duration of storage calls, by operation.", true);
+    declare("omnichat_worker_queue_wait_seconds", "Time tasks (storage calls) waited for a worker thread.", true);
 }
 
 void Metrics::add(const std::string& family, const std::string& labels, double value) {

@@ -272,6 +272,22 @@ TEST_P(ApiTest, HostsSharingAStorageSeeEachOthersTurns) {
 class UpstreamBurstTest : public ApiTest {
 protected:
     int upstreamTimeoutMs() const override { return 60000; }
+
+    std::vector<std::string> createConversations(const std::string& token, size_t count) {
+        std::vector<std::string> ids;
+        for (size_t i = 0; i < count; ++i) ids.push_back(createConversation(token));
+        return ids;
+    }
+    // Sends to every conversation at once; each answer waits at the upstream
+    // for a gate (FakeUpstream::openGate), so all of them are in flight.
+    std::vector<std::future<HttpResponse>> sendHeldAtTheUpstream(const std::string& token,
+                                                                 const std::vector<std::string>& ids) {
+        upstream_.script({{std::chrono::milliseconds(0), chunk("hi", "stop") + kDone, true}});
+        std::vector<std::future<HttpResponse>> results;
+        for (const auto& id : ids)
+            results.push_back(std::async(std::launch::async, [this, token, id] { return send(token, id, "held"); }));
+        return results;
+    }
 };
 
 // Idle upstream connections wait for the next burst: sends one at a time
@@ -280,14 +296,9 @@ protected:
 TEST_P(UpstreamBurstTest, UpstreamConnectionsAreKeptBetweenBursts) {
     auto alice = token(user("alice"));
     constexpr size_t kBurst = 12;
-    std::vector<std::string> ids;
-    for (size_t i = 0; i < kBurst; ++i) ids.push_back(createConversation(alice));
+    auto ids = createConversations(alice, kBurst);
     auto burst = [&](size_t requestsBefore) {
-        // Every answer waits for a gate: all of them in flight at once.
-        upstream_.script({{std::chrono::milliseconds(0), chunk("hi", "stop") + kDone, true}});
-        std::vector<std::future<HttpResponse>> results;
-        for (const auto& id : ids)
-            results.push_back(std::async(std::launch::async, [&, id] { return send(alice, id, "burst"); }));
+        auto results = sendHeldAtTheUpstream(alice, ids);
         ASSERT_TRUE(upstream_.waitRequests(requestsBefore + kBurst, std::chrono::seconds(30)));
         for (size_t i = 0; i < kBurst; ++i) upstream_.openGate();
         for (auto& f : results) EXPECT_EQ(f.get().status, 200);
@@ -315,13 +326,7 @@ TEST_P(DescriptorBudgetTest, CallsBeyondTheDescriptorLimitWaitForAConnection) {
     // (400 - 256 kept for the rest) / 2 = 72 provider connections, on 16
     // lanes of 5 each.
     constexpr size_t kProviderConnections = 72, kLaneConnections = 80;
-    std::vector<std::string> ids;
-    for (size_t i = 0; i < kCalls; ++i) ids.push_back(createConversation(alice));
-    // Every answer waits for a gate: the provider connections fill up.
-    upstream_.script({{std::chrono::milliseconds(0), chunk("hi", "stop") + kDone, true}});
-    std::vector<std::future<HttpResponse>> results;
-    for (const auto& id : ids)
-        results.push_back(std::async(std::launch::async, [&, id] { return send(alice, id, "one of many"); }));
+    auto results = sendHeldAtTheUpstream(alice, createConversations(alice, kCalls));
     ASSERT_TRUE(upstream_.waitRequests(kProviderConnections, std::chrono::seconds(30)));
     for (size_t i = 0; i < kCalls; ++i) upstream_.openGate();
     size_t answered = 0;
