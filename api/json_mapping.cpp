@@ -2,6 +2,8 @@
 
 #include <omnichat/json_text.hpp>
 
+#include <charconv>
+
 #include "common/ids.hpp"
 
 namespace omnichat {
@@ -26,32 +28,41 @@ nlohmann::json toJson(const Conversation& c) {
 
 namespace {
 
+using namespace std::literals;
+
 void appendCount(std::string& out, int64_t value) {  // negative: not reported
-    if (value < 0)
-        out += "null";
-    else
-        out += std::to_string(value);
+    if (value < 0) {
+        out += "null"sv;
+        return;
+    }
+    char digits[24];
+    out.append(digits, static_cast<size_t>(std::to_chars(digits, digits + sizeof digits, value).ptr - digits));
 }
 
 void appendMessage(std::string& out, const StoredMessage& m) {
     // Keys in the order nlohmann::json (a sorted map) wrote them.
     bool assistant = m.role == OMNICHAT_ROLE_ASSISTANT;
     // `key` is written with its leading comma and quotes: ,"name":
-    auto text = [&out](const char* key, std::string_view value) {
+    auto text = [&out](std::string_view key, std::string_view value) {
         out += key;
         appendJsonString(out, value);
     };
-    auto count = [&out](const char* key, int64_t value) {
+    auto count = [&out](std::string_view key, int64_t value) {
         out += key;
         appendCount(out, value);
     };
     out += '{';
     text("\"content\":", m.content);
-    if (assistant) out += m.cost ? ",\"cost\":" + nlohmann::json(*m.cost).dump() : ",\"cost\":null";
-    out += ",\"created_at\":\"" + formatIsoMillis(m.createdAtMs) + '"';
+    if (assistant) {
+        out += ",\"cost\":"sv;
+        out += m.cost ? nlohmann::json(*m.cost).dump() : "null";
+    }
+    out += ",\"created_at\":\""sv;
+    appendIsoMillis(out, m.createdAtMs);
+    out += '"';
     if (assistant) {
         if (m.finishReason.empty())
-            out += ",\"finish_reason\":null";
+            out += ",\"finish_reason\":null"sv;
         else
             text(",\"finish_reason\":", m.finishReason);
     }
@@ -61,7 +72,7 @@ void appendMessage(std::string& out, const StoredMessage& m) {
         text(",\"model\":", m.model);
         text(",\"provider\":", m.provider);
     }
-    out += assistant ? ",\"role\":\"assistant\"" : ",\"role\":\"user\"";
+    out += assistant ? ",\"role\":\"assistant\""sv : ",\"role\":\"user\""sv;
     if (assistant) {
         count(",\"usage\":{\"cached_tokens\":", m.cachedTokens);
         count(",\"completion_tokens\":", m.completionTokens);

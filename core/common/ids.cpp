@@ -1,5 +1,6 @@
 #include "common/ids.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -42,36 +43,49 @@ int64_t nowUnixMs() {
     return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-std::string formatIsoMillis(int64_t unixMs) {
-    time_t secs = static_cast<time_t>(unixMs / 1000);
-    int millis = static_cast<int>(unixMs % 1000);
-    if (millis < 0) {
-        millis += 1000;
-        --secs;
+void appendIsoMillis(std::string& out, int64_t unixMs) {
+    constexpr int64_t kYear0 = -62167219200000, kYear10000 = 253402300800000;
+    if (unixMs < kYear0 || unixMs >= kYear10000) {  // years omnichat never stores, as gmtime has them
+        time_t secs = static_cast<time_t>(unixMs / 1000);
+        int millis = static_cast<int>(unixMs % 1000);
+        if (millis < 0) {
+            millis += 1000;
+            --secs;
+        }
+        std::tm tm{};
+        gmtime_r(&secs, &tm);
+        char buf[96];
+        int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+        out.append(buf, static_cast<size_t>(std::max(n, 0)));
+        return;
     }
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    int year = tm.tm_year + 1900;
-    char buf[96];
-    if (year < 0 || year > 9999) {
-        std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", year, tm.tm_mon + 1, tm.tm_mday,
-                      tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
-        return buf;
-    }
-    // By hand: every message of a history has one, and snprintf showed in
-    // the profile of history reads.
-    std::string out = "0000-00-00T00:00:00.000Z";
-    auto put = [&out](size_t end, int value, int digits) {
+    // By hand and without gmtime (which takes the time zone lock): every
+    // message of a history has one, and both showed in the profile of
+    // history reads.
+    using namespace std::chrono;
+    sys_time<milliseconds> time{milliseconds(unixMs)};
+    auto day = floor<days>(time);
+    year_month_day date(day);
+    hh_mm_ss clock(time - day);
+    char text[] = "0000-00-00T00:00:00.000Z";
+    auto put = [&text](size_t end, unsigned value, int digits) {
         for (int i = 0; i < digits; ++i, value /= 10)
-            out[end - static_cast<size_t>(i)] = static_cast<char>('0' + value % 10);
+            text[end - static_cast<size_t>(i)] = static_cast<char>('0' + value % 10);
     };
-    put(3, year, 4);
-    put(6, tm.tm_mon + 1, 2);
-    put(9, tm.tm_mday, 2);
-    put(12, tm.tm_hour, 2);
-    put(15, tm.tm_min, 2);
-    put(18, tm.tm_sec, 2);
-    put(22, millis, 3);
+    put(3, static_cast<unsigned>(static_cast<int>(date.year())), 4);
+    put(6, static_cast<unsigned>(date.month()), 2);
+    put(9, static_cast<unsigned>(date.day()), 2);
+    put(12, static_cast<unsigned>(clock.hours().count()), 2);
+    put(15, static_cast<unsigned>(clock.minutes().count()), 2);
+    put(18, static_cast<unsigned>(clock.seconds().count()), 2);
+    put(22, static_cast<unsigned>(clock.subseconds().count()), 3);
+    out.append(text, sizeof text - 1);
+}
+
+std::string formatIsoMillis(int64_t unixMs) {
+    std::string out;
+    appendIsoMillis(out, unixMs);
     return out;
 }
 

@@ -17,6 +17,7 @@ bool isUuid(std::string_view s);
 int64_t nowUnixMs();
 // "2026-11-26T11:37:38.123Z"
 std::string formatIsoMillis(int64_t unixMs);
+void appendIsoMillis(std::string& out, int64_t unixMs);
 
 // True when `s` is well-formed UTF-8 without NUL bytes: what every storage
 // backend can keep byte-identical.

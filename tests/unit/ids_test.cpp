@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <ctime>
+#include <random>
 #include <set>
 
 namespace omnichat {
@@ -34,6 +37,36 @@ TEST(Ids, FormatsUtcWithMilliseconds) {
     EXPECT_EQ(formatIsoMillis(253402300799999), "9999-12-31T23:59:59.999Z");
     EXPECT_EQ(formatIsoMillis(253402300800000), "10000-01-01T00:00:00.000Z");
     EXPECT_EQ(formatIsoMillis(-62167219200000), "0000-01-01T00:00:00.000Z");
+    EXPECT_EQ(formatIsoMillis(-62167219200001), "-001-12-31T23:59:59.999Z");
+    std::string out = "at ";
+    appendIsoMillis(out, 951782400000);
+    EXPECT_EQ(out, "at 2000-02-29T00:00:00.000Z");
+}
+
+// The calendar is computed by hand: it must agree with gmtime on every day
+// of four centuries (leap years, the century rules) and at random instants
+// of years 0 to 9999.
+TEST(Ids, FormatsAsGmtimeDoes) {
+    auto viaGmtime = [](int64_t ms) {
+        time_t secs = static_cast<time_t>(ms / 1000);
+        int millis = static_cast<int>(ms % 1000);
+        if (millis < 0) millis += 1000, --secs;
+        std::tm tm{};
+        gmtime_r(&secs, &tm);
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+        return std::string(buf);
+    };
+    const int64_t day = 86400000, year1800 = -5364662400000;
+    for (int64_t ms = year1800 - 1; ms < year1800 + 146097 * day; ms += day)
+        ASSERT_EQ(formatIsoMillis(ms), viaGmtime(ms)) << ms;
+    std::mt19937_64 random(7);
+    std::uniform_int_distribution<int64_t> instant(-62167219200000, 253402300799999);
+    for (int i = 0; i < 100000; ++i) {
+        int64_t ms = instant(random);
+        ASSERT_EQ(formatIsoMillis(ms), viaGmtime(ms)) << ms;
+    }
 }
 
 TEST(Ids, StorableTextIsValidUtf8WithoutNul) {

@@ -1,9 +1,11 @@
 // The SDK's C++ layer against a fake host table, as a plugin's unit tests
 // would use it.
 #include <gtest/gtest.h>
+#include <omnichat/json_text.hpp>
 #include <omnichat/plugin.hpp>
 
 #include <map>
+#include <nlohmann/json.hpp>
 
 namespace {
 
@@ -174,6 +176,31 @@ TEST(SdkProviderGlue, DescriptorAndEntryPointsWork) {
         }
         d->provider->destroy(instance);
     }
+}
+
+// The escaping looks at eight bytes at a time: every byte that needs it (and
+// a multi-byte character) at every offset of a word, in texts of every
+// length around a word's, must come out as nlohmann::json writes it.
+TEST(SdkJsonText, EscapesAsNlohmannAtEveryOffset) {
+    std::vector<std::string> specials = {"\xC3\xA9", "\xE2\x9C\x93", "\xF0\x9D\x84\x9E", "\x7F"};
+    for (int c = 0; c < 0x20; ++c) specials.emplace_back(1, static_cast<char>(c));
+    specials.emplace_back("\"");
+    specials.emplace_back("\\");
+    for (char c : {' ', '!', '#', '[', ']'}) specials.emplace_back(1, c);  // neighbours of those escaped
+    for (const auto& special : specials)
+        for (size_t length = 0; length <= 19; ++length)
+            for (size_t at = 0; at <= length; ++at) {
+                std::string text(length, 'a');
+                text.insert(at, special);
+                std::string out = "prefix";
+                omnichat::appendJsonString(out, text);
+                ASSERT_EQ(out, "prefix" + nlohmann::json(text).dump()) << "length " << length << " at " << at;
+            }
+    std::string every;
+    for (int c = 0; c < 128; ++c) every += static_cast<char>(c);
+    std::string out;
+    omnichat::appendJsonString(out, every + every);
+    EXPECT_EQ(out, nlohmann::json(every + every).dump());
 }
 
 }  // namespace
