@@ -18,11 +18,18 @@ std::string newUuid() {
     uint64_t hi = randomBits(), lo = randomBits();
     hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
     lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
-                  static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xffff),
-                  static_cast<unsigned>(lo >> 48), static_cast<unsigned long long>(lo & 0xffffffffffffULL));
-    return buf;
+    // By hand: every request and message gets one, and snprintf was 2% of
+    // a history read's instructions.
+    std::string out(36, '-');
+    auto put = [&out](size_t at, uint64_t bits, size_t digits) {
+        for (size_t i = digits; i-- > 0; bits >>= 4) out[at + i] = "0123456789abcdef"[bits & 0xf];
+    };
+    put(0, hi >> 32, 8);
+    put(9, hi >> 16, 4);
+    put(14, hi, 4);
+    put(19, lo >> 48, 4);
+    put(24, lo, 12);
+    return out;
 }
 
 bool isUuid(std::string_view s) {

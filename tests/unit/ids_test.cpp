@@ -15,11 +15,15 @@ TEST(Ids, UuidsAreCanonicalVersion4AndDistinct) {
     for (int i = 0; i < 1000; ++i) {
         auto id = newUuid();
         ASSERT_TRUE(isUuid(id)) << id;
+        EXPECT_EQ(id.find_first_of("ABCDEF"), std::string::npos) << id;
         EXPECT_EQ(id[14], '4');
         EXPECT_NE(std::string("89ab").find(id[19]), std::string::npos);
         seen.insert(id);
     }
     EXPECT_EQ(seen.size(), 1000u);
+    std::set<char> digits;  // every position but the version is random
+    for (const auto& id : seen) digits.insert(id[35]);
+    EXPECT_EQ(digits.size(), 16u);
 }
 
 TEST(Ids, IsUuidRejectsOtherShapes) {
