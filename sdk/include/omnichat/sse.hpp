@@ -34,8 +34,8 @@ public:
                 }
             }
             // Lines are found with memchr and passed on whole where they
-            // arrived whole: copying byte by byte was a tenth of a provider
-            // plugin's instructions for a short reply.
+            // arrived whole: copying byte by byte was 8% of the openai
+            // plugin's instructions in a send.
             auto* nl = static_cast<const char*>(std::memchr(bytes.data(), '\n', bytes.size()));
             size_t limit = nl ? static_cast<size_t>(nl - bytes.data()) : bytes.size();
             auto* cr = static_cast<const char*>(std::memchr(bytes.data(), '\r', limit));
