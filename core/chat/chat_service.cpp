@@ -7,12 +7,18 @@
 #include "chat/send_exchange.hpp"
 #include "chat/storage_client.hpp"
 #include "common/ids.hpp"
+#include "observability/metrics.hpp"
 #include "runtime/worker_pool.hpp"
 
 namespace omnichat {
 namespace {
 
 Failure notFound() { return {Failure::Source::Storage, OMNICHAT_ERR_NOT_FOUND, -1, "not found"}; }
+
+// What a send takes from its conversation.
+bool sameSettings(const Conversation& a, const Conversation& b) {
+    return a.provider == b.provider && a.model == b.model && a.systemPrompt == b.systemPrompt;
+}
 
 }  // namespace
 
@@ -47,7 +53,8 @@ std::optional<ChatService::Loaded> ChatService::load(const std::string& id, cons
     // Nothing new: the held entry stands (find marked it used). A storage
     // whose count does not match its messages cannot be read from a held
     // start.
-    if (history != held && total == static_cast<int64_t>(history->size())) histories_.keep(id, history);
+    if (history != held && total == static_cast<int64_t>(history->size()))
+        histories_.keep(std::make_shared<const Conversation>(fresh->conversation), history);
     return Loaded{std::move(fresh->conversation), std::move(history)};
 }
 
@@ -160,31 +167,64 @@ bool ChatService::sendMessage(std::string userId, std::string conversationId, st
         inFlight_.fetch_sub(1);
         return false;
     }
-    auto admitted = [this, reply = std::move(reply)](Outcome<StoredMessage> out) {
+    Reply<StoredMessage> admitted = [this, conversationId, reply = std::move(reply)](Outcome<StoredMessage> out) {
+        endSend(conversationId);
         inFlight_.fetch_sub(1);
         reply(std::move(out));
     };
     bool queued = pool_.trySubmit([this, userId, conversationId, content, sink, admitted]() mutable {
-        std::optional<Loaded> loaded;
-        try {
-            loaded = load(conversationId, userId);
-        } catch (const StorageError& e) {
-            return admitted(Failure{Failure::Source::Storage, e.status(), -1, e.what()});
-        }
-        if (!loaded) return admitted(notFound());
+        const bool alone = beginSend(conversationId);  // ended by `admitted`
         StoredMessage user;
         user.id = newUuid();
         user.conversationId = conversationId;
         user.role = OMNICHAT_ROLE_USER;
         user.content = std::move(content);
-        auto exchange = std::make_shared<SendExchange>(
-            SendExchange::Services{config_, storage_, providers_, pool_, timer_, metrics_},
-            std::move(loaded->conversation), std::move(loaded->history), std::move(user), std::move(sink),
-            std::move(admitted));
-        exchange->start();
+        auto exchange = [&](Conversation conversation, HistoryCache::History history, Reply<StoredMessage> reply) {
+            return std::make_shared<SendExchange>(
+                SendExchange::Services{config_, storage_, histories_, providers_, pool_, timer_, metrics_},
+                std::move(conversation), std::move(history), user, sink, std::move(reply));
+        };
+        // A conversation held here, of this user, starts its provider call
+        // before storage confirms it (one round trip less before the first
+        // token); what storage says decides whether the call counts.
+        std::shared_ptr<SendExchange> early;
+        auto held = alone ? histories_.held(conversationId) : std::nullopt;
+        if (held && held->conversation->userId == userId) {
+            early = exchange(*held->conversation, held->history, std::move(admitted));
+            early->startUnconfirmed();
+        }
+        std::optional<Loaded> loaded;
+        std::optional<Failure> failed;
+        try {
+            loaded = load(conversationId, userId);
+        } catch (const StorageError& e) {
+            failed = Failure{Failure::Source::Storage, e.status(), -1, e.what()};
+        } catch (const std::exception& e) {
+            failed = Failure{Failure::Source::Service, OMNICHAT_ERR_INTERNAL, -1, e.what()};
+        }
+        if (early) {
+            bool confirmed = !failed && loaded && HistoryCache::sameMessages(*loaded->history, *held->history) &&
+                             sameSettings(loaded->conversation, *held->conversation);
+            metrics_.countEarlyStart(confirmed);
+            if (confirmed) return early->confirm();
+            admitted = early->withdraw();
+        }
+        if (failed) return admitted(std::move(*failed));
+        if (!loaded) return admitted(notFound());
+        exchange(std::move(loaded->conversation), std::move(loaded->history), std::move(admitted))->start();
     });
     if (!queued) inFlight_.fetch_sub(1);
     return queued;
+}
+
+bool ChatService::beginSend(const std::string& conversationId) {
+    std::lock_guard lock(sendingMutex_);
+    return sending_[conversationId]++ == 0;
+}
+
+void ChatService::endSend(const std::string& conversationId) {
+    std::lock_guard lock(sendingMutex_);
+    if (auto it = sending_.find(conversationId); it != sending_.end() && --it->second == 0) sending_.erase(it);
 }
 
 }  // namespace omnichat

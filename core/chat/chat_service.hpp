@@ -5,8 +5,10 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -97,6 +99,11 @@ private:
     // The conversation and its whole history: the held history plus what
     // storage has appended since. Blocks. nullopt: not the user's.
     std::optional<Loaded> load(const std::string& id, const std::string& userId);
+    // Counts the sends of a conversation in flight here; true for the only
+    // one. Only that one may start early: another's exchange would change
+    // the history under it, and the early call would be withdrawn.
+    bool beginSend(const std::string& conversationId);
+    void endSend(const std::string& conversationId);
 
     const Config& config_;
     StorageClient& storage_;
@@ -106,6 +113,8 @@ private:
     Metrics& metrics_;
     HistoryCache histories_;
     std::atomic<size_t> inFlight_{0};
+    std::mutex sendingMutex_;
+    std::unordered_map<std::string, unsigned> sending_;
 };
 
 }  // namespace omnichat

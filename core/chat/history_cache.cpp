@@ -1,5 +1,7 @@
 #include "chat/history_cache.hpp"
 
+#include <algorithm>
+
 namespace omnichat {
 namespace {
 
@@ -7,14 +9,28 @@ namespace {
 // with the allocator's per-block overhead.
 size_t heapBytes(const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 + 16 : 0; }
 
-// What an entry costs: the messages and the text they point to, and the
-// key twice (map node and list node). A soak of 120,000 short
-// conversations measured the heap within a few percent of it.
-size_t footprint(const std::string& key, const HistoryCache::Messages& history) {
-    size_t bytes = 2 * (heapBytes(key) + sizeof key + 48) + sizeof(HistoryCache::Messages) + 64;
-    for (const auto& m : history)
-        bytes += sizeof(HistoryCache::Message) + sizeof *m + 32 + heapBytes(m->id) + heapBytes(m->conversationId) +
-                 heapBytes(m->content) + heapBytes(m->provider) + heapBytes(m->model) + heapBytes(m->finishReason);
+size_t messageBytes(const StoredMessage& m) {
+    return sizeof(HistoryCache::Message) + sizeof m + 32 + heapBytes(m.id) + heapBytes(m.conversationId) +
+           heapBytes(m.content) + heapBytes(m.provider) + heapBytes(m.model) + heapBytes(m.finishReason);
+}
+
+// What an entry costs: the conversation, the messages and the text they
+// point to, and the key twice (map node and list node). A soak of 120,000
+// short conversations measured the heap within a few percent of it.
+size_t footprint(const Conversation& c, const HistoryCache::Messages& history) {
+    size_t bytes = 2 * (heapBytes(c.id) + sizeof c.id + 48) + sizeof(HistoryCache::Messages) + 64;
+    bytes += sizeof c + 32 + heapBytes(c.id) + heapBytes(c.projectId) + heapBytes(c.userId) +
+             (c.title ? heapBytes(*c.title) : 0) + heapBytes(c.provider) + heapBytes(c.model) +
+             heapBytes(c.systemPrompt);
+    for (const auto& m : history) bytes += messageBytes(*m);
+    return bytes;
+}
+
+// What a likely history adds to its entry: its own list, and the messages
+// the held history lacks (the rest are shared).
+size_t likelyBytes(const HistoryCache::Messages& likely, size_t held) {
+    size_t bytes = sizeof likely + 64 + likely.size() * sizeof(HistoryCache::Message);
+    for (size_t i = held; i < likely.size(); ++i) bytes += messageBytes(*likely[i]) - sizeof(HistoryCache::Message);
     return bytes;
 }
 
@@ -45,22 +61,59 @@ HistoryCache::History HistoryCache::find(const std::string& conversationId) {
     auto it = entries_.find(conversationId);
     if (it == entries_.end()) return nullptr;
     used_.splice(used_.begin(), used_, it->second.used);
-    return it->second.history;
+    return it->second.held.history;
 }
 
-void HistoryCache::keep(const std::string& conversationId, History history) {
-    if (maxBytes_ == 0 || !history) return;
-    const size_t bytes = footprint(conversationId, *history);
+std::optional<HistoryCache::Held> HistoryCache::held(const std::string& conversationId) {
     std::lock_guard lock(mutex_);
     auto it = entries_.find(conversationId);
+    if (it == entries_.end()) return std::nullopt;
+    used_.splice(used_.begin(), used_, it->second.used);
+    if (it->second.likely) return Held{it->second.held.conversation, it->second.likely};
+    return it->second.held;
+}
+
+void HistoryCache::appended(const std::string& conversationId, const Messages& base, Message user, Message reply) {
+    if (maxBytes_ == 0) return;
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(conversationId);
+    if (it == entries_.end()) return;
+    auto& entry = it->second;
+    const auto& current = entry.likely ? *entry.likely : *entry.held.history;
+    if (!sameMessages(current, base)) return;  // another send appended meanwhile: storage will tell
+    auto likely = std::make_shared<Messages>();
+    likely->reserve(current.size() + 2);
+    likely->insert(likely->end(), current.begin(), current.end());
+    likely->push_back(std::move(user));
+    likely->push_back(std::move(reply));
+    const size_t held = entry.held.history->size();
+    const size_t before = entry.likely ? likelyBytes(*entry.likely, held) : 0, after = likelyBytes(*likely, held);
+    entry.likely = std::move(likely);
+    entry.bytes += after - before;
+    bytes_ += after - before;
+    evictFor(0);
+}
+
+bool HistoryCache::sameMessages(const Messages& a, const Messages& b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](const Message& x, const Message& y) {
+               return x == y || x->id == y->id;
+           });
+}
+
+void HistoryCache::keep(std::shared_ptr<const Conversation> conversation, History history) {
+    if (maxBytes_ == 0 || !conversation || !history) return;
+    const size_t bytes = footprint(*conversation, *history);
+    const std::string& id = conversation->id;
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(id);
     if (it != entries_.end()) {
-        if (it->second.history->size() > history->size()) return;
+        if (it->second.held.history->size() > history->size()) return;
         drop(it);
     }
     if (bytes > maxBytes_) return;
     evictFor(bytes);
-    used_.push_front(conversationId);
-    entries_.emplace(conversationId, Entry{std::move(history), bytes, used_.begin()});
+    used_.push_front(id);
+    entries_.emplace(id, Entry{{std::move(conversation), std::move(history)}, nullptr, bytes, used_.begin()});
     bytes_ += bytes;
 }
 

@@ -5,18 +5,21 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 namespace omnichat {
 
-// Histories of recently used conversations, held so that a send (or a read
-// of a whole history) asks storage only for the messages appended since
-// (the storage hook conversation_load_since). An entry is never served on
-// its own: every use still reads the conversation from storage, which checks
-// the owner and reports the message count, so a deleted, foreign or
-// elsewhere-extended conversation is noticed. Bounded by bytes; the least
+// Histories of recently used conversations, with the conversation they
+// belong to, held so that a send (or a read of a whole history) asks storage
+// only for the messages appended since (the storage hook
+// conversation_load_since). An entry is never served on its own: every use
+// still reads the conversation from storage, which checks the owner and
+// reports the message count, so a deleted, foreign or elsewhere-extended
+// conversation is noticed (a send may start its provider call from an entry
+// meanwhile, see ChatService::sendMessage). Bounded by bytes; the least
 // recently used entries go first. Thread-safe.
 class HistoryCache {
 public:
@@ -34,19 +37,36 @@ public:
     // `storedCount` messages, and that is not `held` plus `added`.
     static History extend(const History& held, int64_t storedCount, std::vector<StoredMessage> added);
 
+    struct Held {
+        std::shared_ptr<const Conversation> conversation;
+        History history;
+    };
+
     // The held history (null when none), now the most recently used.
     History find(const std::string& conversationId);
-    // Holds `history`, unless a longer one is held already (histories only
-    // grow, so the longer is the newer) or it alone exceeds the bound.
-    void keep(const std::string& conversationId, History history);
+    // The conversation as storage last reported it, with the history it most
+    // likely has now: the held one, and the exchange this host appended to
+    // it since (unconfirmed: for a send to start from while storage confirms).
+    std::optional<Held> held(const std::string& conversationId);
+    // Holds `history` of `conversation`, unless a longer one is held already
+    // (histories only grow, so the longer is the newer) or it alone exceeds
+    // the bound.
+    void keep(std::shared_ptr<const Conversation> conversation, History history);
+    // This host appended `user` and `reply` to the conversation after reading
+    // `base`: when that is the history held, what held() offers grows by them.
+    void appended(const std::string& conversationId, const Messages& base, Message user, Message reply);
     void forget(const std::string& conversationId);
 
     size_t bytes();
     size_t entries();
 
+    // Whether two histories hold the same messages (by id).
+    static bool sameMessages(const Messages& a, const Messages& b);
+
 private:
     struct Entry {
-        History history;
+        Held held;
+        History likely;  // held.history and this host's appends since
         size_t bytes;
         std::list<std::string>::iterator used;
     };

@@ -64,12 +64,64 @@ void SendExchange::start() {
         totalTimer_ = s_.timer.after(milliseconds(s_.config.totalTimeoutMs), [weak] {
             if (auto self = weak.lock()) self->onTimeout(0, Timeout::Total);
         });
+        if (confirmed_) openStream();
     }
-    if (sink_)
-        sink_->started([weak] {
-            if (auto self = weak.lock()) self->abort();
-        });
     launch();
+}
+
+void SendExchange::startUnconfirmed() {
+    confirmed_ = false;  // no other thread knows the exchange yet
+    start();
+}
+
+// Called with the lock held, so that no delta can overtake the stream's
+// opening.
+void SendExchange::openStream() {
+    if (!sink_) return;
+    std::weak_ptr<SendExchange> weak = shared_from_this();
+    sink_->started([weak] {
+        if (auto self = weak.lock()) self->abort();
+    });
+}
+
+// Storage confirmed what the exchange started from: what was held back goes
+// out now, in the order it would have.
+void SendExchange::confirm() {
+    std::optional<std::pair<ProviderOutcome, Route>> stored;
+    std::optional<Outcome<StoredMessage>> replied;
+    {
+        std::lock_guard lock(mutex_);
+        confirmed_ = true;
+        openStream();
+        if (sink_ && !heldText_.empty()) {
+            deltaSent_ = true;
+            sink_->delta(heldText_);  // a client gone is found by the next delta or the heartbeat
+        }
+        heldText_.clear();
+        stored = std::move(heldStore_);
+        replied = std::move(heldReply_);
+    }
+    if (stored) submitStore(std::move(stored->first), std::move(stored->second));
+    if (replied) reply_(std::move(*replied));
+}
+
+// Storage did not confirm it: the call is cancelled and what it produced
+// dropped. The caller answers with the reply, or starts again.
+Reply<StoredMessage> SendExchange::withdraw() {
+    std::shared_ptr<CallControl> abandoned;
+    {
+        std::lock_guard lock(mutex_);
+        if (!finished_ && control_) observeAttempt("cancelled");
+        abandoned = control_;
+        ++attempt_;
+        finished_ = true;
+        stopTimers();
+        heldText_.clear();
+        heldStore_.reset();
+        heldReply_.reset();
+    }
+    if (abandoned) abandoned->cancel();
+    return std::move(reply_);
 }
 
 // Starting a call must never leave the client waiting: anything thrown
@@ -99,6 +151,7 @@ void SendExchange::startAttempt() {
         id = ++attempt_;
         ++tries_;
         sawDelta_ = false;
+        heldText_.clear();
         route = routes_[route_];
         control_ = control;
         attemptStartedMs_ = nowUnixMs();
@@ -160,6 +213,10 @@ bool SendExchange::onDelta(uint64_t attempt, std::string_view text) {
         if (auto self = weak.lock()) self->onTimeout(attempt, Timeout::Idle);
     });
     if (!sink_) return true;
+    if (!confirmed_) {
+        heldText_.append(text);
+        return true;
+    }
     deltaSent_ = true;
     return sink_->delta(text);
 }
@@ -177,10 +234,10 @@ void SendExchange::onOutcome(uint64_t attempt, ProviderOutcome&& outcome) {
             s_.metrics.countTokens(route.provider, outcome.promptTokens, outcome.completionTokens);
             finished_ = true;
             s_.timer.cancel(totalTimer_);
-            // Storing blocks, and this may run on the HTTP client's thread.
-            s_.pool.submitContinuation([self = shared_from_this(), outcome = std::move(outcome), route]() mutable {
-                self->store(std::move(outcome), std::move(route));
-            });
+            if (confirmed_)
+                submitStore(std::move(outcome), route);
+            else
+                heldStore_.emplace(std::move(outcome), route);
             return;
         }
         Failure failure{Failure::Source::Provider, outcome.status, outcome.retryAfterMs,
@@ -286,6 +343,13 @@ void SendExchange::stopTimers() {
     s_.timer.cancel(totalTimer_);
 }
 
+// Storing blocks, and this may run on the HTTP client's thread.
+void SendExchange::submitStore(ProviderOutcome outcome, Route route) {
+    s_.pool.submitContinuation([self = shared_from_this(), outcome = std::move(outcome), route]() mutable {
+        self->store(std::move(outcome), std::move(route));
+    });
+}
+
 void SendExchange::store(ProviderOutcome outcome, Route route) {
     int64_t finished = nowUnixMs();
     user_.createdAtMs = finished;
@@ -311,13 +375,24 @@ void SendExchange::store(ProviderOutcome outcome, Route route) {
     try {
         if (!s_.storage.appendExchange(user_, assistant))
             return finish(Failure{Failure::Source::Storage, OMNICHAT_ERR_NOT_FOUND, -1, "conversation is gone", ""});
+        s_.histories.appended(conversation_.id, *history_, std::make_shared<const StoredMessage>(std::move(user_)),
+                              std::make_shared<const StoredMessage>(assistant));
         finish(std::move(assistant));
     } catch (const StorageError& e) {
         finish(Failure{Failure::Source::Storage, e.status(), -1, e.what(), ""});
     }
 }
 
-void SendExchange::finish(Outcome<StoredMessage> outcome) { reply_(std::move(outcome)); }
+void SendExchange::finish(Outcome<StoredMessage> outcome) {
+    {
+        std::lock_guard lock(mutex_);
+        if (!confirmed_) {
+            heldReply_ = std::move(outcome);
+            return;
+        }
+    }
+    reply_(std::move(outcome));
+}
 
 // The oldest history message sent upstream: as many of the newest as the
 // context budget allows, next to the new message, starting with a user

@@ -2,6 +2,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -23,11 +24,16 @@ class WorkerPool;
 // enforces the connect, first-token, idle and total timeouts, streams deltas
 // to the sink, and stores the user message with the reply in one
 // transaction. Replies exactly once.
+//
+// It may start before storage has confirmed the conversation and history it
+// was given (held ones): until confirm(), nothing reaches the client or
+// storage; withdraw() abandons it and hands back the reply.
 class SendExchange : public std::enable_shared_from_this<SendExchange> {
 public:
     struct Services {
         const Config& config;
         StorageClient& storage;
+        HistoryCache& histories;
         std::map<std::string, std::unique_ptr<PluginInstance>>& providers;
         WorkerPool& pool;
         Timer& timer;
@@ -37,6 +43,9 @@ public:
     SendExchange(Services services, Conversation conversation, HistoryCache::History history, StoredMessage user,
                  std::shared_ptr<StreamSink> sink, Reply<StoredMessage> reply);
     void start();
+    void startUnconfirmed();
+    void confirm();
+    Reply<StoredMessage> withdraw();
 
 private:
     enum class Timeout { FirstToken, Idle, Total };
@@ -48,6 +57,7 @@ private:
         Failure failure{Failure::Source::Service, OMNICHAT_ERR_INTERNAL};
     };
 
+    void openStream();
     void launch();
     void startAttempt();
     bool onDelta(uint64_t attempt, std::string_view text);
@@ -60,6 +70,7 @@ private:
     // Called with the lock held: the current attempt ended this way.
     void observeAttempt(const std::string& outcome);
     void store(ProviderOutcome outcome, Route route);
+    void submitStore(ProviderOutcome outcome, Route route);
     void finish(Outcome<StoredMessage> outcome);
     size_t contextStart() const;
 
@@ -78,6 +89,12 @@ private:
     bool finished_ = false;  // replied, or about to
     bool deltaSent_ = false;
     bool sawDelta_ = false;  // in the current attempt
+    // Until confirmed: the current attempt's text, and what would have been
+    // stored or replied.
+    bool confirmed_ = true;
+    std::string heldText_;
+    std::optional<std::pair<ProviderOutcome, Route>> heldStore_;
+    std::optional<Outcome<StoredMessage>> heldReply_;
     std::shared_ptr<CallControl> control_;
     Timer::Id firstTokenTimer_ = 0, idleTimer_ = 0, totalTimer_ = 0;
     int64_t startedMs_ = 0, attemptStartedMs_ = 0;

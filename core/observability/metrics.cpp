@@ -70,6 +70,10 @@ Metrics::Metrics() {
     declare("omnichat_tokens_total", "Tokens the providers reported, by provider and direction.", false);
     declare("omnichat_provider_retries_total", "Provider attempts retried, by provider.", false);
     declare("omnichat_provider_fallbacks_total", "Sends that fell back from a provider, by that provider.", false);
+    declare("omnichat_early_starts_total",
+            "Sends whose provider call started from a held history before storage confirmed it, by whether storage "
+            "confirmed it (a withdrawn call was cancelled and the send started again).",
+            false);
     declare("omnichat_storage_call_duration_seconds", "Duration of storage calls, by operation.", true);
     declare("omnichat_worker_queue_wait_seconds", "Time tasks (storage calls) waited for a worker thread.", true);
 }
@@ -121,6 +125,10 @@ void Metrics::countRetry(const std::string& provider) {
 
 void Metrics::countFallback(const std::string& fromProvider) {
     add("omnichat_provider_fallbacks_total", metricLabels({{"provider", fromProvider}}), 1);
+}
+
+void Metrics::countEarlyStart(bool confirmed) {
+    add("omnichat_early_starts_total", confirmed ? "outcome=\"confirmed\"" : "outcome=\"withdrawn\"", 1);
 }
 
 void Metrics::observeStorageCall(const char* operation, double seconds) {

@@ -26,6 +26,10 @@ public:
     void countTokens(const std::string& provider, int64_t prompt, int64_t completion);
     void countRetry(const std::string& provider);
     void countFallback(const std::string& fromProvider);
+    // A send started its provider call from a held history before storage
+    // confirmed it; `confirmed` false: storage did not, the call was
+    // cancelled and the send started again.
+    void countEarlyStart(bool confirmed);
     // One storage call returned (or threw): `operation` names it
     // ("load_conversation", "append_exchange", ...). With the worker queue's
     // wait, says whether a slow answer waited for a thread or for the

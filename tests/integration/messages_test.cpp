@@ -58,6 +58,32 @@ TEST_P(ApiTest, UpstreamReceivesSystemPromptAndHistoryInOrder) {
     EXPECT_EQ(body["messages"], expected);
 }
 
+// A next turn on the host that holds the conversation starts its provider
+// call from the held history, this host's last exchange included, while
+// storage confirms it: still one call per send, with the history as storage
+// has it.
+TEST_P(ApiTest, NextTurnsStartFromTheHeldHistory) {
+    auto alice = token(user("alice"));
+    auto id = createConversation(alice);
+    for (auto text : {"first", "second", "third"}) ASSERT_EQ(send(alice, id, text).status, 200);
+
+    auto requests = upstream_.requests();
+    ASSERT_EQ(requests.size(), 3u);
+    auto expected = nlohmann::json::array({
+        {{"role", "system"}, {"content", "You are terse."}},
+        {{"role", "user"}, {"content", "first"}},
+        {{"role", "assistant"}, {"content", "reply to: first"}},
+        {{"role", "user"}, {"content", "second"}},
+        {{"role", "assistant"}, {"content", "reply to: second"}},
+        {{"role", "user"}, {"content", "third"}},
+    });
+    EXPECT_EQ(nlohmann::json::parse(requests.back().body)["messages"], expected);
+    EXPECT_EQ(history(alice, id).size(), 6u);
+    auto metrics = scrapeMetrics();
+    EXPECT_EQ(metrics["omnichat_early_starts_total{outcome=\"confirmed\"}"], 2);
+    EXPECT_EQ(metrics["omnichat_early_starts_total{outcome=\"withdrawn\"}"], 0);
+}
+
 TEST_P(ApiTest, HistoryPagesWithLimitAndAfter) {
     auto alice = token(user("alice"));
     auto id = createConversation(alice);
@@ -239,7 +265,12 @@ TEST_P(ApiTest, HostsSharingAStorageSeeEachOthersTurns) {
                   .status,
               200);
 
+    // This host started "third" from the history it held, without "second":
+    // storage said otherwise, so that call was withdrawn and the send
+    // started again from storage's history.
     ASSERT_EQ(send(alice, id, "third").status, 200);
+    auto withdrawn = [&] { return scrapeMetrics()["omnichat_early_starts_total{outcome=\"withdrawn\"}"]; };
+    EXPECT_EQ(withdrawn(), 1);
     auto body = nlohmann::json::parse(upstream_.requests().back().body);
     auto expected = nlohmann::json::array({
         {{"role", "system"}, {"content", "You are terse."}},
@@ -261,9 +292,12 @@ TEST_P(ApiTest, HostsSharingAStorageSeeEachOthersTurns) {
     EXPECT_EQ(call("GET", "/conversations/" + id + "/messages", bob).status, 404);
     EXPECT_EQ(send(bob, id, "mine now?").status, 404);
 
+    // Deleted elsewhere: a send started from the held history is withdrawn.
+    EXPECT_EQ(history(alice, id).size(), 6u);  // held here again (bob's tries let it go)
     ASSERT_EQ(httpCall(other.port(), "DELETE", "/conversations/" + id, alice).status, 204);
-    EXPECT_EQ(call("GET", "/conversations/" + id + "/messages", alice).status, 404);
     EXPECT_EQ(send(alice, id, "still there?").status, 404);
+    EXPECT_EQ(withdrawn(), 2);
+    EXPECT_EQ(call("GET", "/conversations/" + id + "/messages", alice).status, 404);
     EXPECT_EQ(other.stop(), 0);
 }
 
@@ -309,6 +343,25 @@ TEST_P(UpstreamBurstTest, UpstreamConnectionsAreKeptBetweenBursts) {
     for (size_t i = 0; i < kBurst; ++i) ASSERT_EQ(send(alice, ids[i], "alone").status, 200);
     burst(2 * kBurst);
     EXPECT_EQ(upstream_.connectionCount(), kBurst);
+}
+
+// Sends of one conversation at once: only the first starts its call before
+// storage confirms the history, since the others' exchanges would change it
+// under an early call (and have it withdrawn).
+TEST_P(UpstreamBurstTest, OnlyAConversationsOnlySendStartsEarly) {
+    auto alice = token(user("alice"));
+    auto id = createConversation(alice);
+    ASSERT_EQ(send(alice, id, "first").status, 200);  // now held here
+    constexpr size_t kSends = 3;
+    auto results = sendHeldAtTheUpstream(alice, std::vector<std::string>(kSends, id));
+    ASSERT_TRUE(upstream_.waitRequests(1 + kSends, std::chrono::seconds(30)));
+    for (size_t i = 0; i < kSends; ++i) upstream_.openGate();
+    for (auto& f : results) EXPECT_EQ(f.get().status, 200);
+    EXPECT_EQ(upstream_.requests().size(), 1 + kSends);
+    auto metrics = scrapeMetrics();
+    EXPECT_EQ(metrics["omnichat_early_starts_total{outcome=\"confirmed\"}"], 1);
+    EXPECT_EQ(metrics["omnichat_early_starts_total{outcome=\"withdrawn\"}"], 0);
+    EXPECT_EQ(history(alice, id).size(), 2 + 2 * kSends);
 }
 
 // More calls at once than the server has descriptors for both their clients

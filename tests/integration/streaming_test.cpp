@@ -63,6 +63,32 @@ TEST_P(StreamTest, DeltasArriveAsTheUpstreamSendsThem) {
     EXPECT_TRUE(nlohmann::json::parse(upstream_.requests().back().body)["stream"].get<bool>());
 }
 
+// A next turn's call starts before storage has confirmed the conversation;
+// text that arrives meanwhile is held back and reaches the client first, in
+// order, once it has.
+TEST_P(StreamTest, ANextTurnStreamsWhole) {
+    auto alice = token(user("alice"));
+    auto id = createConversation(alice);
+    ASSERT_EQ(send(alice, id, "first").status, 200);
+    upstream_.script({{0ms, chunk("Hel")}, {0ms, chunk("lo", "stop") + kUsage + kDone, true}});
+    auto client = stream(alice, id, "second");
+    ASSERT_EQ(client->status(), 200);
+    auto first = nextEvent(*client);
+    EXPECT_EQ(nlohmann::json::parse(first.data)["content"], "Hel");
+    upstream_.openGate();
+    auto second = nextEvent(*client);
+    EXPECT_EQ(nlohmann::json::parse(second.data)["content"], "lo");
+    auto done = nextEvent(*client);
+    ASSERT_EQ(done.event, "done") << done.data;
+    EXPECT_EQ(nlohmann::json::parse(done.data)["response"], "Hello");
+    EXPECT_FALSE(client->next());
+    auto h = history(alice, id);
+    ASSERT_EQ(h.size(), 4u);
+    EXPECT_EQ(h[3]["content"], "Hello");
+    EXPECT_EQ(upstream_.requests().size(), 2u);
+    EXPECT_EQ(scrapeMetrics()["omnichat_early_starts_total{outcome=\"confirmed\"}"], 1);
+}
+
 // A client that asks for Connection: close sees the connection end with
 // the stream instead of waiting on it (found by the benchmark's clients).
 TEST_P(StreamTest, ConnectionCloseEndsTheConnectionAfterTheStream) {

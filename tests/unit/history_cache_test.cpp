@@ -11,12 +11,24 @@ HistoryCache::History historyOf(size_t messages, size_t contentBytes = 10) {
     return HistoryCache::historyOf(std::move(h));
 }
 
+std::shared_ptr<const Conversation> conversation(const std::string& id) {
+    auto c = std::make_shared<Conversation>();
+    c->id = id;
+    c->userId = "owner of " + id;
+    return c;
+}
+
 TEST(HistoryCache, HoldsWhatItIsGiven) {
     HistoryCache cache(1 << 20);
     EXPECT_EQ(cache.find("a"), nullptr);
     auto h = historyOf(3);
-    cache.keep("a", h);
+    cache.keep(conversation("a"), h);
     EXPECT_EQ(cache.find("a"), h);
+    auto held = cache.held("a");
+    ASSERT_TRUE(held);
+    EXPECT_EQ(held->history, h);
+    EXPECT_EQ(held->conversation->userId, "owner of a");
+    EXPECT_FALSE(cache.held("b"));
     EXPECT_EQ(cache.entries(), 1u);
     EXPECT_GT(cache.bytes(), 30u);
     cache.forget("a");
@@ -29,11 +41,11 @@ TEST(HistoryCache, HoldsWhatItIsGiven) {
 TEST(HistoryCache, AShorterHistoryNeverReplacesALongerOne) {
     HistoryCache cache(1 << 20);
     auto longer = historyOf(4), shorter = historyOf(2);
-    cache.keep("a", longer);
-    cache.keep("a", shorter);
+    cache.keep(conversation("a"), longer);
+    cache.keep(conversation("a"), shorter);
     EXPECT_EQ(cache.find("a"), longer);
     auto longest = historyOf(6);
-    cache.keep("a", longest);
+    cache.keep(conversation("a"), longest);
     EXPECT_EQ(cache.find("a"), longest);
     EXPECT_EQ(cache.entries(), 1u);
 }
@@ -41,15 +53,15 @@ TEST(HistoryCache, AShorterHistoryNeverReplacesALongerOne) {
 TEST(HistoryCache, DropsTheLeastRecentlyUsedToStayWithinItsBound) {
     auto one = historyOf(10, 1000);
     HistoryCache probe(1 << 20);
-    probe.keep("a", one);
+    probe.keep(conversation("a"), one);
     const size_t entry = probe.bytes();
 
     HistoryCache cache(3 * entry);  // keys of one letter: every entry costs the same
-    cache.keep("a", historyOf(10, 1000));
-    cache.keep("b", historyOf(10, 1000));
-    cache.keep("c", historyOf(10, 1000));
+    cache.keep(conversation("a"), historyOf(10, 1000));
+    cache.keep(conversation("b"), historyOf(10, 1000));
+    cache.keep(conversation("c"), historyOf(10, 1000));
     ASSERT_NE(cache.find("a"), nullptr);  // now b is the least recently used
-    cache.keep("d", historyOf(10, 1000));
+    cache.keep(conversation("d"), historyOf(10, 1000));
     EXPECT_EQ(cache.find("b"), nullptr);
     EXPECT_NE(cache.find("a"), nullptr);
     EXPECT_NE(cache.find("c"), nullptr);
@@ -59,15 +71,15 @@ TEST(HistoryCache, DropsTheLeastRecentlyUsedToStayWithinItsBound) {
 
 TEST(HistoryCache, AHistoryLargerThanTheBoundIsNotHeld) {
     HistoryCache cache(4096);
-    cache.keep("small", historyOf(1));
-    cache.keep("huge", historyOf(10, 4096));
+    cache.keep(conversation("small"), historyOf(1));
+    cache.keep(conversation("huge"), historyOf(10, 4096));
     EXPECT_EQ(cache.find("huge"), nullptr);
     EXPECT_NE(cache.find("small"), nullptr);
 }
 
 TEST(HistoryCache, ABoundOfZeroHoldsNothing) {
     HistoryCache cache(0);
-    cache.keep("a", historyOf(1));
+    cache.keep(conversation("a"), historyOf(1));
     EXPECT_EQ(cache.find("a"), nullptr);
     EXPECT_EQ(cache.bytes(), 0u);
 }
