@@ -36,6 +36,41 @@ TEST(HistoryCache, HoldsWhatItIsGiven) {
     EXPECT_EQ(cache.bytes(), 0u);
 }
 
+// After this host appends an exchange, held() offers the history with it
+// (for a next turn to start from) while find() keeps what storage confirmed;
+// an append from a history that is no longer the held one changes nothing.
+TEST(HistoryCache, OffersTheExchangeThisHostAppended) {
+    HistoryCache cache(1 << 20);
+    auto h = historyOf(2);
+    cache.keep(conversation("a"), h);
+    const size_t bytes = cache.bytes();
+    auto message = [](const std::string& id) {
+        auto m = std::make_shared<StoredMessage>();
+        m->id = id;
+        return std::shared_ptr<const StoredMessage>(m);
+    };
+    cache.appended("a", *h, message("u1"), message("r1"));
+    auto held = cache.held("a");
+    ASSERT_TRUE(held);
+    ASSERT_EQ(held->history->size(), 4u);
+    EXPECT_EQ((*held->history)[3]->id, "r1");
+    EXPECT_EQ(cache.find("a"), h);
+    EXPECT_GT(cache.bytes(), bytes);
+
+    cache.appended("a", *h, message("u2"), message("r2"));  // from before u1, r1: stale
+    EXPECT_EQ(cache.held("a")->history->size(), 4u);
+    cache.appended("a", *held->history, message("u3"), message("r3"));
+    EXPECT_EQ(cache.held("a")->history->size(), 6u);
+
+    cache.keep(conversation("a"), HistoryCache::historyOf({}));  // shorter than what is held: ignored
+    EXPECT_EQ(cache.held("a")->history->size(), 6u);
+    auto confirmed = historyOf(4);
+    cache.keep(conversation("a"), confirmed);  // storage's word replaces the guess
+    EXPECT_EQ(cache.held("a")->history, confirmed);
+    cache.forget("a");
+    EXPECT_EQ(cache.bytes(), 0u);
+}
+
 // Two sends of one conversation may finish their reads in either order;
 // the longer history is the newer one.
 TEST(HistoryCache, AShorterHistoryNeverReplacesALongerOne) {
