@@ -179,10 +179,11 @@ bool ChatService::sendMessage(std::string userId, std::string conversationId, st
         user.conversationId = conversationId;
         user.role = OMNICHAT_ROLE_USER;
         user.content = std::move(content);
-        auto exchange = [&](Conversation conversation, HistoryCache::History history, Reply<StoredMessage> reply) {
+        auto exchange = [&](Conversation conversation, HistoryCache::History history, StoredMessage message,
+                            Reply<StoredMessage> reply) {
             return std::make_shared<SendExchange>(
                 SendExchange::Services{config_, storage_, histories_, providers_, pool_, timer_, metrics_},
-                std::move(conversation), std::move(history), user, sink, std::move(reply));
+                std::move(conversation), std::move(history), std::move(message), sink, std::move(reply));
         };
         // A conversation held here, of this user, starts its provider call
         // before storage confirms it (one round trip less before the first
@@ -190,7 +191,7 @@ bool ChatService::sendMessage(std::string userId, std::string conversationId, st
         std::shared_ptr<SendExchange> early;
         auto held = alone ? histories_.held(conversationId) : std::nullopt;
         if (held && held->conversation->userId == userId) {
-            early = exchange(*held->conversation, held->history, std::move(admitted));
+            early = exchange(*held->conversation, held->history, user, std::move(admitted));
             early->startUnconfirmed();
         }
         std::optional<Loaded> loaded;
@@ -211,7 +212,8 @@ bool ChatService::sendMessage(std::string userId, std::string conversationId, st
         }
         if (failed) return admitted(std::move(*failed));
         if (!loaded) return admitted(notFound());
-        exchange(std::move(loaded->conversation), std::move(loaded->history), std::move(admitted))->start();
+        exchange(std::move(loaded->conversation), std::move(loaded->history), std::move(user), std::move(admitted))
+            ->start();
     });
     if (!queued) inFlight_.fetch_sub(1);
     return queued;

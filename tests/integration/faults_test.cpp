@@ -296,7 +296,7 @@ TEST_P(ApiTest, FaultyProvidersLeaveNoThreadsDescriptorsOrMemoryBehind) {
     faults();
     auto before = resourcesOf(server_->pid());
     double heapBefore = scrapeMetrics()["omnichat_heap_bytes"];
-    constexpr int kRounds = 6;
+    constexpr int kRounds = 12;  // six left the bound within a few KB of what warm-up alone costs
     for (int round = 0; round < kRounds; ++round) faults();
     upstream_.reply();
     EXPECT_EQ(send(alice, id, "after").status, 200);
@@ -305,8 +305,8 @@ TEST_P(ApiTest, FaultyProvidersLeaveNoThreadsDescriptorsOrMemoryBehind) {
     EXPECT_LE(after.descriptors, before.descriptors + 2);
     EXPECT_EQ(after.threads, before.threads);
     // Some growth is not a leak: the database client's buffers grow with
-    // the history they read, caches fill; measured here, about 2 KB per
-    // call, slowing. Keeping 5 KB or more per call fails.
+    // the history they read, caches fill; measured here, about 50 KB once
+    // and 2-2.6 KB per call. Keeping 5 KB or more per call fails.
     EXPECT_LT(heapAfter - heapBefore, kRounds * 4 * 5 * 1024) << "before " << heapBefore << ", after " << heapAfter;
     EXPECT_EQ(history(alice, id).size(), 2u * (2 + kRounds + 1));  // the trickles, then "after"
 }
