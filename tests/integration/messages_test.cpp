@@ -11,6 +11,19 @@
 namespace omnichat::testing {
 namespace {
 
+// The messages the upstream receives for `turns` sent in order: the system
+// prompt, every earlier turn with the fake's reply, then the last turn.
+nlohmann::json upstreamMessages(std::initializer_list<std::string> turns) {
+    auto out = nlohmann::json::array({{{"role", "system"}, {"content", "You are terse."}}});
+    for (const auto& turn : turns) {
+        if (out.size() > 1)
+            out.push_back(
+                {{"role", "assistant"}, {"content", "reply to: " + out.back()["content"].get<std::string>()}});
+        out.push_back({{"role", "user"}, {"content", turn}});
+    }
+    return out;
+}
+
 TEST_P(ApiTest, SendStoresTheExchangeAndReturnsTheReply) {
     auto alice = token(user("alice"));
     auto id = createConversation(alice);
@@ -49,13 +62,7 @@ TEST_P(ApiTest, UpstreamReceivesSystemPromptAndHistoryInOrder) {
     EXPECT_EQ(last.headers.at("authorization"), std::string("Bearer ") + kApiKey);
     auto body = nlohmann::json::parse(last.body);
     EXPECT_EQ(body["model"], "test-model");
-    auto expected = nlohmann::json::array({
-        {{"role", "system"}, {"content", "You are terse."}},
-        {{"role", "user"}, {"content", "first"}},
-        {{"role", "assistant"}, {"content", "reply to: first"}},
-        {{"role", "user"}, {"content", "second"}},
-    });
-    EXPECT_EQ(body["messages"], expected);
+    EXPECT_EQ(body["messages"], upstreamMessages({"first", "second"}));
 }
 
 // A next turn on the host that holds the conversation starts its provider
@@ -69,15 +76,7 @@ TEST_P(ApiTest, NextTurnsStartFromTheHeldHistory) {
 
     auto requests = upstream_.requests();
     ASSERT_EQ(requests.size(), 3u);
-    auto expected = nlohmann::json::array({
-        {{"role", "system"}, {"content", "You are terse."}},
-        {{"role", "user"}, {"content", "first"}},
-        {{"role", "assistant"}, {"content", "reply to: first"}},
-        {{"role", "user"}, {"content", "second"}},
-        {{"role", "assistant"}, {"content", "reply to: second"}},
-        {{"role", "user"}, {"content", "third"}},
-    });
-    EXPECT_EQ(nlohmann::json::parse(requests.back().body)["messages"], expected);
+    EXPECT_EQ(nlohmann::json::parse(requests.back().body)["messages"], upstreamMessages({"first", "second", "third"}));
     EXPECT_EQ(history(alice, id).size(), 6u);
     auto metrics = scrapeMetrics();
     EXPECT_EQ(metrics["omnichat_early_starts_total{outcome=\"confirmed\"}"], 2);
@@ -272,15 +271,7 @@ TEST_P(ApiTest, HostsSharingAStorageSeeEachOthersTurns) {
     auto withdrawn = [&] { return scrapeMetrics()["omnichat_early_starts_total{outcome=\"withdrawn\"}"]; };
     EXPECT_EQ(withdrawn(), 1);
     auto body = nlohmann::json::parse(upstream_.requests().back().body);
-    auto expected = nlohmann::json::array({
-        {{"role", "system"}, {"content", "You are terse."}},
-        {{"role", "user"}, {"content", "first"}},
-        {{"role", "assistant"}, {"content", "reply to: first"}},
-        {{"role", "user"}, {"content", "second"}},
-        {{"role", "assistant"}, {"content", "reply to: second"}},
-        {{"role", "user"}, {"content", "third"}},
-    });
-    EXPECT_EQ(body["messages"], expected);
+    EXPECT_EQ(body["messages"], upstreamMessages({"first", "second", "third"}));
     auto all = history(alice, id);
     ASSERT_EQ(all.size(), 6u);
     EXPECT_EQ(all[3]["content"], "reply to: second");

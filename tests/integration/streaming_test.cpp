@@ -32,30 +32,40 @@ protected:
             if (!item->comment) return *item;
         }
     }
+    // The reply "Hello" in two pieces; the second is held back until the
+    // client has seen the first.
+    void scriptHelloInTwoPieces() {
+        upstream_.script({{0ms, chunk("Hel")}, {0ms, chunk("lo", "stop") + kUsage + kDone, true}});
+    }
+    // Both pieces in order, the done event (its data, returned) and the end.
+    nlohmann::json receiveHelloInTwoPieces(SseClient& client) {
+        auto first = nextEvent(client);
+        EXPECT_EQ(first.event, "delta");
+        EXPECT_EQ(nlohmann::json::parse(first.data)["content"], "Hel");
+        upstream_.openGate();
+        auto second = nextEvent(client);
+        EXPECT_EQ(nlohmann::json::parse(second.data)["content"], "lo");
+        auto done = nextEvent(client);
+        EXPECT_EQ(done.event, "done") << done.data;
+        EXPECT_FALSE(client.next());  // the response ended
+        auto j = nlohmann::json::parse(done.data, nullptr, false);
+        EXPECT_EQ(j["response"], "Hello");
+        return j;
+    }
 };
 
 TEST_P(StreamTest, DeltasArriveAsTheUpstreamSendsThem) {
     auto alice = token(user("alice"));
     auto id = createConversation(alice);
-    // The second half is held back until the client has seen the first.
-    upstream_.script({{0ms, chunk("Hel")}, {0ms, chunk("lo", "stop") + kUsage + kDone, true}});
+    scriptHelloInTwoPieces();
     auto client = stream(alice, id, "hi");
     ASSERT_EQ(client->status(), 200);
     EXPECT_EQ(client->headers().at("content-type"), "text/event-stream");
-    auto first = nextEvent(*client);
-    EXPECT_EQ(first.event, "delta");
-    EXPECT_EQ(nlohmann::json::parse(first.data)["content"], "Hel");
-    upstream_.openGate();
-    auto second = nextEvent(*client);
-    EXPECT_EQ(nlohmann::json::parse(second.data)["content"], "lo");
-    auto done = nextEvent(*client);
-    ASSERT_EQ(done.event, "done") << done.data;
-    auto j = nlohmann::json::parse(done.data);
-    EXPECT_EQ(j["response"], "Hello");
+    auto j = receiveHelloInTwoPieces(*client);
     EXPECT_EQ(j["finish_reason"], "stop");
     EXPECT_EQ(j["usage"]["prompt_tokens"], 5);
+    ASSERT_TRUE(j["message_id"].is_string());
     EXPECT_TRUE(isUuid(j["message_id"].get<std::string>()));
-    EXPECT_FALSE(client->next());  // the response ended
     auto h = history(alice, id);
     ASSERT_EQ(h.size(), 2u);
     EXPECT_EQ(h[1]["content"], "Hello");
@@ -70,18 +80,10 @@ TEST_P(StreamTest, ANextTurnStreamsWhole) {
     auto alice = token(user("alice"));
     auto id = createConversation(alice);
     ASSERT_EQ(send(alice, id, "first").status, 200);
-    upstream_.script({{0ms, chunk("Hel")}, {0ms, chunk("lo", "stop") + kUsage + kDone, true}});
+    scriptHelloInTwoPieces();
     auto client = stream(alice, id, "second");
     ASSERT_EQ(client->status(), 200);
-    auto first = nextEvent(*client);
-    EXPECT_EQ(nlohmann::json::parse(first.data)["content"], "Hel");
-    upstream_.openGate();
-    auto second = nextEvent(*client);
-    EXPECT_EQ(nlohmann::json::parse(second.data)["content"], "lo");
-    auto done = nextEvent(*client);
-    ASSERT_EQ(done.event, "done") << done.data;
-    EXPECT_EQ(nlohmann::json::parse(done.data)["response"], "Hello");
-    EXPECT_FALSE(client->next());
+    receiveHelloInTwoPieces(*client);
     auto h = history(alice, id);
     ASSERT_EQ(h.size(), 4u);
     EXPECT_EQ(h[3]["content"], "Hello");
