@@ -56,21 +56,24 @@ HistoryCache::History HistoryCache::extend(const History& held, int64_t storedCo
     return merged;
 }
 
-HistoryCache::History HistoryCache::find(const std::string& conversationId) {
-    std::lock_guard lock(mutex_);
+HistoryCache::Entry* HistoryCache::use(const std::string& conversationId) {
     auto it = entries_.find(conversationId);
     if (it == entries_.end()) return nullptr;
     used_.splice(used_.begin(), used_, it->second.used);
-    return it->second.held.history;
+    return &it->second;
+}
+
+HistoryCache::History HistoryCache::find(const std::string& conversationId) {
+    std::lock_guard lock(mutex_);
+    auto* entry = use(conversationId);
+    return entry ? entry->held.history : nullptr;
 }
 
 std::optional<HistoryCache::Held> HistoryCache::held(const std::string& conversationId) {
     std::lock_guard lock(mutex_);
-    auto it = entries_.find(conversationId);
-    if (it == entries_.end()) return std::nullopt;
-    used_.splice(used_.begin(), used_, it->second.used);
-    if (it->second.likely) return Held{it->second.held.conversation, it->second.likely};
-    return it->second.held;
+    auto* entry = use(conversationId);
+    if (!entry) return std::nullopt;
+    return Held{entry->held.conversation, entry->likely ? entry->likely : entry->held.history};
 }
 
 void HistoryCache::appended(const std::string& conversationId, const Messages& base, Message user, Message reply) {

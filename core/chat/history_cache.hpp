@@ -70,6 +70,7 @@ private:
         size_t bytes;
         std::list<std::string>::iterator used;
     };
+    Entry* use(const std::string& conversationId);  // null when none; with the lock held
     void evictFor(size_t bytes);
     void drop(std::unordered_map<std::string, Entry>::iterator it);  // with the lock held
 
