@@ -100,6 +100,60 @@ TEST(CompletionStream, RefusedDeltaStopsTheStream) {
     EXPECT_EQ(stream.finish().status, OMNICHAT_ERR_CANCELLED);
 }
 
+// The chunk reader: what it takes from a chunk, and what it refuses. The
+// fuzz target holds it to nlohmann's reading of any text.
+TEST(CompletionChunk, DecodesEscapesAndTakesTheLastOfARepeatedKey) {
+    openai_compatible::CompletionChunk c;
+    ASSERT_TRUE(openai_compatible::readCompletionChunk(
+        R"( {"m\u006fdel":"gpt","choices":[{"delta":{"content":"x"},"delta":{"content":"tab\there \u00e9 \ud83c\udf0d \"q\" \/"},"finish_reason":7},[]],)"
+        R"("usage":{"prompt_tokens":1.5,"completion_tokens":18446744073709551615,"prompt_tokens_details":{},"cost":2}} )",
+        c));
+    EXPECT_EQ(c.model, "gpt");
+    EXPECT_EQ(c.content, "tab\there \xc3\xa9 \xf0\x9f\x8c\x8d \"q\" /");
+    EXPECT_EQ(c.finishReason, "");
+    EXPECT_FALSE(c.error);
+    ASSERT_TRUE(c.usage);
+    EXPECT_EQ(c.promptTokens, -1);
+    EXPECT_EQ(c.completionTokens, -1);  // as nlohmann casts the largest unsigned integer
+    EXPECT_EQ(c.cachedTokens, -1);
+    EXPECT_EQ(c.reasoningTokens, std::nullopt);
+    EXPECT_EQ(c.cost, 2.0);
+    ASSERT_TRUE(openai_compatible::readCompletionChunk(R"({"error":{"code":502},"model":null})", c));
+    EXPECT_TRUE(c.error);
+    EXPECT_EQ(c.errorCode, 502);
+    EXPECT_EQ(c.model, "");
+    EXPECT_FALSE(c.usage);
+}
+
+TEST(CompletionChunk, RefusesWhatIsNotAJsonObject) {
+    openai_compatible::CompletionChunk c;
+    for (const char* text : {"",
+                             "[]",
+                             "\"text\"",
+                             "{",
+                             "{}}",
+                             "{\"a\":1,}",
+                             "{\"a\":01}",
+                             "{\"a\":1.}",
+                             "{\"a\":-}",
+                             "{\"a\":tru}",
+                             "{\"a\":\"\\x\"}",
+                             "{\"a\":\"\\ud83c\"}",
+                             "{\"a\":\"\\udf0d\"}",
+                             "{\"a\":\"\x01\"}",
+                             "{\"a\":\"\xc3\"}",
+                             "{\"a\":\"\xed\xa0\x80\"}",
+                             "{\"a\":\"\xc0\xaf\"}",
+                             "{\"a\":1e400}",
+                             "{\"a\":[[[[]]]}",
+                             "{\"a\":{\"b\"}}",
+                             "{'a':1}"})
+        EXPECT_FALSE(openai_compatible::readCompletionChunk(text, c)) << text;
+    std::string deep = "{\"a\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
+    EXPECT_TRUE(openai_compatible::readCompletionChunk(deep, c));
+    EXPECT_TRUE(openai_compatible::readCompletionChunk("\xEF\xBB\xBF{\"a\":[1e-400,-0,true,null,{\"b\":{}}]}", c));
+}
+
 TEST(SseParser, FieldsCommentsAndLineEndings) {
     std::vector<omnichat::SseEvent> events;
     std::vector<std::string> comments;

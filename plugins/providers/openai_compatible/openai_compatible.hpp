@@ -8,6 +8,8 @@
 #include <omnichat/plugin.hpp>
 #include <omnichat/sse.hpp>
 
+#include "completion_chunk.hpp"
+
 #include <algorithm>
 #include <ctime>
 #include <functional>
@@ -124,12 +126,10 @@ struct Outcome {
     omnichat::ChatResult result;
 };
 
-// An error object in a 200 response (OpenRouter sends these mid-stream).
-inline Outcome errorObject(const nlohmann::json& error) {
+// An error object in a 200 response (OpenRouter sends these mid-stream),
+// by its code: an HTTP status, or 0 when it gave none.
+inline Outcome errorObject(int32_t code) {
     Outcome out;
-    int32_t code = error.is_object() && error.contains("code") && error["code"].is_number_integer()
-                       ? error["code"].get<int32_t>()
-                       : 0;
     out.status = code ? statusForHttp(code) : OMNICHAT_ERR_UPSTREAM;
     out.httpStatus = code;
     out.message = "provider reported an error" + (code ? " (code " + std::to_string(code) + ")" : std::string());
@@ -178,31 +178,30 @@ private:
             sawDone_ = true;
             return;
         }
-        auto chunk = nlohmann::json::parse(e.data, nullptr, false);
-        if (chunk.is_discarded() || !chunk.is_object()) {
+        if (!readCompletionChunk(e.data, chunk_)) {
             Outcome o;
             o.status = OMNICHAT_ERR_BAD_RESPONSE;
             o.message = "stream chunk is not a JSON object";
             return fail(std::move(o));
         }
-        if (auto err = chunk.find("error"); err != chunk.end() && !err->is_null()) return fail(errorObject(*err));
-        if (auto model = stringField(chunk, "model"); !model.empty()) result_.model = model;
-        if (auto usage = chunk.find("usage"); usage != chunk.end()) readUsage(*usage, result_.usage);
-        auto choices = chunk.find("choices");
-        if (choices == chunk.end() || !choices->is_array() || choices->empty()) return;
-        const auto& choice = (*choices)[0];
-        if (!choice.is_object()) return;
-        if (auto delta = choice.find("delta"); delta != choice.end() && delta->is_object()) {
-            auto content = stringField(*delta, "content");
-            if (!content.empty() && !onDelta_(content)) {
-                Outcome o;
-                o.status = OMNICHAT_ERR_CANCELLED;
-                o.message = "cancelled";
-                return fail(std::move(o));
-            }
+        if (chunk_.error) return fail(errorObject(chunk_.errorCode));
+        if (!chunk_.model.empty()) result_.model = chunk_.model;
+        if (chunk_.usage) {
+            auto& usage = result_.usage;
+            usage.promptTokens = chunk_.promptTokens;
+            usage.completionTokens = chunk_.completionTokens;
+            if (chunk_.cachedTokens) usage.cachedTokens = *chunk_.cachedTokens;
+            if (chunk_.reasoningTokens) usage.reasoningTokens = *chunk_.reasoningTokens;
+            if (chunk_.cost) usage.cost = chunk_.cost;
+        }
+        if (!chunk_.content.empty() && !onDelta_(chunk_.content)) {
+            Outcome o;
+            o.status = OMNICHAT_ERR_CANCELLED;
+            o.message = "cancelled";
+            return fail(std::move(o));
         }
         // The first finish reason counts; OpenRouter repeats it with usage.
-        if (auto reason = stringField(choice, "finish_reason"); !reason.empty() && finishReason_.empty()) {
+        if (const auto& reason = chunk_.finishReason; !reason.empty() && finishReason_.empty()) {
             if (reason == "error") {
                 Outcome o;
                 o.status = OMNICHAT_ERR_UPSTREAM;
@@ -215,6 +214,7 @@ private:
 
     std::function<bool(std::string_view)> onDelta_;
     omnichat::SseParser parser_;
+    CompletionChunk chunk_;  // reused, so that its strings keep their capacity
     omnichat::ChatResult result_;
     std::string finishReason_;
     std::optional<Outcome> failure_;
@@ -234,7 +234,10 @@ inline Outcome parseCompletion(const std::string& body, const std::function<bool
     auto json = nlohmann::json::parse(body, nullptr, false);
     if (json.is_discarded() || !json.is_object())
         return fail(OMNICHAT_ERR_BAD_RESPONSE, "response is not a JSON object");
-    if (auto err = json.find("error"); err != json.end() && !err->is_null()) return errorObject(*err);
+    if (auto err = json.find("error"); err != json.end() && !err->is_null()) {
+        auto code = err->is_object() ? err->find("code") : err->end();
+        return errorObject(code != err->end() && code->is_number_integer() ? code->get<int32_t>() : 0);
+    }
     auto choices = json.find("choices");
     if (choices == json.end() || !choices->is_array() || choices->empty() || !(*choices)[0].is_object())
         return fail(OMNICHAT_ERR_BAD_RESPONSE, "response has no choices");
