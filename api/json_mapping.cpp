@@ -99,4 +99,17 @@ std::string historyJson(const HistoryCache::Messages& messages) {
     return out;
 }
 
+std::string replyJson(const StoredMessage& reply) {
+    std::string out;
+    out.reserve(reply.content.size() + 128);
+    out += "{\"created_at\":\""sv;
+    appendIsoMillis(out, reply.createdAtMs);
+    out += "\",\"message_id\":"sv;
+    appendJsonString(out, reply.id);
+    out += ",\"response\":"sv;
+    appendJsonString(out, reply.content);
+    out += '}';
+    return out;
+}
+
 }  // namespace omnichat

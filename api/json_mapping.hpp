@@ -14,5 +14,8 @@ nlohmann::json toJson(const Conversation& c);
 // answer, and building it as an nlohmann document (a std::map per message,
 // escaping a character at a time) was about half of its CPU.
 std::string historyJson(const HistoryCache::Messages& messages);
+// The answer to a send that did not stream, written as text for the same
+// reason: {"created_at", "message_id", "response"}.
+std::string replyJson(const StoredMessage& reply);
 
 }  // namespace omnichat

@@ -53,10 +53,7 @@ void sendMessage(RouteContext& ctx) {
         streamSlot.reset();  // the slot is free once the stream ends
         if (sse) return sse->complete(out);
         if (auto* f = std::get_if<Failure>(&out)) return respond->failure(*f);
-        const auto& m = std::get<StoredMessage>(out);
-        nlohmann::json j = {
-            {"message_id", m.id}, {"response", m.content}, {"created_at", formatIsoMillis(m.createdAtMs)}};
-        respond->json(200, j.dump());
+        respond->json(200, replyJson(std::get<StoredMessage>(out)));
     };
     if (!ctx.chat.sendMessage(ctx.userId, ctx.params[0], std::move(content), sse, std::move(reply))) overloaded(ctx);
 }

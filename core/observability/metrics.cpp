@@ -35,19 +35,18 @@ std::string series(const std::string& name, const std::string& labels) {
 
 }  // namespace
 
-std::string metricLabels(std::initializer_list<std::pair<const char*, std::string>> labels) {
+std::string metricLabels(std::initializer_list<std::pair<std::string_view, std::string_view>> labels) {
     std::string out;
     for (const auto& [name, value] : labels) {
         if (!out.empty()) out += ',';
         out += name;
         out += "=\"";
-        for (char c : value) {
-            if (c == '\\' || c == '"')
-                out += {'\\', c};
-            else if (c == '\n')
-                out += "\\n";
-            else
-                out += c;
+        for (size_t from = 0;;) {
+            size_t at = value.find_first_of("\\\"\n", from);
+            out += value.substr(from, at - from);
+            if (at == std::string_view::npos) break;
+            out += value[at] == '\n' ? "\\n" : value[at] == '"' ? "\\\"" : "\\\\";
+            from = at + 1;
         }
         out += '"';
     }

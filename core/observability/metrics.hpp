@@ -3,6 +3,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace omnichat {
@@ -81,6 +82,6 @@ double openDescriptors();
 double threadCount();
 
 // `name="value"` pairs with the value escaped as the text format wants.
-std::string metricLabels(std::initializer_list<std::pair<const char*, std::string>> labels);
+std::string metricLabels(std::initializer_list<std::pair<std::string_view, std::string_view>> labels);
 
 }  // namespace omnichat

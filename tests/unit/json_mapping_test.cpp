@@ -1,4 +1,4 @@
-// The history's JSON text, written by hand for speed, against what
+// The history's and a reply's JSON text, written by hand for speed, against what
 // nlohmann::json writes for the same document.
 #include "api/json_mapping.hpp"
 
@@ -55,6 +55,18 @@ TEST(HistoryJson, MatchesTheDocumentByteForByte) {
     EXPECT_EQ(historyJson({}), "[]");
     auto expected = nlohmann::json::array({documented(user), documented(reply), documented(unreported)});
     EXPECT_EQ(historyJson(*HistoryCache::historyOf({user, reply, unreported})), expected.dump());
+}
+
+TEST(ReplyJson, MatchesTheDocumentByteForByte) {
+    StoredMessage reply;
+    reply.id = newUuid();
+    reply.role = OMNICHAT_ROLE_ASSISTANT;
+    for (int c = 0; c < 128; ++c) reply.content += static_cast<char>(c);
+    reply.content += "h\xC3\xA9llo \xF0\x9D\x84\x9E";
+    reply.createdAtMs = 1795724326064;
+    nlohmann::json expected = {
+        {"message_id", reply.id}, {"response", reply.content}, {"created_at", formatIsoMillis(reply.createdAtMs)}};
+    EXPECT_EQ(replyJson(reply), expected.dump());
 }
 
 }  // namespace
