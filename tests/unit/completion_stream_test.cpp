@@ -201,17 +201,33 @@ TEST(RetryAfter, AbsurdValuesAreBoundedOrIgnored) {
     EXPECT_EQ(openai_compatible::retryAfterMs(head, 0), -1);
 }
 
+// A request as the host passes it to start_chat; `messages` must outlive it.
+struct HostRequest {
+    explicit HostRequest(const std::vector<omnichat::Message>& messages) {
+        for (const auto& m : messages)
+            structs.push_back({sizeof(omnichat_message_t), m.role, {m.content.data(), m.content.size()}});
+        for (const auto& m : structs) pointers.push_back(&m);
+        raw.struct_size = sizeof raw;
+        raw.messages = pointers.data();
+        raw.message_count = pointers.size();
+    }
+    std::vector<omnichat_message_t> structs;
+    std::vector<const omnichat_message_t*> pointers;
+    omnichat_chat_request_t raw{};
+};
+
 // Every byte a message may hold survives the trip into the request body.
 TEST(RequestBody, IsTheDocumentTheProtocolDefines) {
     std::string everyByte;
     for (int c = 1; c < 0x80; ++c) everyByte += static_cast<char>(c);
     everyByte += "\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80";  // é € 😀
-    omnichat::ChatRequest request;
-    request.messages = {{OMNICHAT_ROLE_SYSTEM, "be \"brief\""},
-                        {OMNICHAT_ROLE_USER, everyByte},
-                        {OMNICHAT_ROLE_ASSISTANT, ""},
-                        {OMNICHAT_ROLE_USER, "line\r\nbreak\\"}};
-    auto body = nlohmann::json::parse(openai_compatible::requestBody(request, "gpt-\"4\""));
+    std::vector<omnichat::Message> messages = {{OMNICHAT_ROLE_SYSTEM, "be \"brief\""},
+                                               {OMNICHAT_ROLE_USER, everyByte},
+                                               {OMNICHAT_ROLE_ASSISTANT, ""},
+                                               {OMNICHAT_ROLE_USER, "line\r\nbreak\\"}};
+    HostRequest request(messages);
+    auto body =
+        nlohmann::json::parse(openai_compatible::requestBody(omnichat::ChatRequestView(request.raw), "gpt-\"4\""));
     EXPECT_EQ(body, (nlohmann::json{{"model", "gpt-\"4\""},
                                     {"messages",
                                      {{{"role", "system"}, {"content", "be \"brief\""}},
@@ -220,10 +236,12 @@ TEST(RequestBody, IsTheDocumentTheProtocolDefines) {
                                       {{"role", "user"}, {"content", "line\r\nbreak\\"}}}},
                                     {"stream", true},
                                     {"stream_options", {{"include_usage", true}}}}));
-    request.temperature = 0.7;
-    request.maxTokens = 256;
-    request.messages.clear();
-    body = nlohmann::json::parse(openai_compatible::requestBody(request, "m"));
+    HostRequest bare({});
+    bare.raw.has_temperature = true;
+    bare.raw.temperature = 0.7;
+    bare.raw.has_max_tokens = true;
+    bare.raw.max_tokens = 256;
+    body = nlohmann::json::parse(openai_compatible::requestBody(omnichat::ChatRequestView(bare.raw), "m"));
     EXPECT_EQ(body["messages"], nlohmann::json::array());
     EXPECT_EQ(body["temperature"], 0.7);
     EXPECT_EQ(body["max_tokens"], 256);

@@ -178,6 +178,62 @@ TEST(SdkProviderGlue, DescriptorAndEntryPointsWork) {
     }
 }
 
+// A request read in place and its copy hold the same; a request from a host
+// before 1.1 ends before the connection timeout, which then reads as 0.
+TEST(SdkChatRequest, ReadInPlaceAsCopied) {
+    std::string model = "m", first = "a message longer than a short string", second = "b";
+    omnichat_message_t m1{sizeof(omnichat_message_t), OMNICHAT_ROLE_SYSTEM, {first.data(), first.size()}};
+    omnichat_message_t m2{sizeof(omnichat_message_t), OMNICHAT_ROLE_USER, {second.data(), second.size()}};
+    const omnichat_message_t* list[] = {&m1, &m2};
+    omnichat_chat_request_t req{};
+    req.struct_size = sizeof req;
+    req.model = {model.data(), model.size()};
+    req.messages = list;
+    req.message_count = 2;
+    req.has_max_tokens = true;
+    req.max_tokens = 9;
+    req.deadline_unix_ms = 5;
+    req.stream = true;
+    req.connect_timeout_ms = 250;
+    omnichat::ChatRequestView view(req);
+    auto copy = view.copy();
+    EXPECT_EQ(view.model(), "m");
+    EXPECT_EQ(copy.model, "m");
+    ASSERT_EQ(view.messageCount(), 2u);
+    ASSERT_EQ(copy.messages.size(), 2u);
+    EXPECT_EQ(view.role(0), OMNICHAT_ROLE_SYSTEM);
+    EXPECT_EQ(copy.messages[0].role, OMNICHAT_ROLE_SYSTEM);
+    EXPECT_EQ(view.content(0), first);
+    EXPECT_EQ(copy.messages[0].content, first);
+    EXPECT_EQ(copy.messages[1].content, "b");
+    EXPECT_EQ(view.temperature(), std::nullopt);
+    EXPECT_EQ(copy.temperature, std::nullopt);
+    EXPECT_EQ(copy.maxTokens, 9);
+    EXPECT_EQ(copy.deadlineUnixMs, 5);
+    EXPECT_TRUE(copy.stream);
+    EXPECT_EQ(copy.connectTimeoutMs, 250);
+    req.struct_size = offsetof(omnichat_chat_request_t, connect_timeout_ms);
+    EXPECT_EQ(view.connectTimeoutMs(), 0);
+    EXPECT_EQ(omnichat::ChatRequest::fromC(req).connectTimeoutMs, 0);
+}
+
+// A provider that overrides neither way to start a call fails each call
+// instead of recursing or leaving it open.
+TEST(SdkProvider, OverridingNeitherStartFailsTheCall) {
+    class Silent : public omnichat::Provider {
+        using Provider::Provider;
+    };
+    omnichat::Host host(FakeHost::api(), nullptr);
+    Silent provider(host);
+    omnichat_chat_request_t req{};
+    req.struct_size = sizeof req;
+    FakeCall fc;
+    provider.startChatInPlace(omnichat::ChatRequestView(req),
+                              std::make_shared<omnichat::Call>(FakeHost::api(), asCall(fc)));
+    ASSERT_TRUE(fc.completed);
+    EXPECT_EQ(fc.completed->status, OMNICHAT_ERR_INTERNAL);
+}
+
 // The escaping looks at eight bytes at a time: every byte that needs it (and
 // a multi-byte character) at every offset of a word, in texts of every
 // length around a word's, must come out as nlohmann::json writes it.

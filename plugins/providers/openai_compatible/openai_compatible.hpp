@@ -75,24 +75,24 @@ inline const char* roleName(omnichat_role_t role) {
 
 // Written as text: the history goes upstream on every turn, and a JSON DOM
 // of it was the largest cost of a send in the profile.
-inline std::string requestBody(const omnichat::ChatRequest& request, const std::string& model) {
+inline std::string requestBody(const omnichat::ChatRequestView& request, std::string_view model) {
     size_t size = 128 + model.size();
-    for (const auto& m : request.messages) size += 40 + m.content.size() + m.content.size() / 8;
+    for (size_t i = 0; i < request.messageCount(); ++i) size += 40 + request.content(i).size() * 9 / 8;
     std::string out;
     out.reserve(size);
     out += "{\"model\":";
     omnichat::appendJsonString(out, model);
     out += ",\"messages\":[";
-    for (size_t i = 0; i < request.messages.size(); ++i) {
+    for (size_t i = 0; i < request.messageCount(); ++i) {
         out += i ? ",{\"role\":\"" : "{\"role\":\"";
-        out += roleName(request.messages[i].role);
+        out += roleName(request.role(i));
         out += "\",\"content\":";
-        omnichat::appendJsonString(out, request.messages[i].content);
+        omnichat::appendJsonString(out, request.content(i));
         out += '}';
     }
     out += "],\"stream\":true,\"stream_options\":{\"include_usage\":true}";
-    if (request.temperature) out += ",\"temperature\":" + nlohmann::json(*request.temperature).dump();
-    if (request.maxTokens) out += ",\"max_tokens\":" + std::to_string(*request.maxTokens);
+    if (auto temperature = request.temperature()) out += ",\"temperature\":" + nlohmann::json(*temperature).dump();
+    if (auto maxTokens = request.maxTokens()) out += ",\"max_tokens\":" + std::to_string(*maxTokens);
     out += '}';
     return out;
 }
@@ -265,8 +265,9 @@ public:
         while (!settings_.baseUrl.empty() && settings_.baseUrl.back() == '/') settings_.baseUrl.pop_back();
     }
 
-    void startChat(omnichat::ChatRequest request, std::shared_ptr<omnichat::Call> call) override {
-        std::string model = request.model.empty() ? settings_.model : request.model;
+    // In place: the request body is the only copy of the history it needs.
+    void startChatInPlace(const omnichat::ChatRequestView& request, std::shared_ptr<omnichat::Call> call) override {
+        std::string model = request.model().empty() ? settings_.model : std::string(request.model());
         omnichat::HttpRequest http;
         http.url = settings_.baseUrl + "/chat/completions";
         http.headers = {{"Authorization", "Bearer " + settings_.apiKey},
@@ -274,11 +275,12 @@ public:
                         {"Accept", "text/event-stream"}};
         http.headers.insert(http.headers.end(), settings_.extraHeaders.begin(), settings_.extraHeaders.end());
         http.body = requestBody(request, model);
-        http.connectTimeoutMs = request.connectTimeoutMs > 0 ? request.connectTimeoutMs : settings_.connectTimeoutMs;
+        http.connectTimeoutMs =
+            request.connectTimeoutMs() > 0 ? request.connectTimeoutMs() : settings_.connectTimeoutMs;
         http.totalTimeoutMs = settings_.timeoutMs;
-        if (request.deadlineUnixMs > 0)
+        if (request.deadlineUnixMs() > 0)
             http.totalTimeoutMs =
-                std::clamp<int64_t>(request.deadlineUnixMs - host().nowUnixMs(), 1, settings_.timeoutMs);
+                std::clamp<int64_t>(request.deadlineUnixMs() - host().nowUnixMs(), 1, settings_.timeoutMs);
 
         // Lives on the host's I/O thread: every handler runs there, in turn.
         struct Exchange {

@@ -220,6 +220,35 @@ struct Message {
     std::string content;
 };
 
+struct ChatRequest;
+
+// omnichat_chat_request_t read where the host put it: nothing is copied, so
+// it is valid only until Provider::startChatInPlace returns (start_chat's
+// OWNERSHIP). For providers that turn the request into bytes at once; a
+// history is copied message by message otherwise.
+class ChatRequestView {
+public:
+    explicit ChatRequestView(const omnichat_chat_request_t& raw) : raw_(raw) {}
+    std::string_view model() const { return view(raw_.model); }
+    size_t messageCount() const { return raw_.message_count; }
+    omnichat_role_t role(size_t i) const { return raw_.messages[i]->role; }
+    std::string_view content(size_t i) const { return view(raw_.messages[i]->content); }
+    std::optional<double> temperature() const {
+        return raw_.has_temperature ? std::optional<double>(raw_.temperature) : std::nullopt;
+    }
+    std::optional<int64_t> maxTokens() const {
+        return raw_.has_max_tokens ? std::optional<int64_t>(raw_.max_tokens) : std::nullopt;
+    }
+    int64_t deadlineUnixMs() const { return raw_.deadline_unix_ms; }
+    bool stream() const { return raw_.stream; }
+    // 0: the plugin's own setting (and from hosts before 1.1).
+    int64_t connectTimeoutMs() const { return OMNICHAT_HOLDS(raw_, connect_timeout_ms) ? raw_.connect_timeout_ms : 0; }
+    inline ChatRequest copy() const;
+
+private:
+    const omnichat_chat_request_t& raw_;
+};
+
 // An owning copy of omnichat_chat_request_t, safe to keep after start_chat.
 struct ChatRequest {
     std::string model;
@@ -230,20 +259,21 @@ struct ChatRequest {
     bool stream = false;
     int64_t connectTimeoutMs = 0;  // 0: the plugin's own setting
 
-    static ChatRequest fromC(const omnichat_chat_request_t& r) {
-        ChatRequest out;
-        out.model = std::string(view(r.model));
-        out.messages.reserve(r.message_count);
-        for (size_t i = 0; i < r.message_count; ++i)
-            out.messages.push_back({r.messages[i]->role, std::string(view(r.messages[i]->content))});
-        if (r.has_temperature) out.temperature = r.temperature;
-        if (r.has_max_tokens) out.maxTokens = r.max_tokens;
-        out.deadlineUnixMs = r.deadline_unix_ms;
-        out.stream = r.stream;
-        if (OMNICHAT_HOLDS(r, connect_timeout_ms)) out.connectTimeoutMs = r.connect_timeout_ms;
-        return out;
-    }
+    static ChatRequest fromC(const omnichat_chat_request_t& r) { return ChatRequestView(r).copy(); }
 };
+
+inline ChatRequest ChatRequestView::copy() const {
+    ChatRequest out;
+    out.model = std::string(model());
+    out.messages.reserve(messageCount());
+    for (size_t i = 0; i < messageCount(); ++i) out.messages.push_back({role(i), std::string(content(i))});
+    out.temperature = temperature();
+    out.maxTokens = maxTokens();
+    out.deadlineUnixMs = deadlineUnixMs();
+    out.stream = stream();
+    out.connectTimeoutMs = connectTimeoutMs();
+    return out;
+}
 
 struct Usage {
     int64_t promptTokens = -1;
@@ -307,8 +337,18 @@ class Provider {
 public:
     explicit Provider(const Host& host) : host_(host) {}
     virtual ~Provider() = default;
-    // Must return promptly; complete `call` now or later from any thread.
-    virtual void startChat(ChatRequest request, std::shared_ptr<Call> call) = 0;
+    // Starts a call: must return promptly; complete `call` now or later from
+    // any thread. Override one of the two. The host calls startChatInPlace,
+    // which by default copies the request for startChat; a provider that
+    // builds its upstream request at once overrides it instead and reads the
+    // history without that copy.
+    virtual void startChat(ChatRequest request, std::shared_ptr<Call> call) {
+        (void)request;
+        call->fail(OMNICHAT_ERR_INTERNAL, "the provider overrides neither startChat nor startChatInPlace");
+    }
+    virtual void startChatInPlace(const ChatRequestView& request, std::shared_ptr<Call> call) {
+        startChat(request.copy(), std::move(call));
+    }
     // The host asks to abandon the call `raw` (Call::raw()); it must still
     // be completed. Must not block.
     virtual void cancelChat(omnichat_call_t* raw) { (void)raw; }
@@ -512,7 +552,7 @@ inline void ProviderGlue::startChat(void* instance, const omnichat_chat_request_
     auto* provider = static_cast<Provider*>(instance);
     auto c = std::make_shared<Call>(provider->host().api(), call);
     try {
-        provider->startChat(ChatRequest::fromC(*request), c);
+        provider->startChatInPlace(ChatRequestView(*request), c);
     } catch (const Error& e) {
         c->fail(e.status(), e.what(), e.httpStatus(), e.retryAfterMs());
     } catch (const std::exception& e) {
