@@ -56,8 +56,8 @@ public:
         return p_ == end_ || *p_ == '\0';
     }
 
-    bool eat(char c) {
-        if (peek() != c || p_ == end_) return false;  // '\0' is also the end
+    bool eat(char c) {  // never '\0', which peek() also gives at the end
+        if (peek() != c) return false;
         ++p_;
         return true;
     }
