@@ -39,7 +39,7 @@ std::optional<ChatService::Loaded> ChatService::load(const std::string& id, cons
     const auto known = held ? static_cast<int64_t>(held->size()) : 0;
     auto fresh = storage_.loadConversation(id, userId, known);
     if (!fresh) {
-        histories_.forget(id);
+        histories_.forgetIfOwnedBy(id, userId);
         return std::nullopt;
     }
     const auto total = fresh->conversation.messageCount;

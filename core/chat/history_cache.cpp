@@ -125,6 +125,14 @@ void HistoryCache::forget(const std::string& conversationId) {
     if (auto it = entries_.find(conversationId); it != entries_.end()) drop(it);
 }
 
+void HistoryCache::forgetIfOwnedBy(const std::string& conversationId, const std::string& userId) {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(conversationId);
+    if (it == entries_.end()) return;
+    const auto& owner = it->second.held.conversation;
+    if (!owner || owner->userId == userId) drop(it);
+}
+
 size_t HistoryCache::bytes() {
     std::lock_guard lock(mutex_);
     return bytes_;

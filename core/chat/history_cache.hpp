@@ -56,6 +56,10 @@ public:
     // `base`: when that is the history held, what held() offers grows by them.
     void appended(const std::string& conversationId, const Messages& base, Message user, Message reply);
     void forget(const std::string& conversationId);
+    // Storage found no conversation `conversationId` of `userId`: forgets it
+    // unless it is held for another user. A stranger's request says nothing
+    // of the owner's conversation, and must not cost the owner a whole read.
+    void forgetIfOwnedBy(const std::string& conversationId, const std::string& userId);
 
     size_t bytes();
     size_t entries();

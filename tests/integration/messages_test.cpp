@@ -83,6 +83,22 @@ TEST_P(ApiTest, NextTurnsStartFromTheHeldHistory) {
     EXPECT_EQ(metrics["omnichat_early_starts_total{outcome=\"withdrawn\"}"], 0);
 }
 
+// Someone who does not own a conversation gets 404 for it, and the owner
+// keeps the history this host holds: the next turn still starts from it.
+TEST_P(ApiTest, AStrangersNotFoundLeavesTheOwnersHistoryHeld) {
+    auto alice = token(user("alice"));
+    auto mallory = token(user("mallory"));
+    auto id = createConversation(alice);
+    ASSERT_EQ(send(alice, id, "first").status, 200);
+    EXPECT_EQ(call("GET", "/conversations/" + id + "/messages", mallory).status, 404);
+    EXPECT_EQ(send(mallory, id, "mine now").status, 404);
+    ASSERT_EQ(send(alice, id, "second").status, 200);
+
+    EXPECT_EQ(nlohmann::json::parse(upstream_.requests().back().body)["messages"],
+              upstreamMessages({"first", "second"}));
+    EXPECT_EQ(scrapeMetrics()["omnichat_early_starts_total{outcome=\"confirmed\"}"], 1);
+}
+
 TEST_P(ApiTest, HistoryPagesWithLimitAndAfter) {
     auto alice = token(user("alice"));
     auto id = createConversation(alice);

@@ -36,6 +36,19 @@ TEST(HistoryCache, HoldsWhatItIsGiven) {
     EXPECT_EQ(cache.bytes(), 0u);
 }
 
+// Storage's "not found" for a stranger leaves the owner's history held.
+TEST(HistoryCache, ForgetsForTheOwnerOnly) {
+    HistoryCache cache(1 << 20);
+    auto h = historyOf(3);
+    cache.keep(conversation("a"), h);
+    cache.forgetIfOwnedBy("a", "someone else");
+    EXPECT_EQ(cache.find("a"), h);
+    cache.forgetIfOwnedBy("a", "owner of a");
+    EXPECT_EQ(cache.find("a"), nullptr);
+    cache.forgetIfOwnedBy("never held", "anyone");
+    EXPECT_EQ(cache.entries(), 0u);
+}
+
 // After this host appends an exchange, held() offers the history with it
 // (for a next turn to start from) while find() keeps what storage confirmed;
 // an append from a history that is no longer the held one changes nothing.
