@@ -1,5 +1,7 @@
 #include "common/ids.hpp"
 
+#include <omnichat/utf8.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -97,40 +99,8 @@ std::string formatIsoMillis(int64_t unixMs) {
 }
 
 bool isStorableText(std::string_view s) {
-    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-    size_t n = s.size(), i = 0;
-    while (i < n) {
-        unsigned char c = p[i];
-        if (c == 0) return false;
-        if (c < 0x80) {
-            ++i;
-            continue;
-        }
-        size_t len;
-        uint32_t cp;
-        if ((c & 0xe0) == 0xc0) {
-            len = 2;
-            cp = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            len = 3;
-            cp = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            len = 4;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (i + len > n) return false;
-        for (size_t k = 1; k < len; ++k) {
-            if ((p[i + k] & 0xc0) != 0x80) return false;
-            cp = (cp << 6) | (p[i + k] & 0x3f);
-        }
-        // Overlong forms, UTF-16 surrogates and values past U+10FFFF.
-        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += len;
-    }
+    for (size_t i = 0, length = 0; i < s.size(); i += length)
+        if (s[i] == '\0' || !(length = utf8CharLength(s, i))) return false;
     return true;
 }
 

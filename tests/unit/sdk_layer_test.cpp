@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <omnichat/json_text.hpp>
 #include <omnichat/plugin.hpp>
+#include <omnichat/utf8.hpp>
 
 #include <map>
 #include <nlohmann/json.hpp>
@@ -232,6 +233,34 @@ TEST(SdkProvider, OverridingNeitherStartFailsTheCall) {
                               std::make_shared<omnichat::Call>(FakeHost::api(), asCall(fc)));
     ASSERT_TRUE(fc.completed);
     EXPECT_EQ(fc.completed->status, OMNICHAT_ERR_INTERNAL);
+}
+
+// Every lead byte from 0x80 up with every second byte, then the third and
+// fourth bytes on either side of the continuation range's edges: a text
+// walked character by character is UTF-8 exactly when nlohmann::json (which
+// checks it by RFC 3629's table) accepts it as a string.
+TEST(SdkUtf8, CharactersAsNlohmannReadsThem) {
+    auto check = [](const std::string& s) {
+        bool whole = true;
+        for (size_t i = 0, length = 0; whole && i < s.size(); i += length)
+            whole = (length = omnichat::utf8CharLength(s, i)) != 0;
+        bool valid = !nlohmann::json::parse("\"" + s + "\"", nullptr, false).is_discarded();
+        EXPECT_EQ(whole, valid) << testing::PrintToString(s);
+        return whole == valid;
+    };
+    const char edges[] = {'\x7F', '\x80', '\xBF', '\xC0'};
+    for (int lead = 0x80; lead <= 0xFF; ++lead)
+        for (int second = 0x7F; second <= 0xFF; ++second) {
+            std::string two = {static_cast<char>(lead), static_cast<char>(second)};
+            ASSERT_TRUE(check(two));
+            for (char third : edges) {
+                ASSERT_TRUE(check(two + third));
+                if (lead < 0xF0) continue;
+                for (char fourth : edges) ASSERT_TRUE(check(two + third + fourth));
+            }
+        }
+    EXPECT_EQ(omnichat::utf8CharLength("a\xF0\x9F\x8C\x8D", 1), 4u);
+    EXPECT_EQ(omnichat::utf8CharLength("a\xF0\x9F\x8C", 1), 0u);  // cut short
 }
 
 // The escaping looks at eight bytes at a time: every byte that needs it (and

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <stdlib.h>  // strtod_l
+#include <omnichat/utf8.hpp>
 
 #include <locale.h>
 #include <charconv>
@@ -220,7 +221,10 @@ private:
                 escaped = true;
             } else if (c < 0x80) {
                 ++p_;
-            } else if (!utf8()) {
+            } else if (size_t length =
+                           omnichat::utf8CharLength(std::string_view(p_, static_cast<size_t>(end_ - p_)), 0)) {
+                p_ += length;
+            } else {
                 return false;
             }
         }
@@ -252,36 +256,6 @@ private:
         int low = hex4(p_ + 2, end_);
         if (low < 0xDC00 || low > 0xDFFF) return false;
         p_ += 6;
-        return true;
-    }
-
-    // One well-formed UTF-8 sequence of two to four bytes (RFC 3629).
-    bool utf8() {
-        auto c = static_cast<unsigned char>(*p_);
-        auto in = [&](ptrdiff_t i, unsigned lo, unsigned hi) {
-            if (end_ - p_ <= i) return false;
-            auto b = static_cast<unsigned char>(p_[i]);
-            return b >= lo && b <= hi;
-        };
-        ptrdiff_t n = 0;
-        unsigned lo = 0x80, hi = 0xBF;  // the second byte's range
-        if (c >= 0xC2 && c <= 0xDF) {
-            n = 2;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            n = 3;
-            if (c == 0xE0) lo = 0xA0;
-            if (c == 0xED) hi = 0x9F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 4;
-            if (c == 0xF0) lo = 0x90;
-            if (c == 0xF4) hi = 0x8F;
-        } else {
-            return false;
-        }
-        if (!in(1, lo, hi)) return false;
-        for (ptrdiff_t i = 2; i < n; ++i)
-            if (!in(i, 0x80, 0xBF)) return false;
-        p_ += n;
         return true;
     }
 
