@@ -4,7 +4,8 @@
 # configuration.
 # Usage: scripts/fuzz.sh [SECONDS per target, default 30] [TARGET...]
 # Each target starts from tests/fuzz/seeds/<target> and the inputs that once
-# crashed it (tests/fuzz/regressions/<target>); what it learns stays in
+# crashed it (tests/fuzz/regressions/<target>), with the tokens of
+# tests/fuzz/dicts/<target>.dict when there is one; what it learns stays in
 # build-fuzz/corpus. A crash stops the script and names the input: fix the
 # bug and add the input to regressions/, which ctest replays in every build.
 set -euo pipefail
@@ -24,9 +25,11 @@ for target in "${targets[@]}"; do
   mkdir -p "$corpus" "$crashes"
   inputs=("$corpus" "tests/fuzz/seeds/$target")
   [ -d "tests/fuzz/regressions/$target" ] && inputs+=("tests/fuzz/regressions/$target")
+  options=()
+  [ -f "tests/fuzz/dicts/$target.dict" ] && options+=("-dict=tests/fuzz/dicts/$target.dict")
   echo "== fuzzing $target for ${seconds}s"
   if ! "$build_dir/bin/fuzz_$target" -max_total_time="$seconds" -timeout=10 -print_final_stats=1 \
-      -artifact_prefix="$crashes/" "${inputs[@]}" >"$build_dir/$target.log" 2>&1; then
+      -artifact_prefix="$crashes/" "${options[@]}" "${inputs[@]}" >"$build_dir/$target.log" 2>&1; then
     tail -n 60 "$build_dir/$target.log"
     echo "fuzz_$target failed; the input is in $crashes/" >&2
     exit 1
