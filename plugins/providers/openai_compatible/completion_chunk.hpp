@@ -2,15 +2,15 @@
 // arrives as several chunks, and a JSON DOM of each (nlohmann's) was 14% of a
 // send's instructions; this reader allocates nothing once the strings it
 // fills have grown. It accepts exactly the text nlohmann accepts (RFC 8259,
-// UTF-8 checked, a leading BOM skipped, a number beyond a double refused),
-// and where a key repeats, the last one counts, as in a DOM. fuzz_chunk
-// holds it to nlohmann's reading of the same text.
+// UTF-8 checked, a leading BOM skipped, a NUL byte ending the text, a number
+// beyond a double refused), and where a key repeats, the last one counts, as
+// in a DOM. fuzz_chunk holds it to nlohmann's reading of the same text.
 #pragma once
 
+#include <locale.h>
 #include <stdlib.h>  // strtod_l
 #include <omnichat/utf8.hpp>
 
-#include <locale.h>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
