@@ -138,19 +138,17 @@ public:
         std::string open;  // the closing character of each container
         for (;;) {
             char c = peek();
-            bool scalar = true;
             if (c == '{' || c == '[') {
                 ++p_;
                 char close = c == '{' ? '}' : ']';
-                if (eat(close)) {
-                    scalar = false;
-                } else {
+                if (!eat(close)) {  // not empty: its first value comes next
                     open.push_back(close);
                     if (close == '}' && !key()) return false;
                     continue;
                 }
+            } else if (!scalarValue()) {
+                return false;
             }
-            if (scalar && !scalarValue()) return false;
             // After a value: close what ends here, then expect the next one.
             for (;;) {
                 if (open.empty()) return true;
