@@ -167,66 +167,102 @@ bool ChatService::sendMessage(std::string userId, std::string conversationId, st
         inFlight_.fetch_sub(1);
         return false;
     }
+    const auto begun = beginSend(conversationId);  // ended by `admitted`
     Reply<StoredMessage> admitted = [this, conversationId, reply = std::move(reply)](Outcome<StoredMessage> out) {
         endSend(conversationId);
         inFlight_.fetch_sub(1);
         reply(std::move(out));
     };
-    bool queued = pool_.trySubmit([this, userId, conversationId, content, sink, admitted]() mutable {
-        const bool alone = beginSend(conversationId);  // ended by `admitted`
-        StoredMessage user;
-        user.id = newUuid();
-        user.conversationId = conversationId;
-        user.role = OMNICHAT_ROLE_USER;
-        user.content = std::move(content);
-        auto exchange = [&](Conversation conversation, HistoryCache::History history, StoredMessage message,
-                            Reply<StoredMessage> reply) {
-            return std::make_shared<SendExchange>(
-                SendExchange::Services{config_, storage_, histories_, providers_, pool_, timer_, metrics_},
-                std::move(conversation), std::move(history), std::move(message), sink, std::move(reply));
-        };
-        // A conversation held here, of this user, starts its provider call
-        // before storage confirms it (one round trip less before the first
-        // token); what storage says decides whether the call counts.
-        std::shared_ptr<SendExchange> early;
-        auto held = alone ? histories_.held(conversationId) : std::nullopt;
-        if (held && held->conversation->userId == userId) {
-            early = exchange(*held->conversation, held->history, user, std::move(admitted));
-            early->startUnconfirmed();
-        }
-        std::optional<Loaded> loaded;
-        std::optional<Failure> failed;
-        try {
-            loaded = load(conversationId, userId);
-        } catch (const StorageError& e) {
-            failed = Failure{Failure::Source::Storage, e.status(), -1, e.what()};
-        } catch (const std::exception& e) {
-            failed = Failure{Failure::Source::Service, OMNICHAT_ERR_INTERNAL, -1, e.what()};
-        }
-        if (early) {
-            bool confirmed = !failed && loaded && HistoryCache::sameMessages(*loaded->history, *held->history) &&
-                             sameSettings(loaded->conversation, *held->conversation);
-            metrics_.countEarlyStart(confirmed);
-            if (confirmed) return early->confirm();
-            admitted = early->withdraw();
-        }
-        if (failed) return admitted(std::move(*failed));
-        if (!loaded) return admitted(notFound());
-        exchange(std::move(loaded->conversation), std::move(loaded->history), std::move(user), std::move(admitted))
-            ->start();
+    StoredMessage user;
+    user.id = newUuid();
+    user.conversationId = conversationId;
+    user.role = OMNICHAT_ROLE_USER;
+    user.content = std::move(content);
+    // A conversation held here, of this user, starts its provider call
+    // before storage confirms it (one round trip less before the first
+    // token); what storage says decides whether the call counts.
+    auto held = begun.alone ? histories_.held(conversationId) : std::nullopt;
+    if (held && held->conversation->userId != userId) held.reset();
+    // Without a stream nothing reaches the client before the append, so a
+    // storage that checks the history in the append confirms it there: the
+    // send never reads the conversation, and starts here without a worker.
+    // A conversation another host wrote lately reads first: its call would
+    // more likely be lost at the append than withdrawn early by a read.
+    if (held && !sink && !held->shared && storage_.appendsIfUnchanged()) {
+        SendExchange::AppendCheck check{
+            [this, conversationId, since = begun.serial] { return othersBegan(conversationId, since); },
+            [this, userId](StoredMessage user, Reply<StoredMessage> reply) {
+                sendFromStorage(userId, std::move(user), nullptr, std::move(reply), std::nullopt);
+            }};
+        newExchange(*held->conversation, held->history, std::move(user), nullptr, std::move(admitted))
+            ->startCheckedAtAppend(std::move(check));
+        return true;
+    }
+    bool queued = pool_.trySubmit([this, userId, user, sink, admitted, held]() mutable {
+        sendFromStorage(userId, std::move(user), std::move(sink), std::move(admitted), std::move(held));
     });
-    if (!queued) inFlight_.fetch_sub(1);
+    if (!queued) {
+        endSend(conversationId);
+        inFlight_.fetch_sub(1);
+    }
     return queued;
 }
 
-bool ChatService::beginSend(const std::string& conversationId) {
+std::shared_ptr<SendExchange> ChatService::newExchange(Conversation conversation, HistoryCache::History history,
+                                                       StoredMessage user, std::shared_ptr<StreamSink> sink,
+                                                       Reply<StoredMessage> reply) {
+    return std::make_shared<SendExchange>(
+        SendExchange::Services{config_, storage_, histories_, providers_, pool_, timer_, metrics_},
+        std::move(conversation), std::move(history), std::move(user), std::move(sink), std::move(reply));
+}
+
+void ChatService::sendFromStorage(const std::string& userId, StoredMessage user, std::shared_ptr<StreamSink> sink,
+                                  Reply<StoredMessage> reply, std::optional<HistoryCache::Held> held) {
+    const std::string conversationId = user.conversationId;
+    std::shared_ptr<SendExchange> early;
+    if (held) {
+        early = newExchange(*held->conversation, held->history, user, sink, std::move(reply));
+        early->startUnconfirmed();
+    }
+    std::optional<Loaded> loaded;
+    std::optional<Failure> failed;
+    try {
+        loaded = load(conversationId, userId);
+    } catch (const StorageError& e) {
+        failed = Failure{Failure::Source::Storage, e.status(), -1, e.what()};
+    } catch (const std::exception& e) {
+        failed = Failure{Failure::Source::Service, OMNICHAT_ERR_INTERNAL, -1, e.what()};
+    }
+    if (early) {
+        bool confirmed = !failed && loaded && HistoryCache::sameMessages(*loaded->history, *held->history) &&
+                         sameSettings(loaded->conversation, *held->conversation);
+        metrics_.countEarlyStart(confirmed);
+        if (confirmed) return early->confirm();
+        if (loaded) histories_.changed(conversationId);
+        reply = early->withdraw();
+    }
+    if (failed) return reply(std::move(*failed));
+    if (!loaded) return reply(notFound());
+    newExchange(std::move(loaded->conversation), std::move(loaded->history), std::move(user), std::move(sink),
+                std::move(reply))
+        ->start();
+}
+
+ChatService::Begun ChatService::beginSend(const std::string& conversationId) {
     std::lock_guard lock(sendingMutex_);
-    return sending_[conversationId]++ == 0;
+    auto& sending = sending_[conversationId];
+    return {sending.inFlight++ == 0, ++sending.begun};
+}
+
+bool ChatService::othersBegan(const std::string& conversationId, uint64_t since) {
+    std::lock_guard lock(sendingMutex_);
+    auto it = sending_.find(conversationId);
+    return it != sending_.end() && it->second.begun != since;
 }
 
 void ChatService::endSend(const std::string& conversationId) {
     std::lock_guard lock(sendingMutex_);
-    if (auto it = sending_.find(conversationId); it != sending_.end() && --it->second == 0) sending_.erase(it);
+    if (auto it = sending_.find(conversationId); it != sending_.end() && --it->second.inFlight == 0) sending_.erase(it);
 }
 
 }  // namespace omnichat

@@ -19,6 +19,7 @@
 namespace omnichat {
 
 class Metrics;
+class SendExchange;
 class StorageClient;
 class StreamSink;
 class Timer;
@@ -99,10 +100,24 @@ private:
     // The conversation and its whole history: the held history plus what
     // storage has appended since. Blocks. nullopt: not the user's.
     std::optional<Loaded> load(const std::string& id, const std::string& userId);
-    // Counts the sends of a conversation in flight here; true for the only
-    // one. Only that one may start early: another's exchange would change
-    // the history under it, and the early call would be withdrawn.
-    bool beginSend(const std::string& conversationId);
+    std::shared_ptr<SendExchange> newExchange(Conversation conversation, HistoryCache::History history,
+                                              StoredMessage user, std::shared_ptr<StreamSink> sink,
+                                              Reply<StoredMessage> reply);
+    // On a worker: reads the conversation and starts its exchange, or
+    // confirms (or withdraws) one started from `held` meanwhile.
+    void sendFromStorage(const std::string& userId, StoredMessage user, std::shared_ptr<StreamSink> sink,
+                         Reply<StoredMessage> reply, std::optional<HistoryCache::Held> held);
+    // Counts the sends of a conversation in flight here. Only the only one
+    // may start early: another's exchange would change the history under
+    // it, and the early call would be withdrawn.
+    struct Begun {
+        bool alone;
+        uint64_t serial;  // its number among the sends of the conversation begun here
+    };
+    Begun beginSend(const std::string& conversationId);
+    // Whether another send of the conversation began after the one `since`
+    // counted.
+    bool othersBegan(const std::string& conversationId, uint64_t since);
     void endSend(const std::string& conversationId);
 
     const Config& config_;
@@ -113,8 +128,12 @@ private:
     Metrics& metrics_;
     HistoryCache histories_;
     std::atomic<size_t> inFlight_{0};
+    struct Sending {
+        unsigned inFlight = 0;
+        uint64_t begun = 0;
+    };
     std::mutex sendingMutex_;
-    std::unordered_map<std::string, unsigned> sending_;
+    std::unordered_map<std::string, Sending> sending_;
 };
 
 }  // namespace omnichat

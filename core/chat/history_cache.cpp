@@ -72,8 +72,8 @@ HistoryCache::History HistoryCache::find(const std::string& conversationId) {
 std::optional<HistoryCache::Held> HistoryCache::held(const std::string& conversationId) {
     std::lock_guard lock(mutex_);
     auto* entry = use(conversationId);
-    if (!entry) return std::nullopt;
-    return Held{entry->held.conversation, entry->likely ? entry->likely : entry->held.history};
+    if (!entry || entry->unsure) return std::nullopt;
+    return Held{entry->held.conversation, entry->likely ? entry->likely : entry->held.history, entry->held.shared};
 }
 
 void HistoryCache::appended(const std::string& conversationId, const Messages& base, Message user, Message reply) {
@@ -83,7 +83,12 @@ void HistoryCache::appended(const std::string& conversationId, const Messages& b
     if (it == entries_.end()) return;
     auto& entry = it->second;
     const auto& current = entry.likely ? *entry.likely : *entry.held.history;
-    if (!sameMessages(current, base)) return;  // another send appended meanwhile: storage will tell
+    if (!sameMessages(current, base)) {
+        // Another send appended meanwhile, in an order this host does not
+        // know: no send starts from the entry until storage is read again.
+        forgetLikely(entry);
+        return;
+    }
     auto likely = std::make_shared<Messages>();
     likely->reserve(current.size() + 2);
     likely->insert(likely->end(), current.begin(), current.end());
@@ -98,26 +103,65 @@ void HistoryCache::appended(const std::string& conversationId, const Messages& b
 }
 
 bool HistoryCache::sameMessages(const Messages& a, const Messages& b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](const Message& x, const Message& y) {
-               return x == y || x->id == y->id;
-           });
+    return a.size() == b.size() && startsWith(a, b);
+}
+
+bool HistoryCache::startsWith(const Messages& history, const Messages& start) {
+    return history.size() >= start.size() &&
+           std::equal(start.begin(), start.end(), history.begin(),
+                      [](const Message& x, const Message& y) { return x == y || x->id == y->id; });
 }
 
 void HistoryCache::keep(std::shared_ptr<const Conversation> conversation, History history) {
     if (maxBytes_ == 0 || !conversation || !history) return;
-    const size_t bytes = footprint(*conversation, *history);
+    size_t bytes = footprint(*conversation, *history);
     const std::string& id = conversation->id;
     std::lock_guard lock(mutex_);
     auto it = entries_.find(id);
+    History likely;
+    bool unsure = false, shared = false;
     if (it != entries_.end()) {
-        if (it->second.held.history->size() > history->size()) return;
+        const auto& old = it->second;
+        if (old.held.history->size() > history->size()) return;
+        shared = old.held.shared;
+        if (old.likely) {
+            // A read may end after this host's appends that it did not see:
+            // they still stand on it. A read that disagrees with them leaves
+            // their order unknown.
+            if (startsWith(*old.likely, *history) && old.likely->size() > history->size())
+                likely = old.likely;
+            else
+                unsure = !startsWith(*history, *old.likely);
+        }
         drop(it);
     }
+    if (likely) bytes += likelyBytes(*likely, history->size());
     if (bytes > maxBytes_) return;
     evictFor(bytes);
     used_.push_front(id);
-    entries_.emplace(id, Entry{{std::move(conversation), std::move(history)}, nullptr, bytes, used_.begin()});
+    entries_.emplace(
+        id,
+        Entry{{std::move(conversation), std::move(history), shared}, std::move(likely), unsure, bytes, used_.begin()});
     bytes_ += bytes;
+}
+
+void HistoryCache::changed(const std::string& conversationId) {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(conversationId);
+    if (it == entries_.end()) return;
+    auto& entry = it->second;
+    entry.held.shared = true;
+    forgetLikely(entry);
+}
+
+void HistoryCache::forgetLikely(Entry& entry) {
+    if (entry.likely) {
+        const size_t dropped = likelyBytes(*entry.likely, entry.held.history->size());
+        entry.bytes -= dropped;
+        bytes_ -= dropped;
+        entry.likely.reset();
+    }
+    entry.unsure = true;
 }
 
 void HistoryCache::forget(const std::string& conversationId) {

@@ -16,11 +16,13 @@ namespace omnichat {
 // belong to, held so that a send (or a read of a whole history) asks storage
 // only for the messages appended since (the storage hook
 // conversation_load_since). An entry is never served on its own: every use
-// still reads the conversation from storage, which checks the owner and
-// reports the message count, so a deleted, foreign or elsewhere-extended
-// conversation is noticed (a send may start its provider call from an entry
-// meanwhile, see ChatService::sendMessage). Bounded by bytes; the least
-// recently used entries go first. Thread-safe.
+// still asks storage, so a deleted, foreign or elsewhere-extended
+// conversation is noticed. A read of the history, or a streamed send, reads
+// the conversation (which checks the owner and reports the message count);
+// a send may start its provider call from an entry meanwhile. A send without
+// a stream asks only at its append, which storage refuses when the history
+// is no longer the entry's (see ChatService::sendMessage). Bounded by bytes;
+// the least recently used entries go first. Thread-safe.
 class HistoryCache {
 public:
     // Messages are shared, not copied, between the held history, the
@@ -40,20 +42,28 @@ public:
     struct Held {
         std::shared_ptr<const Conversation> conversation;
         History history;
+        // Storage held another history than this host did, lately: its sends
+        // read storage before they append (another host may write it).
+        bool shared;
     };
 
     // The held history (null when none), now the most recently used.
     History find(const std::string& conversationId);
     // The conversation as storage last reported it, with the history it most
-    // likely has now: the held one, and the exchange this host appended to
-    // it since (unconfirmed: for a send to start from while storage confirms).
+    // likely has now: the held one, and the exchanges this host appended to
+    // it since (unconfirmed: for a send to start from while storage
+    // confirms). None when this host's sends appended in an unknown order.
     std::optional<Held> held(const std::string& conversationId);
     // Holds `history` of `conversation`, unless a longer one is held already
     // (histories only grow, so the longer is the newer) or it alone exceeds
     // the bound.
     void keep(std::shared_ptr<const Conversation> conversation, History history);
+    // Storage did not hold the history held() offered: the conversation is
+    // shared from now on, and held() offers none until keep().
+    void changed(const std::string& conversationId);
     // This host appended `user` and `reply` to the conversation after reading
-    // `base`: when that is the history held, what held() offers grows by them.
+    // `base`: when that is the history held, what held() offers grows by them;
+    // otherwise held() offers none until keep() holds a history read anew.
     void appended(const std::string& conversationId, const Messages& base, Message user, Message reply);
     void forget(const std::string& conversationId);
     // Storage found no conversation `conversationId` of `userId`: forgets it
@@ -66,16 +76,20 @@ public:
 
     // Whether two histories hold the same messages (by id).
     static bool sameMessages(const Messages& a, const Messages& b);
+    // Whether `history` begins with the messages of `start` (by id).
+    static bool startsWith(const Messages& history, const Messages& start);
 
 private:
     struct Entry {
         Held held;
         History likely;  // held.history and this host's appends since
+        bool unsure;     // this host's appends since are not known in order
         size_t bytes;
         std::list<std::string>::iterator used;
     };
     Entry* use(const std::string& conversationId);  // null when none; with the lock held
     void evictFor(size_t bytes);
+    void forgetLikely(Entry& entry);                                 // with the lock held
     void drop(std::unordered_map<std::string, Entry>::iterator it);  // with the lock held
 
     const size_t maxBytes_;

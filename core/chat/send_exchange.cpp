@@ -74,6 +74,11 @@ void SendExchange::startUnconfirmed() {
     start();
 }
 
+void SendExchange::startCheckedAtAppend(AppendCheck check) {
+    check_ = std::move(check);  // no other thread knows the exchange yet
+    start();
+}
+
 // Called with the lock held, so that no delta can overtake the stream's
 // opening.
 void SendExchange::openStream() {
@@ -373,14 +378,53 @@ void SendExchange::store(ProviderOutcome outcome, Route route) {
         return finish(Failure{Failure::Source::Provider, OMNICHAT_ERR_BAD_RESPONSE, -1,
                               route.provider + ": reply is not valid UTF-8 text", ""});
     try {
-        if (!s_.storage.appendExchange(user_, assistant))
+        if (check_) {
+            if (!appendChecked(assistant)) return;
+        } else if (!s_.storage.appendExchange(user_, assistant)) {
             return finish(Failure{Failure::Source::Storage, OMNICHAT_ERR_NOT_FOUND, -1, "conversation is gone", ""});
+        }
         s_.histories.appended(conversation_.id, *history_, std::make_shared<const StoredMessage>(std::move(user_)),
                               std::make_shared<const StoredMessage>(assistant));
         finish(std::move(assistant));
     } catch (const StorageError& e) {
         finish(Failure{Failure::Source::Storage, e.status(), -1, e.what(), ""});
     }
+}
+
+bool SendExchange::appendChecked(const StoredMessage& assistant) {
+    using Appended = StorageClient::Appended;
+    const auto& history = *history_;
+    const int64_t expected = static_cast<int64_t>(history.size());
+    const std::string lastId = history.empty() ? "" : history.back()->id;
+    Appended appended;
+    if (check_->othersBegan()) {
+        // This host's other sends of the conversation append as they end,
+        // after their own reads: as with a read at the start, what storage
+        // holds must begin with the history this call was given.
+        auto stored =
+            s_.storage.loadConversation(conversation_.id, conversation_.userId, std::max<int64_t>(expected - 1, 0));
+        if (!stored)
+            appended = Appended::Gone;
+        else if (stored->conversation.messageCount < expected ||
+                 (expected > 0 && (stored->history.empty() || stored->history.front().id != lastId)))
+            appended = Appended::Changed;
+        else
+            appended = s_.storage.appendExchange(user_, assistant) ? Appended::Yes : Appended::Gone;
+    } else {
+        appended = s_.storage.appendExchangeIfUnchanged(user_, assistant, expected, lastId);
+    }
+    if (appended == Appended::Yes) {
+        s_.metrics.countEarlyStart(true);
+        return true;
+    }
+    if (appended == Appended::Gone) {
+        finish(Failure{Failure::Source::Storage, OMNICHAT_ERR_NOT_FOUND, -1, "conversation is gone", ""});
+        return false;
+    }
+    s_.metrics.countEarlyStart(false);
+    s_.histories.changed(conversation_.id);
+    check_->restart(std::move(user_), std::move(reply_));
+    return false;
 }
 
 void SendExchange::finish(Outcome<StoredMessage> outcome) {

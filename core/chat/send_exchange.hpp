@@ -1,4 +1,5 @@
 #pragma once
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -27,7 +28,9 @@ class WorkerPool;
 //
 // It may start before storage has confirmed the conversation and history it
 // was given (held ones): until confirm(), nothing reaches the client or
-// storage; withdraw() abandons it and hands back the reply.
+// storage; withdraw() abandons it and hands back the reply. Or, without a
+// stream (nothing reaches the client before the append), storage confirms
+// the history in the append itself (startCheckedAtAppend).
 class SendExchange : public std::enable_shared_from_this<SendExchange> {
 public:
     struct Services {
@@ -42,8 +45,19 @@ public:
 
     SendExchange(Services services, Conversation conversation, HistoryCache::History history, StoredMessage user,
                  std::shared_ptr<StreamSink> sink, Reply<StoredMessage> reply);
+    // What a send started from a held history, and not confirmed by a read,
+    // needs at its append.
+    struct AppendCheck {
+        // Whether other sends of the conversation began here since this one:
+        // their exchanges may be stored before this one's.
+        std::function<bool()> othersBegan;
+        // Storage holds another history: the send starts again from it.
+        std::function<void(StoredMessage user, Reply<StoredMessage> reply)> restart;
+    };
+
     void start();
     void startUnconfirmed();
+    void startCheckedAtAppend(AppendCheck check);
     void confirm();
     Reply<StoredMessage> withdraw();
 
@@ -70,6 +84,8 @@ private:
     // Called with the lock held: the current attempt ended this way.
     void observeAttempt(const std::string& outcome);
     void store(ProviderOutcome outcome, Route route);
+    // Appends as the AppendCheck says; false when the send started again.
+    bool appendChecked(const StoredMessage& assistant);
     void submitStore(ProviderOutcome outcome, Route route);
     void finish(Outcome<StoredMessage> outcome);
     size_t contextStart() const;
@@ -81,6 +97,7 @@ private:
     std::shared_ptr<StreamSink> sink_;
     Reply<StoredMessage> reply_;
     std::vector<Route> routes_;
+    std::optional<AppendCheck> check_;
 
     std::mutex mutex_;
     size_t route_ = 0;

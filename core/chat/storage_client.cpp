@@ -153,6 +153,18 @@ bool StorageClient::appendExchange(const StoredMessage& user, const StoredMessag
     return check(vt_.exchange_append(instance_->handle(), &u, &a, &b.e), b, "append exchange");
 }
 
+StorageClient::Appended StorageClient::appendExchangeIfUnchanged(const StoredMessage& user,
+                                                                 const StoredMessage& assistant, int64_t expectedCount,
+                                                                 std::string_view expectedLastId) {
+    Timed timed(*this, "append_exchange_if_unchanged");
+    ErrorBox b;
+    auto u = toC(user), a = toC(assistant);
+    auto status = vt_.exchange_append_if_unchanged(instance_->handle(), &u, &a, expectedCount,
+                                                   {expectedLastId.data(), expectedLastId.size()}, &b.e);
+    if (status == OMNICHAT_ERR_CONFLICT) return Appended::Changed;
+    return check(status, b, "append exchange") ? Appended::Yes : Appended::Gone;
+}
+
 omnichat_storage_stats_t StorageClient::stats() const {
     omnichat_storage_stats_t s{sizeof(s), -1, -1, -1};
     if (vt_.stats) vt_.stats(instance_->handle(), &s);

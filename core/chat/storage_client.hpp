@@ -53,6 +53,13 @@ public:
     bool loadsSince() const { return vt_.conversation_load_since != nullptr; }
     // false: the conversation is gone.
     bool appendExchange(const StoredMessage& user, const StoredMessage& assistant);
+    // Whether appendExchangeIfUnchanged is offered (ABI 1.5).
+    bool appendsIfUnchanged() const { return vt_.exchange_append_if_unchanged != nullptr; }
+    enum class Appended { Yes, Gone, Changed };
+    // Appends only while the history still has `expectedCount` messages, the
+    // last with id `expectedLastId` (Changed otherwise, appending nothing).
+    Appended appendExchangeIfUnchanged(const StoredMessage& user, const StoredMessage& assistant, int64_t expectedCount,
+                                       std::string_view expectedLastId);
     // Connection counts (ABI 1.3): -1 for what the plugin does not keep,
     // all -1 from older plugins. Does not block.
     omnichat_storage_stats_t stats() const;

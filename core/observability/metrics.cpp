@@ -70,8 +70,9 @@ Metrics::Metrics() {
     declare("omnichat_provider_retries_total", "Provider attempts retried, by provider.", false);
     declare("omnichat_provider_fallbacks_total", "Sends that fell back from a provider, by that provider.", false);
     declare("omnichat_early_starts_total",
-            "Sends whose provider call started from a held history before storage confirmed it, by whether storage "
-            "confirmed it (a withdrawn call was cancelled and the send started again).",
+            "Sends whose provider call started from a held history before storage confirmed it (by a read, or at "
+            "the append), by whether storage confirmed it (a withdrawn call was cancelled or its reply dropped, and "
+            "the send started again).",
             false);
     declare("omnichat_storage_call_duration_seconds", "Duration of storage calls, by operation.", true);
     declare("omnichat_worker_queue_wait_seconds", "Time tasks (storage calls) waited for a worker thread.", true);

@@ -77,10 +77,50 @@ TEST_P(ApiTest, NextTurnsStartFromTheHeldHistory) {
     auto requests = upstream_.requests();
     ASSERT_EQ(requests.size(), 3u);
     EXPECT_EQ(nlohmann::json::parse(requests.back().body)["messages"], upstreamMessages({"first", "second", "third"}));
-    EXPECT_EQ(history(alice, id).size(), 6u);
     auto metrics = scrapeMetrics();
     EXPECT_EQ(metrics["omnichat_early_starts_total{outcome=\"confirmed\"}"], 2);
     EXPECT_EQ(metrics["omnichat_early_starts_total{outcome=\"withdrawn\"}"], 0);
+    // Without a stream, the append checked the history: only the first send
+    // read the conversation.
+    EXPECT_EQ(metrics["omnichat_storage_call_duration_seconds_count{operation=\"load_conversation\"}"], 1);
+    EXPECT_EQ(metrics["omnichat_storage_call_duration_seconds_count{operation=\"append_exchange_if_unchanged\"}"], 2);
+    EXPECT_EQ(history(alice, id).size(), 6u);
+}
+
+// Another host's turn changes the history this host holds: the next send
+// here, started from the held one, is refused at its append and starts
+// again from storage's. From then on that conversation's sends read storage
+// first, so a change costs a read rather than a lost call.
+TEST_P(ApiTest, AHistoryChangedElsewhereIsCaughtAtTheAppend) {
+    auto alice = token(user("alice"));
+    auto id = createConversation(alice);
+    ASSERT_EQ(send(alice, id, "first").status, 200);  // this host now holds the history
+    ServerProcess other(yaml_);
+    ASSERT_EQ(httpCall(other.port(), "POST", "/conversations/" + id + "/messages", alice,
+                       nlohmann::json{{"content", "second"}}.dump())
+                  .status,
+              200);
+    ASSERT_EQ(send(alice, id, "third").status, 200);
+
+    auto requests = upstream_.requests();
+    ASSERT_EQ(requests.size(), 4u);
+    EXPECT_EQ(nlohmann::json::parse(requests[2].body)["messages"], upstreamMessages({"first", "third"}));
+    EXPECT_EQ(nlohmann::json::parse(requests[3].body)["messages"], upstreamMessages({"first", "second", "third"}));
+    auto metrics = scrapeMetrics();
+    EXPECT_EQ(metrics["omnichat_early_starts_total{outcome=\"withdrawn\"}"], 1);
+    const auto loads = metrics["omnichat_storage_call_duration_seconds_count{operation=\"load_conversation\"}"];
+    auto all = history(alice, id);
+    ASSERT_EQ(all.size(), 6u);
+    EXPECT_EQ(all[2]["content"], "second");
+    EXPECT_EQ(all[4]["content"], "third");
+
+    ASSERT_EQ(send(alice, id, "fourth").status, 200);
+    metrics = scrapeMetrics();
+    // The history read above, and the send's.
+    EXPECT_EQ(metrics["omnichat_storage_call_duration_seconds_count{operation=\"load_conversation\"}"], loads + 2);
+    EXPECT_EQ(metrics["omnichat_early_starts_total{outcome=\"confirmed\"}"], 1);
+    EXPECT_EQ(upstream_.requests().size(), 5u);
+    EXPECT_EQ(other.stop(), 0);
 }
 
 // Someone who does not own a conversation gets 404 for it, and the owner
@@ -350,6 +390,44 @@ TEST_P(UpstreamBurstTest, UpstreamConnectionsAreKeptBetweenBursts) {
     for (size_t i = 0; i < kBurst; ++i) ASSERT_EQ(send(alice, ids[i], "alone").status, 200);
     burst(2 * kBurst);
     EXPECT_EQ(upstream_.connectionCount(), kBurst);
+}
+
+// Deleted while its call is out: the append finds no conversation, the send
+// answers 404 and nothing is stored.
+TEST_P(UpstreamBurstTest, AConversationDeletedDuringTheCallIsNotFoundAtTheAppend) {
+    auto alice = token(user("alice"));
+    auto id = createConversation(alice);
+    ASSERT_EQ(send(alice, id, "first").status, 200);  // now held here: the next send reads nothing first
+    auto results = sendHeldAtTheUpstream(alice, {id});
+    ASSERT_TRUE(upstream_.waitRequests(2, std::chrono::seconds(30)));
+    ASSERT_EQ(call("DELETE", "/conversations/" + id, alice).status, 204);
+    upstream_.openGate();
+    auto reply = results[0].get();
+    EXPECT_EQ(reply.status, 404);
+    EXPECT_EQ(nlohmann::json::parse(reply.body)["error"]["code"], "not_found");
+    EXPECT_EQ(call("GET", "/conversations/" + id + "/messages", alice).status, 404);
+}
+
+// A send started from the held history, overtaken by another send of the
+// conversation that began after it here: that one is stored first, and this
+// one after it, as if it had read storage at its start. Its call counts.
+TEST_P(UpstreamBurstTest, ASendOvertakenByAnotherOfItsConversationIsStillStored) {
+    auto alice = token(user("alice"));
+    auto id = createConversation(alice);
+    ASSERT_EQ(send(alice, id, "first").status, 200);  // now held here
+    auto held = sendHeldAtTheUpstream(alice, {id});
+    ASSERT_TRUE(upstream_.waitRequests(2, std::chrono::seconds(30)));
+    upstream_.reply();
+    ASSERT_EQ(send(alice, id, "overtaking").status, 200);
+    upstream_.openGate();
+    EXPECT_EQ(held[0].get().status, 200);
+
+    EXPECT_EQ(upstream_.requests().size(), 3u);
+    EXPECT_EQ(scrapeMetrics()["omnichat_early_starts_total{outcome=\"withdrawn\"}"], 0);
+    auto all = history(alice, id);
+    ASSERT_EQ(all.size(), 6u);
+    EXPECT_EQ(all[2]["content"], "overtaking");
+    EXPECT_EQ(all[4]["content"], "held");
 }
 
 // Sends of one conversation at once: only the first starts its call before

@@ -50,8 +50,9 @@ TEST(HistoryCache, ForgetsForTheOwnerOnly) {
 }
 
 // After this host appends an exchange, held() offers the history with it
-// (for a next turn to start from) while find() keeps what storage confirmed;
-// an append from a history that is no longer the held one changes nothing.
+// (for a next turn to start from) while find() keeps what storage confirmed.
+// An append from a history that is no longer the held one leaves the order
+// unknown: held() offers nothing until storage's history is kept again.
 TEST(HistoryCache, OffersTheExchangeThisHostAppended) {
     HistoryCache cache(1 << 20);
     auto h = historyOf(2);
@@ -70,18 +71,65 @@ TEST(HistoryCache, OffersTheExchangeThisHostAppended) {
     EXPECT_EQ(cache.find("a"), h);
     EXPECT_GT(cache.bytes(), bytes);
 
-    cache.appended("a", *h, message("u2"), message("r2"));  // from before u1, r1: stale
-    EXPECT_EQ(cache.held("a")->history->size(), 4u);
-    cache.appended("a", *held->history, message("u3"), message("r3"));
+    cache.appended("a", *held->history, message("u2"), message("r2"));
     EXPECT_EQ(cache.held("a")->history->size(), 6u);
 
     cache.keep(conversation("a"), HistoryCache::historyOf({}));  // shorter than what is held: ignored
     EXPECT_EQ(cache.held("a")->history->size(), 6u);
-    auto confirmed = historyOf(4);
-    cache.keep(conversation("a"), confirmed);  // storage's word replaces the guess
+    // Storage's word replaces the guess.
+    auto confirmed = std::make_shared<const HistoryCache::Messages>(*cache.held("a")->history);
+    cache.keep(conversation("a"), confirmed);
     EXPECT_EQ(cache.held("a")->history, confirmed);
+
+    const size_t confirmedBytes = cache.bytes();
+    cache.appended("a", *confirmed, message("u3"), message("r3"));
+    EXPECT_GT(cache.bytes(), confirmedBytes);
+    cache.appended("a", *confirmed, message("u4"), message("r4"));  // from before u3, r3: stale
+    EXPECT_FALSE(cache.held("a"));
+    EXPECT_EQ(cache.find("a"), confirmed);  // still what a read may start after
+    EXPECT_EQ(cache.bytes(), confirmedBytes);
+    auto reread = historyOf(8);
+    cache.keep(conversation("a"), reread);
+    EXPECT_EQ(cache.held("a")->history, reread);
     cache.forget("a");
     EXPECT_EQ(cache.bytes(), 0u);
+}
+
+// A read that ends after this host appended, without seeing the append,
+// leaves what held() offers as it was; one that disagrees with it leaves
+// the order unknown until the next read.
+TEST(HistoryCache, AReadFromBeforeThisHostsAppendKeepsIt) {
+    HistoryCache cache(1 << 20);
+    auto h = historyOf(2);
+    cache.keep(conversation("a"), h);
+    auto mine = std::make_shared<StoredMessage>(), reply = std::make_shared<StoredMessage>();
+    mine->id = "u1";
+    reply->id = "r1";
+    cache.appended("a", *h, mine, reply);
+    cache.keep(conversation("a"), historyOf(2));  // the same two messages, read anew
+    ASSERT_TRUE(cache.held("a"));
+    EXPECT_EQ(cache.held("a")->history->back()->id, "r1");
+    EXPECT_EQ(cache.held("a")->history->size(), 4u);
+
+    cache.keep(conversation("a"), historyOf(4));  // two others where this host's exchange is
+    EXPECT_FALSE(cache.held("a"));
+    cache.keep(conversation("a"), historyOf(6));
+    EXPECT_EQ(cache.held("a")->history->size(), 6u);
+}
+
+// Storage held another history than the one offered: the conversation is
+// shared from then on (its sends read first), through later reads.
+TEST(HistoryCache, AChangedConversationStaysShared) {
+    HistoryCache cache(1 << 20);
+    cache.keep(conversation("a"), historyOf(2));
+    EXPECT_FALSE(cache.held("a")->shared);
+    cache.changed("a");
+    EXPECT_FALSE(cache.held("a"));
+    cache.keep(conversation("a"), historyOf(4));
+    ASSERT_TRUE(cache.held("a"));
+    EXPECT_TRUE(cache.held("a")->shared);
+    cache.changed("b");  // not held: nothing to mark
+    EXPECT_EQ(cache.entries(), 1u);
 }
 
 // Two sends of one conversation may finish their reads in either order;

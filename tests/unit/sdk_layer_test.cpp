@@ -179,6 +179,58 @@ TEST(SdkProviderGlue, DescriptorAndEntryPointsWork) {
     }
 }
 
+// A storage that records its appends; `Checking` adds the conditional one.
+class RecordingStorage : public omnichat::Storage {
+public:
+    using Storage::Storage;
+    void migrate() override {}
+    void ping() override {}
+    void createConversation(const omnichat::Conversation&) override {}
+    void getConversation(std::string_view, std::string_view, const omnichat::ConversationSink&) override {}
+    void listConversations(std::string_view, std::string_view, const omnichat::ConversationSink&) override {}
+    void deleteConversation(std::string_view, std::string_view) override {}
+    void listMessages(std::string_view, std::string_view, std::string_view, int64_t,
+                      const omnichat::MessageSink&) override {}
+    void appendExchange(const omnichat::StoredMessage&, const omnichat::StoredMessage&) override {}
+};
+
+class CheckingStorage : public RecordingStorage {
+public:
+    using RecordingStorage::RecordingStorage;
+    void appendExchangeIfUnchanged(const omnichat::StoredMessage&, const omnichat::StoredMessage&,
+                                   int64_t expectedCount, std::string_view expectedLastId) override {
+        if (expectedCount != 2 || expectedLastId != "m2") throw omnichat::Error(OMNICHAT_ERR_CONFLICT, "changed");
+    }
+};
+class DerivedFromChecking : public CheckingStorage {
+public:
+    using CheckingStorage::CheckingStorage;
+};
+
+// The conditional append has no correct default: a storage offers it only
+// by overriding it, itself or through a base class.
+TEST(SdkStorageGlue, OffersTheConditionalAppendOnlyWhenOverridden) {
+    const auto* plain = omnichat::detail::storageDescriptor<RecordingStorage>("s", "1", kOptions);
+    EXPECT_EQ(plain->storage->exchange_append_if_unchanged, nullptr);
+    EXPECT_NE(plain->storage->exchange_append, nullptr);
+    const auto* derived = omnichat::detail::storageDescriptor<DerivedFromChecking>("d", "1", kOptions);
+    EXPECT_NE(derived->storage->exchange_append_if_unchanged, nullptr);
+
+    const auto* checking = omnichat::detail::storageDescriptor<CheckingStorage>("c", "1", kOptions);
+    ASSERT_NE(checking->storage->exchange_append_if_unchanged, nullptr);
+    void* instance = nullptr;
+    omnichat_error_t e{};
+    e.struct_size = sizeof e;
+    ASSERT_EQ(checking->storage->create(FakeHost::api(), nullptr, &instance, &e), OMNICHAT_OK);
+    omnichat::StoredMessage user, reply;
+    auto u = omnichat::toC(user), r = omnichat::toC(reply);
+    EXPECT_EQ(checking->storage->exchange_append_if_unchanged(instance, &u, &r, 2, {"m2", 2}, &e), OMNICHAT_OK);
+    EXPECT_EQ(checking->storage->exchange_append_if_unchanged(instance, &u, &r, 2, {"m1", 2}, &e),
+              OMNICHAT_ERR_CONFLICT);
+    EXPECT_EQ(e.status, OMNICHAT_ERR_CONFLICT);
+    checking->storage->destroy(instance);
+}
+
 // A request read in place and its copy hold the same; a request from a host
 // before 1.1 ends before the connection timeout, which then reads as 0.
 TEST(SdkChatRequest, ReadInPlaceAsCopied) {

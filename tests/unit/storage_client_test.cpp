@@ -23,6 +23,8 @@ TEST(StorageClient, LoadsAConversationFromAPluginBuiltBeforeConversationLoad) {
     EXPECT_FALSE(storage.loadConversation("c1", "someone-else"));
     // Nor the load_since hook of ABI 1.4: histories are not held for it.
     EXPECT_FALSE(storage.loadsSince());
+    // Nor the conditional append of ABI 1.5: sends read before they append.
+    EXPECT_FALSE(storage.appendsIfUnchanged());
     // Nor the stats hook of ABI 1.3: every count reads -1.
     EXPECT_EQ(storage.stats().connections_open, -1);
     EXPECT_EQ(storage.stats().connection_waits, -1);
@@ -87,6 +89,50 @@ TEST_F(SqliteStorageClient, SkipsTheMessagesTheHostHolds) {
     ASSERT_TRUE(none);
     EXPECT_TRUE(none->history.empty());
     EXPECT_FALSE(storage_->loadConversation(id_, "not-u", 1));
+}
+
+// The conditional append (ABI 1.5) appends only to the history it names:
+// that many messages, the last with that id.
+TEST_F(SqliteStorageClient, AppendsOnlyToTheHistoryItExpects) {
+    using Appended = StorageClient::Appended;
+    ASSERT_TRUE(storage_->appendsIfUnchanged());
+    const std::string lastId = storage_->loadConversation(id_, "u")->history.back().id;
+    auto exchange = [&](const std::string& conversationId, const char* text) {
+        std::pair<StoredMessage, StoredMessage> pair;
+        pair.first.id = newUuid();
+        pair.first.conversationId = conversationId;
+        pair.first.content = text;
+        pair.second.id = newUuid();
+        pair.second.conversationId = conversationId;
+        pair.second.role = OMNICHAT_ROLE_ASSISTANT;
+        pair.second.content = std::string("reply to ") + text;
+        return pair;
+    };
+    auto [question, answer] = exchange(id_, "next");
+    EXPECT_EQ(storage_->appendExchangeIfUnchanged(question, answer, 1, lastId), Appended::Changed);
+    EXPECT_EQ(storage_->appendExchangeIfUnchanged(question, answer, 2, "another-id"), Appended::Changed);
+    EXPECT_EQ(storage_->loadConversation(id_, "u")->history.size(), 2u);
+    EXPECT_EQ(storage_->appendExchangeIfUnchanged(question, answer, 2, lastId), Appended::Yes);
+    auto loaded = storage_->loadConversation(id_, "u");
+    EXPECT_EQ(loaded->conversation.messageCount, 4);
+    ASSERT_EQ(loaded->history.size(), 4u);
+    EXPECT_EQ(loaded->history[2].content, "next");
+    EXPECT_EQ(loaded->history[3].content, "reply to next");
+
+    auto [late, lateAnswer] = exchange(id_, "late");
+    EXPECT_EQ(storage_->appendExchangeIfUnchanged(late, lateAnswer, 2, lastId), Appended::Changed);
+    auto [lost, lostAnswer] = exchange(newUuid(), "lost");
+    EXPECT_EQ(storage_->appendExchangeIfUnchanged(lost, lostAnswer, 0, ""), Appended::Gone);
+
+    // An empty history names no last message.
+    Conversation empty;
+    empty.id = newUuid();
+    empty.projectId = "p";
+    empty.userId = "u";
+    storage_->createConversation(empty);
+    auto [first, firstAnswer] = exchange(empty.id, "first");
+    EXPECT_EQ(storage_->appendExchangeIfUnchanged(first, firstAnswer, 0, ""), Appended::Yes);
+    EXPECT_EQ(storage_->loadConversation(empty.id, "u")->history.size(), 2u);
 }
 
 }  // namespace

@@ -43,6 +43,8 @@ enum StatementId : size_t {
     kHistory,
     kLoad,
     kAppendExchange,
+    kAppendIfUnchanged,
+    kAppendMissed,
     kStatementCount,
 };
 
@@ -73,6 +75,20 @@ std::string messageValues(int base, const char* seq) {
            " FROM c";
 }
 
+// The exchange's two messages after the conversation's last, `condition`
+// added to the conversation's WHERE.
+std::string appendExchangeSql(const char* condition) {
+    return std::string(
+               "WITH c AS (UPDATE conversations SET message_count = message_count + 2, updated_at_ms = $1, "
+               "prompt_tokens = prompt_tokens + $2, completion_tokens = completion_tokens + $3, "
+               "cost = cost + $4 WHERE id = $5") +
+           condition +
+           " RETURNING message_count) "
+           "INSERT INTO messages (id, conversation_id, seq, role, content, created_at_ms, provider, model, "
+           "finish_reason, prompt_tokens, completion_tokens, latency_ms, cached_tokens, reasoning_tokens, cost) " +
+           messageValues(6, "c.message_count - 1") + " UNION ALL " + messageValues(19, "c.message_count");
+}
+
 const std::array<std::string, kStatementCount>& statements() {
     static const std::array<std::string, kStatementCount> sql{
         "INSERT INTO conversations (id, project_id, user_id, title, created_at_ms, updated_at_ms, provider, model, "
@@ -100,12 +116,14 @@ const std::array<std::string, kStatementCount>& statements() {
         // Bumping the counter locks the conversation row until the statement
         // commits, so concurrent appends (from any host) take turns and each
         // pair gets adjacent sequence numbers.
-        "WITH c AS (UPDATE conversations SET message_count = message_count + 2, updated_at_ms = $1, "
-        "prompt_tokens = prompt_tokens + $2, completion_tokens = completion_tokens + $3, cost = cost + $4 "
-        "WHERE id = $5 RETURNING message_count) "
-        "INSERT INTO messages (id, conversation_id, seq, role, content, created_at_ms, provider, model, "
-        "finish_reason, prompt_tokens, completion_tokens, latency_ms, cached_tokens, reasoning_tokens, cost) " +
-            messageValues(6, "c.message_count - 1") + " UNION ALL " + messageValues(19, "c.message_count"),
+        appendExchangeSql(""),
+        // A concurrent append makes the UPDATE wait, then read the row
+        // anew: its count no longer matches, and nothing is appended.
+        appendExchangeSql(" AND message_count = $32 AND ($32 = 0 OR EXISTS (SELECT 1 FROM messages "
+                          "WHERE conversation_id = $5 AND seq = $32 AND id = $33))"),
+        // Why a conditional append appended nothing: its own user message is
+        // there (a retry after a lost answer), or the conversation is.
+        "SELECT EXISTS (SELECT 1 FROM messages WHERE id = $1), EXISTS (SELECT 1 FROM conversations WHERE id = $2)",
     };
     return sql;
 }
@@ -212,9 +230,9 @@ public:
 
 private:
     static const char* name(StatementId id) {
-        static const std::array<const char*, kStatementCount> names{"oc_ins_conv", "oc_get_conv", "oc_list_conv",
-                                                                    "oc_del_conv", "oc_msg_seq",  "oc_history",
-                                                                    "oc_load",     "oc_append"};
+        static const std::array<const char*, kStatementCount> names{
+            "oc_ins_conv", "oc_get_conv", "oc_list_conv", "oc_del_conv",  "oc_msg_seq",
+            "oc_history",  "oc_load",     "oc_append",    "oc_append_if", "oc_append_missed"};
         return names[id];
     }
 
@@ -378,6 +396,45 @@ public:
     }
 
     void appendExchange(const omnichat::StoredMessage& user, const omnichat::StoredMessage& assistant) override {
+        auto p = exchangeParams(user, assistant);
+        withConnection([&](Connection& c, bool retry) {
+            try {
+                auto r = c.run(kAppendExchange, p);
+                if (std::strcmp(PQcmdTuples(r.get()), "0") == 0)
+                    throw omnichat::Error(OMNICHAT_ERR_NOT_FOUND, "conversation is gone");
+            } catch (const StatementFailed& e) {
+                // The first attempt's connection died after the commit but
+                // before its answer arrived: the ids (made once by the host)
+                // are already stored, so the exchange is.
+                if (retry && e.sqlState == "23505") return;
+                throw;
+            }
+        });
+    }
+
+    void appendExchangeIfUnchanged(const omnichat::StoredMessage& user, const omnichat::StoredMessage& assistant,
+                                   int64_t expectedCount, std::string_view expectedLastId) override {
+        auto p = exchangeParams(user, assistant);
+        p.integer(expectedCount).text(expectedLastId);
+        withConnection([&](Connection& c) {
+            if (std::strcmp(PQcmdTuples(c.run(kAppendIfUnchanged, p).get()), "0") != 0) return;
+            Params q;
+            q.text(user.id).text(user.conversationId);
+            auto r = c.run(kAppendMissed, q);
+            Row row(r.get(), 0);
+            if (row.text(0) == "t") return;  // appended by an attempt whose answer was lost
+            if (row.text(1) == "t") throw omnichat::Error(OMNICHAT_ERR_CONFLICT, "the history changed");
+            throw omnichat::Error(OMNICHAT_ERR_NOT_FOUND, "conversation is gone");
+        });
+    }
+
+    Stats stats() const override {
+        std::lock_guard lock(mutex_);
+        return {static_cast<int64_t>(open_), static_cast<int64_t>(open_ - idle_.size()), waits_};
+    }
+
+private:
+    static Params exchangeParams(const omnichat::StoredMessage& user, const omnichat::StoredMessage& assistant) {
         Params p;
         p.integer(assistant.createdAtMs)
             .integer(std::max<int64_t>(0, assistant.promptTokens))
@@ -399,27 +456,9 @@ public:
                 .optionalInteger(m->reasoningTokens)
                 .real(m->cost);
         }
-        withConnection([&](Connection& c, bool retry) {
-            try {
-                auto r = c.run(kAppendExchange, p);
-                if (std::strcmp(PQcmdTuples(r.get()), "0") == 0)
-                    throw omnichat::Error(OMNICHAT_ERR_NOT_FOUND, "conversation is gone");
-            } catch (const StatementFailed& e) {
-                // The first attempt's connection died after the commit but
-                // before its answer arrived: the ids (made once by the host)
-                // are already stored, so the exchange is.
-                if (retry && e.sqlState == "23505") return;
-                throw;
-            }
-        });
+        return p;
     }
 
-    Stats stats() const override {
-        std::lock_guard lock(mutex_);
-        return {static_cast<int64_t>(open_), static_cast<int64_t>(open_ - idle_.size()), waits_};
-    }
-
-private:
     using Lease = std::unique_ptr<Connection>;
 
     // Runs `body` on a pooled connection. A connection that went stale (the

@@ -171,6 +171,24 @@ public:
     }
 
     void appendExchange(const omnichat::StoredMessage& user, const omnichat::StoredMessage& assistant) override {
+        append(user, assistant, nullptr);
+    }
+
+    void appendExchangeIfUnchanged(const omnichat::StoredMessage& user, const omnichat::StoredMessage& assistant,
+                                   int64_t expectedCount, std::string_view expectedLastId) override {
+        const Expected expected{expectedCount, std::string(expectedLastId)};
+        append(user, assistant, &expected);
+    }
+
+private:
+    // What a conditional append expects of the history.
+    struct Expected {
+        Poco::Int64 count;
+        std::string lastId;
+    };
+
+    void append(const omnichat::StoredMessage& user, const omnichat::StoredMessage& assistant,
+                const Expected* expected) {
         run([&](Session& s) {
             transaction(s, [&] {
                 // Bumping the counter locks the conversation row until commit,
@@ -182,18 +200,36 @@ public:
                             completion = std::max<int64_t>(0, assistant.completionTokens);
                 double cost = assistant.cost.value_or(0.0);
                 std::vector<Poco::Int64> counts;
-                s << "UPDATE conversations SET message_count = message_count + 2, updated_at_ms = ?, "
-                     "prompt_tokens = prompt_tokens + ?, completion_tokens = completion_tokens + ?, "
-                     "cost = cost + ? WHERE id = ? RETURNING message_count",
-                    use(touched), use(prompt), use(completion), use(cost), use(c), into(counts), now;
-                if (counts.empty()) throw omnichat::Error(OMNICHAT_ERR_NOT_FOUND, "conversation is gone");
+                const std::string update =
+                    "UPDATE conversations SET message_count = message_count + 2, updated_at_ms = ?, "
+                    "prompt_tokens = prompt_tokens + ?, completion_tokens = completion_tokens + ?, "
+                    "cost = cost + ? WHERE id = ?";
+                if (!expected) {
+                    s << update + " RETURNING message_count", use(touched), use(prompt), use(completion), use(cost),
+                        use(c), into(counts), now;
+                } else {
+                    Poco::Int64 count = expected->count;
+                    std::string lastId = expected->lastId;
+                    s << update +
+                             " AND message_count = ? AND (? = 0 OR EXISTS (SELECT 1 FROM messages "
+                             "WHERE conversation_id = ? AND seq = ? AND id = ?)) RETURNING message_count",
+                        use(touched), use(prompt), use(completion), use(cost), use(c), use(count), use(count), use(c),
+                        use(count), use(lastId), into(counts), now;
+                }
+                if (counts.empty()) {
+                    if (expected) {
+                        Poco::Int64 present = 0;
+                        s << "SELECT count(*) FROM conversations WHERE id = ?", use(c), into(present), now;
+                        if (present) throw omnichat::Error(OMNICHAT_ERR_CONFLICT, "the history changed");
+                    }
+                    throw omnichat::Error(OMNICHAT_ERR_NOT_FOUND, "conversation is gone");
+                }
                 insertMessage(s, user, counts.front() - 1);
                 insertMessage(s, assistant, counts.front());
             });
         });
     }
 
-private:
     static std::string selectConversations() {
         return "SELECT id, project_id, user_id, title, created_at_ms, updated_at_ms, provider, model, system_prompt, "
                "message_count, prompt_tokens, completion_tokens, cost FROM conversations";

@@ -41,7 +41,7 @@ extern "C" {
 /* A host loads a plugin when the majors are equal and the plugin's minor is
  * not newer than its own. Minor bumps only append fields and functions. */
 #define OMNICHAT_ABI_MAJOR 1
-#define OMNICHAT_ABI_MINOR 4
+#define OMNICHAT_ABI_MINOR 5
 #define OMNICHAT_ABI_VERSION ((uint32_t)((OMNICHAT_ABI_MAJOR << 16) | OMNICHAT_ABI_MINOR))
 
 #if defined(_WIN32)
@@ -469,6 +469,19 @@ typedef struct omnichat_storage_vtable {
                                                  int64_t known_count, omnichat_conversation_sink_t conversation_sink,
                                                  omnichat_message_sink_t message_sink, void* user_data,
                                                  omnichat_error_t* error);
+    /* Since 1.5; optional. exchange_append for a host that called the
+     * provider with a history it holds, without reading the conversation
+     * first: the append is also the check that the history is still the
+     * stored one. Appends only when the conversation has exactly
+     * `expected_count` messages and, when that is above 0, the last of them
+     * (message number `expected_count`) has id `expected_last_id`; the check
+     * and the append are one transaction. Otherwise appends nothing and
+     * returns OMNICHAT_ERR_CONFLICT; NOT_FOUND when the conversation is gone.
+     * A retry that finds its own exchange already appended returns OK. */
+    omnichat_status_t (*exchange_append_if_unchanged)(void* instance, const omnichat_stored_message_t* user,
+                                                      const omnichat_stored_message_t* assistant,
+                                                      int64_t expected_count, omnichat_str_t expected_last_id,
+                                                      omnichat_error_t* error);
 } omnichat_storage_vtable_t;
 
 typedef enum omnichat_plugin_kind { OMNICHAT_PLUGIN_PROVIDER = 1, OMNICHAT_PLUGIN_STORAGE = 2 } omnichat_plugin_kind_t;

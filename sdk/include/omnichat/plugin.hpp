@@ -502,6 +502,16 @@ public:
             if (position++ >= knownCount) messages(m);
         });
     }
+    // Optional (ABI 1.5): appendExchange, only when the conversation still
+    // has `expectedCount` messages, the last with id `expectedLastId`,
+    // checked in the append's transaction; otherwise appends nothing and
+    // throws Error(OMNICHAT_ERR_CONFLICT). The host then sends a history it
+    // holds without reading the conversation first. Offered to the host only
+    // when a plugin overrides it: there is no correct default.
+    virtual void appendExchangeIfUnchanged(const StoredMessage& /*user*/, const StoredMessage& /*assistant*/,
+                                           int64_t /*expectedCount*/, std::string_view /*expectedLastId*/) {
+        throw Error(OMNICHAT_ERR_UNSUPPORTED, "appendExchangeIfUnchanged is not implemented");
+    }
     // Connection counts for the host's metrics; -1: not kept. Must not
     // block.
     struct Stats {
@@ -607,6 +617,12 @@ struct StorageGlue {
                                             const omnichat_stored_message_t* a, omnichat_error_t* e) {
         return guarded(e, [&] { self(i)->appendExchange(fromC(*u), fromC(*a)); });
     }
+    static omnichat_status_t appendExchangeIfUnchanged(void* i, const omnichat_stored_message_t* u,
+                                                       const omnichat_stored_message_t* a, int64_t expectedCount,
+                                                       omnichat_str_t expectedLastId, omnichat_error_t* e) {
+        return guarded(
+            e, [&] { self(i)->appendExchangeIfUnchanged(fromC(*u), fromC(*a), expectedCount, view(expectedLastId)); });
+    }
     static omnichat_status_t loadConversationSince(void* i, omnichat_str_t id, omnichat_str_t user, int64_t known,
                                                    omnichat_conversation_sink_t conversationSink,
                                                    omnichat_message_sink_t messageSink, void* ud, omnichat_error_t* e) {
@@ -659,24 +675,33 @@ const omnichat_plugin_descriptor_t* providerDescriptor(const char* name, const c
     return &descriptor;
 }
 
+// A member pointer names the class that declares the member: Storage's own
+// when T (or a class between) does not override it.
+template <class T>
+constexpr bool overridesAppendIfUnchanged() {
+    return !std::is_same_v<decltype(&T::appendExchangeIfUnchanged), decltype(&Storage::appendExchangeIfUnchanged)>;
+}
+
 template <class T, size_t N>
 const omnichat_plugin_descriptor_t* storageDescriptor(const char* name, const char* version,
                                                       const omnichat_option_t (&options)[N]) {
     static const auto pointers = pointersTo(options);
-    static const omnichat_storage_vtable_t vtable{sizeof(omnichat_storage_vtable_t),
-                                                  &create<Storage, T>,
-                                                  &destroy<Storage>,
-                                                  &StorageGlue::migrate,
-                                                  &StorageGlue::ping,
-                                                  &StorageGlue::createConversation,
-                                                  &StorageGlue::getConversation,
-                                                  &StorageGlue::listConversations,
-                                                  &StorageGlue::deleteConversation,
-                                                  &StorageGlue::listMessages,
-                                                  &StorageGlue::appendExchange,
-                                                  &StorageGlue::loadConversation,
-                                                  &StorageGlue::stats,
-                                                  &StorageGlue::loadConversationSince};
+    static const omnichat_storage_vtable_t vtable{
+        sizeof(omnichat_storage_vtable_t),
+        &create<Storage, T>,
+        &destroy<Storage>,
+        &StorageGlue::migrate,
+        &StorageGlue::ping,
+        &StorageGlue::createConversation,
+        &StorageGlue::getConversation,
+        &StorageGlue::listConversations,
+        &StorageGlue::deleteConversation,
+        &StorageGlue::listMessages,
+        &StorageGlue::appendExchange,
+        &StorageGlue::loadConversation,
+        &StorageGlue::stats,
+        &StorageGlue::loadConversationSince,
+        overridesAppendIfUnchanged<T>() ? &StorageGlue::appendExchangeIfUnchanged : nullptr};
     static const omnichat_plugin_descriptor_t descriptor{sizeof(omnichat_plugin_descriptor_t),
                                                          OMNICHAT_ABI_VERSION,
                                                          name,
