@@ -31,6 +31,12 @@ const char* outcomeName(omnichat_status_t status) {
     }
 }
 
+// Durations for the metrics: the wall clock counts whole milliseconds (most
+// calls to a near upstream take less) and may jump.
+double secondsSince(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 Failure timeoutFailure(const std::string& code, const std::string& detail) {
     return {Failure::Source::Provider, OMNICHAT_ERR_TIMEOUT, -1, detail, code};
 }
@@ -159,7 +165,7 @@ void SendExchange::startAttempt() {
         heldText_.clear();
         route = routes_[route_];
         control_ = control;
-        attemptStartedMs_ = nowUnixMs();
+        attemptStarted_ = std::chrono::steady_clock::now();
         firstTokenTimer_ = s_.timer.after(milliseconds(s_.config.firstTokenTimeoutMs), [weak, id] {
             if (auto self = weak.lock()) self->onTimeout(id, Timeout::FirstToken);
         });
@@ -211,7 +217,7 @@ bool SendExchange::onDelta(uint64_t attempt, std::string_view text) {
     if (!sawDelta_) {
         sawDelta_ = true;
         s_.timer.cancel(firstTokenTimer_);
-        s_.metrics.observeFirstToken(routes_[route_].provider, (nowUnixMs() - attemptStartedMs_) / 1000.0);
+        s_.metrics.observeFirstToken(routes_[route_].provider, secondsSince(attemptStarted_));
     }
     s_.timer.cancel(idleTimer_);
     idleTimer_ = s_.timer.after(milliseconds(s_.config.idleTimeoutMs), [weak, attempt] {
@@ -338,7 +344,7 @@ void SendExchange::apply(Next next) {
 
 void SendExchange::observeAttempt(const std::string& outcome) {
     const Route& route = routes_[route_];
-    s_.metrics.observeProviderCall(route.provider, route.model, outcome, (nowUnixMs() - attemptStartedMs_) / 1000.0);
+    s_.metrics.observeProviderCall(route.provider, route.model, outcome, secondsSince(attemptStarted_));
 }
 
 // Called with the lock held.

@@ -1,4 +1,5 @@
 #pragma once
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -114,7 +115,8 @@ private:
     std::optional<Outcome<StoredMessage>> heldReply_;
     std::shared_ptr<CallControl> control_;
     Timer::Id firstTokenTimer_ = 0, idleTimer_ = 0, totalTimer_ = 0;
-    int64_t startedMs_ = 0, attemptStartedMs_ = 0;
+    int64_t startedMs_ = 0;
+    std::chrono::steady_clock::time_point attemptStarted_;
     std::minstd_rand jitter_;
 };
 
