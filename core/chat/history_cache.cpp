@@ -94,11 +94,14 @@ void HistoryCache::appended(const std::string& conversationId, const Messages& b
     likely->insert(likely->end(), current.begin(), current.end());
     likely->push_back(std::move(user));
     likely->push_back(std::move(reply));
-    const size_t held = entry.held.history->size();
-    const size_t before = entry.likely ? likelyBytes(*entry.likely, held) : 0, after = likelyBytes(*likely, held);
+    // Counted a turn at a time: a long conversation appends without reads.
+    const size_t after = entry.likely ? entry.likelyBytes + messageBytes(*(*likely)[current.size()]) +
+                                            messageBytes(*(*likely)[current.size() + 1])
+                                      : likelyBytes(*likely, entry.held.history->size());
     entry.likely = std::move(likely);
-    entry.bytes += after - before;
-    bytes_ += after - before;
+    entry.bytes += after - entry.likelyBytes;
+    bytes_ += after - entry.likelyBytes;
+    entry.likelyBytes = after;
     evictFor(0);
 }
 
@@ -135,13 +138,17 @@ void HistoryCache::keep(std::shared_ptr<const Conversation> conversation, Histor
         }
         drop(it);
     }
-    if (likely) bytes += likelyBytes(*likely, history->size());
+    const size_t extra = likely ? likelyBytes(*likely, history->size()) : 0;
+    bytes += extra;
     if (bytes > maxBytes_) return;
     evictFor(bytes);
     used_.push_front(id);
-    entries_.emplace(
-        id,
-        Entry{{std::move(conversation), std::move(history), shared}, std::move(likely), unsure, bytes, used_.begin()});
+    entries_.emplace(id, Entry{{std::move(conversation), std::move(history), shared},
+                               std::move(likely),
+                               extra,
+                               unsure,
+                               bytes,
+                               used_.begin()});
     bytes_ += bytes;
 }
 
@@ -155,12 +162,10 @@ void HistoryCache::changed(const std::string& conversationId) {
 }
 
 void HistoryCache::forgetLikely(Entry& entry) {
-    if (entry.likely) {
-        const size_t dropped = likelyBytes(*entry.likely, entry.held.history->size());
-        entry.bytes -= dropped;
-        bytes_ -= dropped;
-        entry.likely.reset();
-    }
+    entry.bytes -= entry.likelyBytes;
+    bytes_ -= entry.likelyBytes;
+    entry.likelyBytes = 0;
+    entry.likely.reset();
     entry.unsure = true;
 }
 

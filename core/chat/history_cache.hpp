@@ -82,8 +82,9 @@ public:
 private:
     struct Entry {
         Held held;
-        History likely;  // held.history and this host's appends since
-        bool unsure;     // this host's appends since are not known in order
+        History likely;      // held.history and this host's appends since
+        size_t likelyBytes;  // what `likely` adds to `bytes`
+        bool unsure;         // this host's appends since are not known in order
         size_t bytes;
         std::list<std::string>::iterator used;
     };

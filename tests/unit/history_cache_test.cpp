@@ -83,8 +83,11 @@ TEST(HistoryCache, OffersTheExchangeThisHostAppended) {
 
     const size_t confirmedBytes = cache.bytes();
     cache.appended("a", *confirmed, message("u3"), message("r3"));
-    EXPECT_GT(cache.bytes(), confirmedBytes);
-    cache.appended("a", *confirmed, message("u4"), message("r4"));  // from before u3, r3: stale
+    const size_t oneTurnBytes = cache.bytes();
+    EXPECT_GT(oneTurnBytes, confirmedBytes);
+    cache.appended("a", *cache.held("a")->history, message("u4"), message("r4"));
+    EXPECT_GT(cache.bytes(), oneTurnBytes);
+    cache.appended("a", *confirmed, message("u5"), message("r5"));  // from before u3, r3: stale
     EXPECT_FALSE(cache.held("a"));
     EXPECT_EQ(cache.find("a"), confirmed);  // still what a read may start after
     EXPECT_EQ(cache.bytes(), confirmedBytes);
