@@ -176,7 +176,7 @@ public:
 
     void appendExchangeIfUnchanged(const omnichat::StoredMessage& user, const omnichat::StoredMessage& assistant,
                                    int64_t expectedCount, std::string_view expectedLastId) override {
-        const Expected expected{expectedCount, std::string(expectedLastId)};
+        const Expected expected{expectedCount, expectedLastId};
         append(user, assistant, &expected);
     }
 
@@ -184,7 +184,7 @@ private:
     // What a conditional append expects of the history.
     struct Expected {
         Poco::Int64 count;
-        std::string lastId;
+        std::string_view lastId;
     };
 
     void append(const omnichat::StoredMessage& user, const omnichat::StoredMessage& assistant,
@@ -209,7 +209,7 @@ private:
                         use(c), into(counts), now;
                 } else {
                     Poco::Int64 count = expected->count;
-                    std::string lastId = expected->lastId;
+                    std::string lastId(expected->lastId);  // use() binds non-const references
                     s << update +
                              " AND message_count = ? AND (? = 0 OR EXISTS (SELECT 1 FROM messages "
                              "WHERE conversation_id = ? AND seq = ? AND id = ?)) RETURNING message_count",
