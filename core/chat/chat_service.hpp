@@ -56,9 +56,11 @@ using Reply = std::function<void(Outcome<T>)>;
 struct Done {};
 
 // The chat domain: conversations, history and the send flow. Every method
-// returns at once; `reply` runs later on a worker or I/O thread, exactly
-// once. A method returns false (and never calls `reply`) when the work
-// cannot be admitted: the queue is full or too many calls are in flight.
+// returns at once; `reply` runs exactly once, usually later on a worker or
+// I/O thread (a send that fails to start answers on the calling thread
+// before it returns). A method returns false (and never calls `reply`) when
+// the work cannot be admitted: the queue is full or too many calls are in
+// flight.
 class ChatService {
 public:
     ChatService(const Config& config, StorageClient& storage,
