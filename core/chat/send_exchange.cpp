@@ -384,11 +384,15 @@ void SendExchange::store(ProviderOutcome outcome, Route route) {
         return finish(Failure{Failure::Source::Provider, OMNICHAT_ERR_BAD_RESPONSE, -1,
                               route.provider + ": reply is not valid UTF-8 text", ""});
     try {
-        if (check_) {
-            if (!appendChecked(assistant)) return;
-        } else if (!s_.storage.appendExchange(user_, assistant)) {
+        using Appended = StorageClient::Appended;
+        auto appended = Appended::Yes;
+        if (check_)
+            appended = appendChecked(assistant);
+        else if (!s_.storage.appendExchange(user_, assistant))
+            appended = Appended::Gone;
+        if (appended == Appended::Changed) return;  // started again from storage's history
+        if (appended == Appended::Gone)
             return finish(Failure{Failure::Source::Storage, OMNICHAT_ERR_NOT_FOUND, -1, "conversation is gone", ""});
-        }
         s_.histories.appended(conversation_.id, *history_, std::make_shared<const StoredMessage>(std::move(user_)),
                               std::make_shared<const StoredMessage>(assistant));
         finish(std::move(assistant));
@@ -397,7 +401,7 @@ void SendExchange::store(ProviderOutcome outcome, Route route) {
     }
 }
 
-bool SendExchange::appendChecked(const StoredMessage& assistant) {
+StorageClient::Appended SendExchange::appendChecked(const StoredMessage& assistant) {
     using Appended = StorageClient::Appended;
     const auto& history = *history_;
     const int64_t expected = static_cast<int64_t>(history.size());
@@ -419,18 +423,12 @@ bool SendExchange::appendChecked(const StoredMessage& assistant) {
     } else {
         appended = s_.storage.appendExchangeIfUnchanged(user_, assistant, expected, lastId);
     }
-    if (appended == Appended::Yes) {
-        s_.metrics.countEarlyStart(true);
-        return true;
-    }
-    if (appended == Appended::Gone) {
-        finish(Failure{Failure::Source::Storage, OMNICHAT_ERR_NOT_FOUND, -1, "conversation is gone", ""});
-        return false;
-    }
+    if (appended == Appended::Yes) s_.metrics.countEarlyStart(true);
+    if (appended != Appended::Changed) return appended;
     s_.metrics.countEarlyStart(false);
     s_.histories.changed(conversation_.id);
     check_->restart(std::move(user_), std::move(reply_));
-    return false;
+    return appended;
 }
 
 void SendExchange::finish(Outcome<StoredMessage> outcome) {

@@ -11,13 +11,13 @@
 
 #include "chat/chat_service.hpp"
 #include "chat/provider_call.hpp"
+#include "chat/storage_client.hpp"
 #include "chat/stream_sink.hpp"
 #include "runtime/timer.hpp"
 
 namespace omnichat {
 
 class Metrics;
-class StorageClient;
 class WorkerPool;
 
 // One send, from the first provider attempt to the stored exchange: tries
@@ -85,8 +85,9 @@ private:
     // Called with the lock held: the current attempt ended this way.
     void observeAttempt(const std::string& outcome);
     void store(ProviderOutcome outcome, Route route);
-    // Appends as the AppendCheck says; false when the send started again.
-    bool appendChecked(const StoredMessage& assistant);
+    // Appends as the AppendCheck says; on Changed the send has started
+    // again from storage's history.
+    StorageClient::Appended appendChecked(const StoredMessage& assistant);
     void submitStore(ProviderOutcome outcome, Route route);
     void finish(Outcome<StoredMessage> outcome);
     size_t contextStart() const;
