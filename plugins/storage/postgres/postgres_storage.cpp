@@ -1,24 +1,26 @@
 // Storage on PostgreSQL, over libpq directly: every statement is prepared
 // once per pooled connection and each operation is one round trip (the
 // append is one statement that locks the conversation row, bumps its counter
-// and inserts both messages). Poco::Data prepared and tore down every
-// statement per call and decoded each cell through Dynamic::Var, which was
-// most of a send's cost (docs/PERFORMANCE.md).
+// and inserts both messages; appends arriving together share a
+// transaction). Poco::Data prepared and tore down every statement per call
+// and decoded each cell through Dynamic::Var, which was most of a send's
+// cost (docs/PERFORMANCE.md).
 #include <libpq-fe.h>
 #include <omnichat/plugin.hpp>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <initializer_list>
 #include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #include "schema.hpp"
@@ -29,6 +31,9 @@ const omnichat_option_t kOptions[] = {
     omnichat::option("url", OMNICHAT_OPTION_SECRET, nullptr, true,
                      "postgresql://user:password@host:port/db (or DATABASE_URL)"),
     omnichat::option("pool_size", OMNICHAT_OPTION_INT, "16", false, "Connections kept to the database."),
+    omnichat::option("concurrent_appends", OMNICHAT_OPTION_INT, "2", false,
+                     "Transactions appending exchanges at once. Exchanges arriving while all are busy wait and are "
+                     "appended together in the next, with one commit."),
     omnichat::option("connect_timeout_seconds", OMNICHAT_OPTION_INT, "5", false,
                      "How long one connection attempt may take, and how long a request waits for a free connection."),
 };
@@ -167,6 +172,9 @@ private:
 
 using Result = std::unique_ptr<PGresult, decltype(&PQclear)>;
 
+// Whether a statement inserted, updated or deleted any row.
+bool changedRows(PGresult* r) { return std::strcmp(PQcmdTuples(r), "0") != 0; }
+
 // Typed reads of one text-format result row.
 class Row {
 public:
@@ -212,14 +220,11 @@ public:
     Connection& operator=(const Connection&) = delete;
     ~Connection() { PQfinish(conn_); }
 
-    bool broken() const { return PQstatus(conn_) != CONNECTION_OK; }
+    bool broken() const { return unusable_ || PQstatus(conn_) != CONNECTION_OK; }
     std::string errorMessage() const { return PQerrorMessage(conn_); }
 
     Result run(StatementId id, const Params& params) {
-        if (!prepared_[id]) {
-            check(Result(PQprepare(conn_, name(id), statements()[id].c_str(), 0, nullptr), &PQclear));
-            prepared_[id] = true;
-        }
+        prepare(id);
         auto values = params.pointers();
         return check(
             Result(PQexecPrepared(conn_, name(id), static_cast<int>(values.size()), values.data(), nullptr, nullptr, 0),
@@ -228,7 +233,56 @@ public:
 
     Result run(const std::string& sql) { return check(Result(PQexec(conn_, sql.c_str()), &PQclear)); }
 
+    // Runs the statements in one implicit transaction: libpq's pipeline mode
+    // sends them all and then one Sync, so together they cost one round trip
+    // and one commit. Returns whether each changed a row. Throws when one
+    // failed, and then none took effect.
+    std::vector<bool> runTogether(const std::vector<std::pair<StatementId, const Params*>>& statements) {
+        for (const auto& [id, params] : statements) prepare(id);
+        if (PQenterPipelineMode(conn_) != 1) check(Result(nullptr, &PQclear));
+        std::vector<bool> changed;
+        std::optional<StatementFailed> failure;
+        try {
+            for (const auto& [id, params] : statements) {
+                auto values = params->pointers();
+                if (PQsendQueryPrepared(conn_, name(id), static_cast<int>(values.size()), values.data(), nullptr,
+                                        nullptr, 0) != 1)
+                    check(Result(nullptr, &PQclear));
+            }
+            if (PQpipelineSync(conn_) != 1) check(Result(nullptr, &PQclear));
+            // Each statement's result, then a null; then the Sync's. After a
+            // failure the statements that follow report PIPELINE_ABORTED.
+            for (size_t i = 0; i < statements.size(); ++i) {
+                Result r(PQgetResult(conn_), &PQclear);
+                if (!r) check(std::move(r));  // the connection is gone
+                if (PQresultStatus(r.get()) != PGRES_PIPELINE_ABORTED) {
+                    try {
+                        changed.push_back(changedRows(check(std::move(r)).get()));
+                    } catch (StatementFailed& e) {
+                        if (!failure) failure = std::move(e);
+                    }
+                }
+                while (Result(PQgetResult(conn_), &PQclear)) {
+                }
+            }
+            Result sync(PQgetResult(conn_), &PQclear);
+            if (!sync || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC) check(std::move(sync));
+        } catch (StatementFailed& e) {
+            if (!failure) failure = std::move(e);
+        }
+        // Results still unread: the connection is in no state to reuse.
+        if (PQexitPipelineMode(conn_) != 1) unusable_ = true;
+        if (failure) throw std::move(*failure);
+        return changed;
+    }
+
 private:
+    void prepare(StatementId id) {
+        if (prepared_[id]) return;
+        check(Result(PQprepare(conn_, name(id), statements()[id].c_str(), 0, nullptr), &PQclear));
+        prepared_[id] = true;
+    }
+
     static const char* name(StatementId id) {
         static const std::array<const char*, kStatementCount> names{
             "oc_ins_conv", "oc_get_conv", "oc_list_conv", "oc_del_conv",  "oc_msg_seq",
@@ -249,6 +303,7 @@ private:
     }
 
     PGconn* conn_;
+    bool unusable_ = false;
     std::array<bool, kStatementCount> prepared_{};
 };
 
@@ -259,7 +314,9 @@ public:
           url_(host.option("url", "")),
           connectTimeout_(std::to_string(host.intOption("connect_timeout_seconds", 5))),
           waitLimit_(std::chrono::seconds(host.intOption("connect_timeout_seconds", 5))),
-          poolSize_(static_cast<size_t>(std::max<int64_t>(1, host.intOption("pool_size", 16)))) {
+          poolSize_(static_cast<size_t>(std::max<int64_t>(1, host.intOption("pool_size", 16)))),
+          concurrentAppends_(std::clamp<size_t>(
+              static_cast<size_t>(std::max<int64_t>(1, host.intOption("concurrent_appends", 2))), 1, poolSize_)) {
         char* error = nullptr;
         PQconninfoOption* parsed = PQconninfoParse(url_.c_str(), &error);
         if (!parsed) {
@@ -397,27 +454,32 @@ public:
 
     void appendExchange(const omnichat::StoredMessage& user, const omnichat::StoredMessage& assistant) override {
         auto p = exchangeParams(user, assistant);
-        withConnection([&](Connection& c, bool retry) {
-            try {
-                auto r = c.run(kAppendExchange, p);
-                if (std::strcmp(PQcmdTuples(r.get()), "0") == 0)
-                    throw omnichat::Error(OMNICHAT_ERR_NOT_FOUND, "conversation is gone");
-            } catch (const StatementFailed& e) {
-                // The first attempt's connection died after the commit but
-                // before its answer arrived: the ids (made once by the host)
-                // are already stored, so the exchange is.
-                if (retry && e.sqlState == "23505") return;
-                throw;
-            }
-        });
+        auto grouped = appendTogether(kAppendExchange, p, user.conversationId);
+        if (grouped == Grouped::Failed) {
+            // Alone now. The group may have failed after its commit (its
+            // answer lost): the ids, made once by the host, are then stored
+            // already, and so is the exchange.
+            withConnection([&](Connection& c) {
+                try {
+                    grouped =
+                        changedRows(c.run(kAppendExchange, p).get()) ? Grouped::Appended : Grouped::NothingAppended;
+                } catch (const StatementFailed& e) {
+                    if (e.sqlState != "23505") throw;
+                    grouped = Grouped::Appended;
+                }
+            });
+        }
+        if (grouped == Grouped::NothingAppended) throw omnichat::Error(OMNICHAT_ERR_NOT_FOUND, "conversation is gone");
     }
 
     void appendExchangeIfUnchanged(const omnichat::StoredMessage& user, const omnichat::StoredMessage& assistant,
                                    int64_t expectedCount, std::string_view expectedLastId) override {
         auto p = exchangeParams(user, assistant);
         p.integer(expectedCount).text(expectedLastId);
+        auto grouped = appendTogether(kAppendIfUnchanged, p, user.conversationId);
+        if (grouped == Grouped::Appended) return;
         withConnection([&](Connection& c) {
-            if (std::strcmp(PQcmdTuples(c.run(kAppendIfUnchanged, p).get()), "0") != 0) return;
+            if (grouped == Grouped::Failed && changedRows(c.run(kAppendIfUnchanged, p).get())) return;
             Params q;
             q.text(user.id).text(user.conversationId);
             auto r = c.run(kAppendMissed, q);
@@ -434,6 +496,75 @@ public:
     }
 
 private:
+    enum class Grouped { Appended, NothingAppended, Failed };
+
+    // An append waiting for a transaction to carry it.
+    struct PendingAppend {
+        StatementId statement;
+        const Params* params;
+        const std::string* conversationId;
+        bool taken = false;  // into a transaction
+        std::optional<Grouped> outcome;
+    };
+
+    // Runs the append in a transaction shared with the appends waiting
+    // beside it. At most concurrent_appends such transactions run at once;
+    // an append arriving while they all do waits, and everything that waited
+    // goes in the next one. A burst of replies then costs PostgreSQL a few
+    // commits instead of one each (docs/PERFORMANCE.md), and a lone append
+    // waits for nothing. Failed: the shared transaction failed, perhaps
+    // after committing; the caller tries alone.
+    Grouped appendTogether(StatementId statement, const Params& params, const std::string& conversationId) {
+        PendingAppend me{statement, &params, &conversationId, false, std::nullopt};
+        std::unique_lock lock(groupMutex_);
+        waiting_.push_back(&me);
+        while (!me.outcome) {
+            if (me.taken || appending_ >= concurrentAppends_) {
+                groupDone_.wait(lock);
+                continue;
+            }
+            // Lead a transaction: whatever waits, up to kMaxGroup (maybe
+            // without this append, when more wait; then lead again).
+            std::vector<PendingAppend*> group;
+            while (!waiting_.empty() && group.size() < kMaxGroup) {
+                group.push_back(waiting_.front());
+                group.back()->taken = true;
+                waiting_.pop_front();
+            }
+            ++appending_;
+            lock.unlock();
+            auto outcomes = appendGroup(group);
+            lock.lock();
+            --appending_;
+            for (size_t i = 0; i < group.size(); ++i) group[i]->outcome = outcomes[i];
+            groupDone_.notify_all();
+        }
+        return *me.outcome;
+    }
+
+    std::vector<Grouped> appendGroup(std::vector<PendingAppend*> group) {
+        // One order of row locks for every transaction: two of them touching
+        // the same conversations cannot wait for each other.
+        std::vector<size_t> order(group.size());
+        for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+        std::stable_sort(order.begin(), order.end(),
+                         [&](size_t a, size_t b) { return *group[a]->conversationId < *group[b]->conversationId; });
+        std::vector<std::pair<StatementId, const Params*>> statements;
+        for (size_t i : order) statements.emplace_back(group[i]->statement, group[i]->params);
+        std::vector<Grouped> outcomes(group.size(), Grouped::Failed);
+        try {
+            withConnection([&](Connection& c) {
+                auto changed = c.runTogether(statements);
+                for (size_t k = 0; k < order.size(); ++k)
+                    outcomes[order[k]] = changed[k] ? Grouped::Appended : Grouped::NothingAppended;
+            });
+        } catch (...) {
+            // Each append tries alone, and fails or not on its own.
+            std::fill(outcomes.begin(), outcomes.end(), Grouped::Failed);
+        }
+        return outcomes;
+    }
+
     static Params exchangeParams(const omnichat::StoredMessage& user, const omnichat::StoredMessage& assistant) {
         Params p;
         p.integer(assistant.createdAtMs)
@@ -463,17 +594,14 @@ private:
 
     // Runs `body` on a pooled connection. A connection that went stale (the
     // database restarted) fails once: the body runs again on a fresh one.
-    // Every single-statement operation is a transaction of its own, so a
-    // retried statement either had no effect or (the append) says so.
+    // Every operation is a transaction of its own, so a retried statement
+    // either had no effect or (the append) says so.
     template <class F>
     void withConnection(F&& body) {
         for (int attempt = 0;; ++attempt) {
             Lease c = acquire();
             try {
-                if constexpr (std::is_invocable_v<F, Connection&, bool>)
-                    body(*c, attempt > 0);
-                else
-                    body(*c);
+                body(*c);
                 release(std::move(c));
                 return;
             } catch (const StatementFailed& e) {
@@ -617,6 +745,15 @@ private:
     std::string password_;
     const std::chrono::seconds waitLimit_;
     const size_t poolSize_;
+
+    // Appends waiting for a transaction to carry them (appendTogether):
+    // one per calling thread at most.
+    static constexpr size_t kMaxGroup = 32;
+    const size_t concurrentAppends_;
+    std::mutex groupMutex_;
+    std::condition_variable groupDone_;
+    std::deque<PendingAppend*> waiting_;
+    size_t appending_ = 0;  // transactions running
 
     mutable std::mutex mutex_;
     std::condition_variable available_;
