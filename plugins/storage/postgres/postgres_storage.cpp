@@ -236,7 +236,8 @@ public:
     // Runs the statements in one implicit transaction: libpq's pipeline mode
     // sends them all and then one Sync, so together they cost one round trip
     // and one commit. Returns whether each changed a row. Throws when one
-    // failed, and then none took effect.
+    // failed, and then none took effect (unless the connection was lost
+    // after the commit).
     std::vector<bool> runTogether(const std::vector<std::pair<StatementId, const Params*>>& statements) {
         for (const auto& [id, params] : statements) prepare(id);
         if (PQenterPipelineMode(conn_) != 1) check(Result(nullptr, &PQclear));
@@ -542,7 +543,7 @@ private:
         return *me.outcome;
     }
 
-    std::vector<Grouped> appendGroup(std::vector<PendingAppend*> group) {
+    std::vector<Grouped> appendGroup(const std::vector<PendingAppend*>& group) {
         // One order of row locks for every transaction: two of them touching
         // the same conversations cannot wait for each other.
         std::vector<size_t> order(group.size());
