@@ -22,7 +22,9 @@ scripts/build.sh
 
 echo "== throwaway PostgreSQL"
 source scripts/lib/throwaway-pg.sh
-start_throwaway_pg "${OMNICHAT_TEST_PG_PORT:-55432}"
+# Below the kernel's ephemeral range (32768-60999), where another program's
+# outgoing connection could hold the port.
+start_throwaway_pg "${OMNICHAT_TEST_PG_PORT:-25432}"
 export OMNICHAT_TEST_DATABASE_URL=$OMNICHAT_PG_URL
 
 echo "== tests"
