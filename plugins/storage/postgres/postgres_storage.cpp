@@ -506,6 +506,8 @@ private:
         const std::string* conversationId;
         bool taken = false;  // into a transaction
         std::optional<Grouped> outcome;
+        // Its outcome is set, or a transaction's place is free for it to lead.
+        std::condition_variable wake;
     };
 
     // Runs the append in a transaction shared with the appends waiting
@@ -516,12 +518,12 @@ private:
     // waits for nothing. Failed: the shared transaction failed, perhaps
     // after committing; the caller tries alone.
     Grouped appendTogether(StatementId statement, const Params& params, const std::string& conversationId) {
-        PendingAppend me{statement, &params, &conversationId, false, std::nullopt};
+        PendingAppend me{statement, &params, &conversationId, false, std::nullopt, {}};
         std::unique_lock lock(groupMutex_);
         waiting_.push_back(&me);
         while (!me.outcome) {
             if (me.taken || appending_ >= concurrentAppends_) {
-                groupDone_.wait(lock);
+                me.wake.wait(lock);
                 continue;
             }
             // Lead a transaction: whatever waits, up to kMaxGroup (maybe
@@ -537,8 +539,14 @@ private:
             auto outcomes = appendGroup(group);
             lock.lock();
             --appending_;
-            for (size_t i = 0; i < group.size(); ++i) group[i]->outcome = outcomes[i];
-            groupDone_.notify_all();
+            // Wakes only the appends that have an outcome, and the next one to
+            // lead: waking every waiting thread was most of what a burst of
+            // appends cost in thread switches.
+            for (size_t i = 0; i < group.size(); ++i) {
+                group[i]->outcome = outcomes[i];
+                group[i]->wake.notify_one();
+            }
+            if (!waiting_.empty()) waiting_.front()->wake.notify_one();
         }
         return *me.outcome;
     }
@@ -752,7 +760,6 @@ private:
     static constexpr size_t kMaxGroup = 32;
     const size_t concurrentAppends_;
     std::mutex groupMutex_;
-    std::condition_variable groupDone_;
     std::deque<PendingAppend*> waiting_;
     size_t appending_ = 0;  // transactions running
 
