@@ -505,8 +505,9 @@ private:
         const Params* params;
         const std::string* conversationId;
         bool taken = false;  // into a transaction
-        std::optional<Grouped> outcome;
-        // Its outcome is set, or a transaction's place is free for it to lead.
+        bool done = false;   // that transaction ended
+        Grouped outcome = Grouped::Failed;
+        // It is done, or a transaction's place is free for it to lead.
         std::condition_variable wake;
     };
 
@@ -518,10 +519,10 @@ private:
     // waits for nothing. Failed: the shared transaction failed, perhaps
     // after committing; the caller tries alone.
     Grouped appendTogether(StatementId statement, const Params& params, const std::string& conversationId) {
-        PendingAppend me{statement, &params, &conversationId, false, std::nullopt, {}};
+        PendingAppend me{statement, &params, &conversationId, false, false, Grouped::Failed, {}};
         std::unique_lock lock(groupMutex_);
         waiting_.push_back(&me);
-        while (!me.outcome) {
+        while (!me.done) {
             if (me.taken || appending_ >= concurrentAppends_) {
                 me.wake.wait(lock);
                 continue;
@@ -536,42 +537,40 @@ private:
             }
             ++appending_;
             lock.unlock();
-            auto outcomes = appendGroup(group);
+            appendGroup(group);
             lock.lock();
             --appending_;
-            // Wakes only the appends that have an outcome, and the next one to
-            // lead: waking every waiting thread was most of what a burst of
-            // appends cost in thread switches.
-            for (size_t i = 0; i < group.size(); ++i) {
-                group[i]->outcome = outcomes[i];
-                group[i]->wake.notify_one();
+            // Wakes only the appends it carried and the next one to lead:
+            // waking every waiting thread sent most of them back to sleep.
+            for (auto* pending : group) {
+                pending->done = true;
+                pending->wake.notify_one();
             }
             if (!waiting_.empty()) waiting_.front()->wake.notify_one();
         }
-        return *me.outcome;
+        return me.outcome;
     }
 
-    std::vector<Grouped> appendGroup(const std::vector<PendingAppend*>& group) {
+    // Sets each append's outcome; on any failure they stay Failed, and each
+    // append tries alone, failing or not on its own.
+    void appendGroup(const std::vector<PendingAppend*>& group) noexcept {
         // One order of row locks for every transaction: two of them touching
         // the same conversations cannot wait for each other.
-        std::vector<size_t> order(group.size());
-        for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-        std::stable_sort(order.begin(), order.end(),
-                         [&](size_t a, size_t b) { return *group[a]->conversationId < *group[b]->conversationId; });
-        std::vector<std::pair<StatementId, const Params*>> statements;
-        for (size_t i : order) statements.emplace_back(group[i]->statement, group[i]->params);
-        std::vector<Grouped> outcomes(group.size(), Grouped::Failed);
         try {
+            auto ordered = group;
+            std::stable_sort(ordered.begin(), ordered.end(), [](const PendingAppend* a, const PendingAppend* b) {
+                return *a->conversationId < *b->conversationId;
+            });
+            std::vector<std::pair<StatementId, const Params*>> statements;
+            for (const auto* pending : ordered) statements.emplace_back(pending->statement, pending->params);
             withConnection([&](Connection& c) {
                 auto changed = c.runTogether(statements);
-                for (size_t k = 0; k < order.size(); ++k)
-                    outcomes[order[k]] = changed[k] ? Grouped::Appended : Grouped::NothingAppended;
+                for (size_t i = 0; i < ordered.size(); ++i)
+                    ordered[i]->outcome = changed[i] ? Grouped::Appended : Grouped::NothingAppended;
             });
         } catch (...) {
-            // Each append tries alone, and fails or not on its own.
-            std::fill(outcomes.begin(), outcomes.end(), Grouped::Failed);
+            // Every outcome is still Failed: each append tries alone.
         }
-        return outcomes;
     }
 
     static Params exchangeParams(const omnichat::StoredMessage& user, const omnichat::StoredMessage& assistant) {
