@@ -14,6 +14,7 @@
 #include "fake_upstream.hpp"
 #include "http.hpp"
 #include "server_process.hpp"
+#include "throwaway_postgres.hpp"
 
 namespace omnichat::testing {
 
@@ -40,12 +41,8 @@ inline std::map<std::string, double> parseMetrics(const std::string& text) {
 }
 
 inline std::string storageYaml(const std::string& backend, const std::string& folder) {
-    if (backend == "postgres") {
-        const char* url = std::getenv("OMNICHAT_TEST_DATABASE_URL");
-        if (!url || !*url)
-            throw std::runtime_error("OMNICHAT_TEST_DATABASE_URL is not set: run the tests through scripts/test.sh");
-        return "storage:\n  plugin: postgres\n  options:\n    url: \"" + std::string(url) + "\"\n";
-    }
+    if (backend == "postgres")
+        return "storage:\n  plugin: postgres\n  options:\n    url: \"" + sharedTestDatabaseUrl() + "\"\n";
     return "storage:\n  plugin: sqlite\n  options:\n    path: " + folder + "/omnichat.db\n";
 }
 

@@ -6,7 +6,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -19,21 +18,15 @@
 #include "chat/storage_client.hpp"
 #include "common/ids.hpp"
 #include "plugins/plugin_config.hpp"
+#include "throwaway_postgres.hpp"
 
 namespace omnichat {
 namespace {
 
-std::string databaseUrl() {
-    const char* url = std::getenv("OMNICHAT_TEST_DATABASE_URL");
-    if (!url || !*url)
-        throw std::runtime_error("OMNICHAT_TEST_DATABASE_URL is not set: run the tests through scripts/test.sh");
-    return url;
-}
-
 // A session of its own on the test database, to hold row locks and look.
 class Session {
 public:
-    Session() : conn_(PQconnectdb(databaseUrl().c_str()), &PQfinish) {
+    Session() : conn_(PQconnectdb(omnichat::testing::sharedTestDatabaseUrl().c_str()), &PQfinish) {
         if (PQstatus(conn_.get()) != CONNECTION_OK) throw std::runtime_error(PQerrorMessage(conn_.get()));
     }
     // The first cell of `sql`'s answer.
@@ -75,9 +68,12 @@ protected:
     void SetUp() override {
         // One transaction appending at a time: what waits meanwhile goes
         // together in the next.
-        storage_ = std::make_unique<StorageClient>(plugins_.createInstance(
-            {"postgres", {{"url", {databaseUrl(), "f.yaml:2"}}, {"concurrent_appends", {"1", "f.yaml:3"}}}, "f.yaml:1"},
-            "storage", OMNICHAT_PLUGIN_STORAGE));
+        storage_ = std::make_unique<StorageClient>(
+            plugins_.createInstance({"postgres",
+                                     {{"url", {omnichat::testing::sharedTestDatabaseUrl(), "f.yaml:2"}},
+                                      {"concurrent_appends", {"1", "f.yaml:3"}}},
+                                     "f.yaml:1"},
+                                    "storage", OMNICHAT_PLUGIN_STORAGE));
         storage_->migrate();
     }
 

@@ -30,6 +30,13 @@ std::string newestPostgresBin() {
 
 }  // namespace
 
+std::string sharedTestDatabaseUrl() {
+    const char* url = std::getenv("OMNICHAT_TEST_DATABASE_URL");
+    if (!url || !*url)
+        throw std::runtime_error("OMNICHAT_TEST_DATABASE_URL is not set: run the tests through scripts/test.sh");
+    return url;
+}
+
 ThrowawayPostgres::ThrowawayPostgres() : bin_(newestPostgresBin()), data_(makeScratchFolder()), port_(freePort()) {
     if (geteuid() == 0) {
         passwd* pw = getpwnam(kUnprivilegedUser);

@@ -4,6 +4,10 @@
 
 namespace omnichat::testing {
 
+// The database scripts/test.sh starts for the whole run
+// (OMNICHAT_TEST_DATABASE_URL); throws when it is not set.
+std::string sharedTestDatabaseUrl();
+
 // A PostgreSQL server of a test's own (initdb in a scratch folder, loopback,
 // trust auth), for tests that stop and start the database. As root it runs
 // as the unprivileged user scripts/test.sh creates, since PostgreSQL refuses
