@@ -221,6 +221,8 @@ public:
     ~Connection() { PQfinish(conn_); }
 
     bool broken() const { return unusable_ || PQstatus(conn_) != CONNECTION_OK; }
+    // libpq prints the server's notices to stderr unless told where.
+    void onNotice(PQnoticeProcessor processor, void* arg) { PQsetNoticeProcessor(conn_, processor, arg); }
     std::string errorMessage() const { return PQerrorMessage(conn_); }
 
     Result run(StatementId id, const Params& params) {
@@ -672,6 +674,15 @@ private:
             // Connection's destructor frees the failed PGconn.
             throw omnichat::Error(OMNICHAT_ERR_UNAVAILABLE, redacted(c->errorMessage()));
         }
+        // Into the host's log, in its format ("relation ... already exists,
+        // skipping" at every start's migration).
+        c->onNotice(
+            [](void* self, const char* message) {
+                std::string_view text(message);
+                while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+                static_cast<const PostgresStorage*>(self)->host().log(OMNICHAT_LOG_DEBUG, text);
+            },
+            this);
         return c;
     }
 
