@@ -318,8 +318,8 @@ public:
           connectTimeout_(std::to_string(host.intOption("connect_timeout_seconds", 5))),
           waitLimit_(std::chrono::seconds(host.intOption("connect_timeout_seconds", 5))),
           poolSize_(static_cast<size_t>(std::max<int64_t>(1, host.intOption("pool_size", 16)))),
-          concurrentAppends_(std::clamp<size_t>(
-              static_cast<size_t>(std::max<int64_t>(1, host.intOption("concurrent_appends", 2))), 1, poolSize_)) {
+          concurrentAppends_(static_cast<size_t>(
+              std::clamp<int64_t>(host.intOption("concurrent_appends", 2), 1, static_cast<int64_t>(poolSize_)))) {
         char* error = nullptr;
         PQconninfoOption* parsed = PQconninfoParse(url_.c_str(), &error);
         if (!parsed) {
