@@ -22,7 +22,13 @@ namespace omnichat {
 // a send may start its provider call from an entry meanwhile. A send without
 // a stream asks only at its append, which storage refuses when the history
 // is no longer the entry's (see ChatService::sendMessage). Bounded by bytes;
-// the least recently used entries go first. Thread-safe.
+// the least recently used entries go first, except those a send or a read
+// still holds: dropping one frees nothing while they run, and makes the
+// conversation's next send read its whole history and hold a copy of its
+// own (at 10,000 sends in flight over more histories than the bound, copies
+// of the same history filled hundreds of megabytes). While every entry is
+// held so, the cache exceeds its bound by histories in memory anyway.
+// Thread-safe.
 class HistoryCache {
 public:
     // Messages are shared, not copied, between the held history, the
@@ -89,6 +95,7 @@ private:
         std::list<std::string>::iterator used;
     };
     Entry* use(const std::string& conversationId);  // null when none; with the lock held
+    static bool inUse(const Entry& entry);
     void evictFor(size_t bytes);
     void forgetLikely(Entry& entry);                                 // with the lock held
     void drop(std::unordered_map<std::string, Entry>::iterator it);  // with the lock held

@@ -168,6 +168,46 @@ TEST(HistoryCache, DropsTheLeastRecentlyUsedToStayWithinItsBound) {
     EXPECT_LE(cache.bytes(), 3 * entry);
 }
 
+// Dropping a history a send still reads frees nothing, and the
+// conversation's next send would read and hold a copy of its own.
+TEST(HistoryCache, KeepsHistoriesInUseAndDropsTheLeastRecentlyUsedOfTheRest) {
+    HistoryCache probe(1 << 20);
+    probe.keep(conversation("a"), historyOf(10, 1000));
+    const size_t entry = probe.bytes();
+
+    HistoryCache cache(3 * entry);
+    auto readByASend = historyOf(10, 1000);
+    cache.keep(conversation("a"), readByASend);  // the least recently used
+    cache.keep(conversation("b"), historyOf(10, 1000));
+    cache.keep(conversation("c"), historyOf(10, 1000));
+    cache.keep(conversation("d"), historyOf(10, 1000));
+    EXPECT_EQ(cache.find("a"), readByASend);
+    EXPECT_EQ(cache.find("b"), nullptr);
+    EXPECT_NE(cache.find("c"), nullptr);
+    EXPECT_NE(cache.find("d"), nullptr);
+    EXPECT_LE(cache.bytes(), 3 * entry);
+}
+
+TEST(HistoryCache, ExceedsItsBoundOnlyWhileEveryHistoryIsInUse) {
+    HistoryCache probe(1 << 20);
+    probe.keep(conversation("a"), historyOf(10, 1000));
+    const size_t entry = probe.bytes();
+
+    HistoryCache cache(2 * entry);
+    std::vector<HistoryCache::History> sends{historyOf(10, 1000), historyOf(10, 1000), historyOf(10, 1000)};
+    cache.keep(conversation("a"), sends[0]);
+    cache.keep(conversation("b"), sends[1]);
+    cache.keep(conversation("c"), sends[2]);
+    EXPECT_EQ(cache.entries(), 3u);
+    EXPECT_EQ(cache.bytes(), 3 * entry);
+
+    sends.clear();  // the sends ended
+    cache.keep(conversation("d"), historyOf(10, 1000));
+    EXPECT_EQ(cache.entries(), 2u);
+    EXPECT_LE(cache.bytes(), 2 * entry);
+    EXPECT_NE(cache.find("d"), nullptr);
+}
+
 TEST(HistoryCache, AHistoryLargerThanTheBoundIsNotHeld) {
     HistoryCache cache(4096);
     cache.keep(conversation("small"), historyOf(1));
