@@ -86,13 +86,17 @@ public:
     static bool startsWith(const Messages& history, const Messages& start);
 
 private:
+    struct Entry;
+    // The map's element: its address stays while it is held (rehashing
+    // moves no element), so the recency list points at it.
+    using Node = std::pair<const std::string, Entry>;
     struct Entry {
         Held held;
         History likely;      // held.history and this host's appends since
         size_t likelyBytes;  // what `likely` adds to `bytes`
         bool unsure;         // this host's appends since are not known in order
         size_t bytes;
-        std::list<std::string>::iterator used;
+        std::list<Node*>::iterator used;
     };
     Entry* use(const std::string& conversationId);  // null when none; with the lock held
     static bool inUse(const Entry& entry);
@@ -103,7 +107,7 @@ private:
     const size_t maxBytes_;
     std::mutex mutex_;
     std::unordered_map<std::string, Entry> entries_;
-    std::list<std::string> used_;  // most recently used first
+    std::list<Node*> used_;  // most recently used first
     size_t bytes_ = 0;
 };
 
