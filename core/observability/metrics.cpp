@@ -33,10 +33,7 @@ std::string series(const std::string& name, const std::string& labels) {
     return labels.empty() ? name : name + "{" + labels + "}";
 }
 
-}  // namespace
-
-std::string metricLabels(std::initializer_list<std::pair<std::string_view, std::string_view>> labels) {
-    std::string out;
+void appendLabels(std::string& out, std::initializer_list<std::pair<std::string_view, std::string_view>> labels) {
     for (const auto& [name, value] : labels) {
         if (!out.empty()) out += ',';
         out += name;
@@ -50,6 +47,22 @@ std::string metricLabels(std::initializer_list<std::pair<std::string_view, std::
         }
         out += '"';
     }
+}
+
+// One update's labels, in a buffer each thread reuses: updating a series
+// that exists allocates nothing (a send updates about ten).
+std::string_view scratchLabels(std::initializer_list<std::pair<std::string_view, std::string_view>> labels) {
+    thread_local std::string scratch;
+    scratch.clear();
+    appendLabels(scratch, labels);
+    return scratch;
+}
+
+}  // namespace
+
+std::string metricLabels(std::initializer_list<std::pair<std::string_view, std::string_view>> labels) {
+    std::string out;
+    appendLabels(out, labels);
     return out;
 }
 
@@ -78,14 +91,26 @@ Metrics::Metrics() {
     declare("omnichat_worker_queue_wait_seconds", "Time tasks (storage calls) waited for a worker thread.", true);
 }
 
-void Metrics::add(const std::string& family, const std::string& labels, double value) {
-    std::lock_guard lock(mutex_);
-    families_[family].counters[labels] += value;
+Metrics::Family& Metrics::family(std::string_view name) {
+    auto it = families_.find(name);
+    if (it == families_.end()) it = families_.emplace(std::string(name), Family{}).first;
+    return it->second;
 }
 
-void Metrics::observe(const std::string& family, const std::string& labels, double seconds) {
+void Metrics::add(std::string_view family, std::string_view labels, double value) {
     std::lock_guard lock(mutex_);
-    auto& h = families_[family].histograms[labels];
+    auto& counters = this->family(family).counters;
+    auto it = counters.find(labels);
+    if (it == counters.end()) it = counters.emplace(std::string(labels), 0.0).first;
+    it->second += value;
+}
+
+void Metrics::observe(std::string_view family, std::string_view labels, double seconds) {
+    std::lock_guard lock(mutex_);
+    auto& histograms = this->family(family).histograms;
+    auto it = histograms.find(labels);
+    if (it == histograms.end()) it = histograms.emplace(std::string(labels), Histogram{}).first;
+    auto& h = it->second;
     if (h.buckets.empty()) h.buckets.assign(kBuckets.size(), 0);
     auto bucket = std::lower_bound(kBuckets.begin(), kBuckets.end(), seconds) - kBuckets.begin();
     if (static_cast<size_t>(bucket) < kBuckets.size()) ++h.buckets[static_cast<size_t>(bucket)];
@@ -94,37 +119,39 @@ void Metrics::observe(const std::string& family, const std::string& labels, doub
 }
 
 void Metrics::observeRequest(const std::string& method, const std::string& route, int status, double seconds) {
+    char code[12];
+    auto length = std::snprintf(code, sizeof code, "%d", status);
     add("omnichat_http_requests_total",
-        metricLabels({{"method", method}, {"route", route}, {"status", std::to_string(status)}}), 1);
-    observe("omnichat_http_request_duration_seconds", metricLabels({{"route", route}}), seconds);
+        scratchLabels({{"method", method}, {"route", route}, {"status", {code, static_cast<size_t>(length)}}}), 1);
+    observe("omnichat_http_request_duration_seconds", scratchLabels({{"route", route}}), seconds);
 }
 
 void Metrics::observeProviderCall(const std::string& provider, const std::string& model, const std::string& outcome,
                                   double seconds) {
-    add("omnichat_provider_calls_total", metricLabels({{"provider", provider}, {"model", model}, {"outcome", outcome}}),
-        1);
-    observe("omnichat_provider_call_duration_seconds", metricLabels({{"provider", provider}}), seconds);
+    add("omnichat_provider_calls_total",
+        scratchLabels({{"provider", provider}, {"model", model}, {"outcome", outcome}}), 1);
+    observe("omnichat_provider_call_duration_seconds", scratchLabels({{"provider", provider}}), seconds);
 }
 
 void Metrics::observeFirstToken(const std::string& provider, double seconds) {
-    observe("omnichat_provider_first_token_seconds", metricLabels({{"provider", provider}}), seconds);
+    observe("omnichat_provider_first_token_seconds", scratchLabels({{"provider", provider}}), seconds);
 }
 
 void Metrics::countTokens(const std::string& provider, int64_t prompt, int64_t completion) {
     if (prompt > 0)
-        add("omnichat_tokens_total", metricLabels({{"provider", provider}, {"direction", "in"}}),
+        add("omnichat_tokens_total", scratchLabels({{"provider", provider}, {"direction", "in"}}),
             static_cast<double>(prompt));
     if (completion > 0)
-        add("omnichat_tokens_total", metricLabels({{"provider", provider}, {"direction", "out"}}),
+        add("omnichat_tokens_total", scratchLabels({{"provider", provider}, {"direction", "out"}}),
             static_cast<double>(completion));
 }
 
 void Metrics::countRetry(const std::string& provider) {
-    add("omnichat_provider_retries_total", metricLabels({{"provider", provider}}), 1);
+    add("omnichat_provider_retries_total", scratchLabels({{"provider", provider}}), 1);
 }
 
 void Metrics::countFallback(const std::string& fromProvider) {
-    add("omnichat_provider_fallbacks_total", metricLabels({{"provider", fromProvider}}), 1);
+    add("omnichat_provider_fallbacks_total", scratchLabels({{"provider", fromProvider}}), 1);
 }
 
 void Metrics::countEarlyStart(bool confirmed) {
@@ -132,7 +159,7 @@ void Metrics::countEarlyStart(bool confirmed) {
 }
 
 void Metrics::observeStorageCall(const char* operation, double seconds) {
-    observe("omnichat_storage_call_duration_seconds", metricLabels({{"operation", operation}}), seconds);
+    observe("omnichat_storage_call_duration_seconds", scratchLabels({{"operation", operation}}), seconds);
 }
 
 void Metrics::observeWorkerWait(double seconds) { observe("omnichat_worker_queue_wait_seconds", "", seconds); }

@@ -55,8 +55,9 @@ private:
     struct Family {
         std::string help;
         bool histogram = false;
-        std::map<std::string, double> counters;       // by rendered label set
-        std::map<std::string, Histogram> histograms;  // by rendered label set
+        // By rendered label set; found by a string_view, without a copy.
+        std::map<std::string, double, std::less<>> counters;
+        std::map<std::string, Histogram, std::less<>> histograms;
     };
     struct Gauge {
         std::string name, help;
@@ -64,11 +65,12 @@ private:
         const char* type;  // "gauge" or "counter"
     };
 
-    void add(const std::string& family, const std::string& labels, double value);
-    void observe(const std::string& family, const std::string& labels, double seconds);
+    Family& family(std::string_view name);  // with the lock held
+    void add(std::string_view family, std::string_view labels, double value);
+    void observe(std::string_view family, std::string_view labels, double seconds);
 
     mutable std::mutex mutex_;
-    std::map<std::string, Family> families_;
+    std::map<std::string, Family, std::less<>> families_;
     std::vector<Gauge> gauges_;
 };
 

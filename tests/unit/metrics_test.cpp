@@ -1,4 +1,5 @@
-// Label values as Prometheus's text format wants them escaped.
+// Series as Prometheus's text format wants them: labels escaped, updates of
+// one series summed.
 #include "observability/metrics.hpp"
 
 #include <gtest/gtest.h>
@@ -12,6 +13,28 @@ TEST(MetricLabels, EscapeBackslashQuoteAndNewlineOnly) {
     EXPECT_EQ(metricLabels({{"model", "a\\b\"c\nd\te"}, {"status", "200"}}),
               R"(model="a\\b\"c\nd	e",status="200")");
     EXPECT_EQ(metricLabels({{"x", "\"\"\n\\"}}), R"(x="\"\"\n\\")");
+}
+
+TEST(Metrics, UpdatesOfOneSeriesAddUpAndOthersStayApart) {
+    Metrics metrics;
+    metrics.countTokens("p", 3, 4);
+    metrics.countTokens("p", 10, 0);
+    metrics.countTokens("q\"", 0, 1);
+    metrics.observeRequest("GET", "/a", 200, 0.0002);
+    metrics.observeRequest("GET", "/a", 200, 0.003);
+    metrics.observeRequest("GET", "/a", 404, 0.003);
+    auto text = metrics.render();
+    EXPECT_NE(text.find("omnichat_tokens_total{provider=\"p\",direction=\"in\"} 13\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("omnichat_tokens_total{provider=\"p\",direction=\"out\"} 4\n"), std::string::npos);
+    EXPECT_NE(text.find("omnichat_tokens_total{provider=\"q\\\"\",direction=\"out\"} 1\n"), std::string::npos);
+    EXPECT_EQ(text.find("direction=\"in\"} 0"), std::string::npos);
+    EXPECT_NE(text.find("omnichat_http_requests_total{method=\"GET\",route=\"/a\",status=\"200\"} 2\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("omnichat_http_requests_total{method=\"GET\",route=\"/a\",status=\"404\"} 1\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("omnichat_http_request_duration_seconds_bucket{route=\"/a\",le=\"0.0005\"} 1\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("omnichat_http_request_duration_seconds_count{route=\"/a\"} 3\n"), std::string::npos);
 }
 
 }  // namespace
