@@ -143,7 +143,7 @@ void HistoryCache::keep(std::shared_ptr<const Conversation> conversation, Histor
     bytes += extra;
     if (bytes > maxBytes_) return;
     evictFor(bytes);
-    used_.push_front(nullptr);
+    used_.push_front(nullptr);  // the entry names its place in the list, then the place its entry
     auto [added, _] = entries_.emplace(id, Entry{{std::move(conversation), std::move(history), shared},
                                                  std::move(likely),
                                                  extra,

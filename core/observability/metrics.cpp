@@ -91,7 +91,7 @@ Metrics::Metrics() {
     declare("omnichat_worker_queue_wait_seconds", "Time tasks (storage calls) waited for a worker thread.", true);
 }
 
-Metrics::Family& Metrics::family(std::string_view name) {
+Metrics::Family& Metrics::familyNamed(std::string_view name) {
     auto it = families_.find(name);
     if (it == families_.end()) it = families_.emplace(std::string(name), Family{}).first;
     return it->second;
@@ -99,7 +99,7 @@ Metrics::Family& Metrics::family(std::string_view name) {
 
 void Metrics::add(std::string_view family, std::string_view labels, double value) {
     std::lock_guard lock(mutex_);
-    auto& counters = this->family(family).counters;
+    auto& counters = familyNamed(family).counters;
     auto it = counters.find(labels);
     if (it == counters.end()) it = counters.emplace(std::string(labels), 0.0).first;
     it->second += value;
@@ -107,7 +107,7 @@ void Metrics::add(std::string_view family, std::string_view labels, double value
 
 void Metrics::observe(std::string_view family, std::string_view labels, double seconds) {
     std::lock_guard lock(mutex_);
-    auto& histograms = this->family(family).histograms;
+    auto& histograms = familyNamed(family).histograms;
     auto it = histograms.find(labels);
     if (it == histograms.end()) it = histograms.emplace(std::string(labels), Histogram{}).first;
     auto& h = it->second;
@@ -119,10 +119,8 @@ void Metrics::observe(std::string_view family, std::string_view labels, double s
 }
 
 void Metrics::observeRequest(const std::string& method, const std::string& route, int status, double seconds) {
-    char code[12];
-    auto length = std::snprintf(code, sizeof code, "%d", status);
     add("omnichat_http_requests_total",
-        scratchLabels({{"method", method}, {"route", route}, {"status", {code, static_cast<size_t>(length)}}}), 1);
+        scratchLabels({{"method", method}, {"route", route}, {"status", std::to_string(status)}}), 1);
     observe("omnichat_http_request_duration_seconds", scratchLabels({{"route", route}}), seconds);
 }
 

@@ -65,7 +65,7 @@ private:
         const char* type;  // "gauge" or "counter"
     };
 
-    Family& family(std::string_view name);  // with the lock held
+    Family& familyNamed(std::string_view name);  // with the lock held
     void add(std::string_view family, std::string_view labels, double value);
     void observe(std::string_view family, std::string_view labels, double seconds);
 
