@@ -149,13 +149,18 @@ TEST(HistoryCache, AShorterHistoryNeverReplacesALongerOne) {
     EXPECT_EQ(cache.entries(), 1u);
 }
 
-TEST(HistoryCache, DropsTheLeastRecentlyUsedToStayWithinItsBound) {
-    auto one = historyOf(10, 1000);
+// What one entry of ten 1,000-byte messages costs; with keys of one letter
+// every such entry costs the same.
+size_t entryBytes() {
     HistoryCache probe(1 << 20);
-    probe.keep(conversation("a"), one);
-    const size_t entry = probe.bytes();
+    probe.keep(conversation("a"), historyOf(10, 1000));
+    return probe.bytes();
+}
 
-    HistoryCache cache(3 * entry);  // keys of one letter: every entry costs the same
+TEST(HistoryCache, DropsTheLeastRecentlyUsedToStayWithinItsBound) {
+    const size_t entry = entryBytes();
+
+    HistoryCache cache(3 * entry);
     cache.keep(conversation("a"), historyOf(10, 1000));
     cache.keep(conversation("b"), historyOf(10, 1000));
     cache.keep(conversation("c"), historyOf(10, 1000));
@@ -171,9 +176,7 @@ TEST(HistoryCache, DropsTheLeastRecentlyUsedToStayWithinItsBound) {
 // Dropping a history a send still reads frees nothing, and the
 // conversation's next send would read and hold a copy of its own.
 TEST(HistoryCache, KeepsHistoriesInUseAndDropsTheLeastRecentlyUsedOfTheRest) {
-    HistoryCache probe(1 << 20);
-    probe.keep(conversation("a"), historyOf(10, 1000));
-    const size_t entry = probe.bytes();
+    const size_t entry = entryBytes();
 
     HistoryCache cache(3 * entry);
     auto readByASend = historyOf(10, 1000);
@@ -189,9 +192,7 @@ TEST(HistoryCache, KeepsHistoriesInUseAndDropsTheLeastRecentlyUsedOfTheRest) {
 }
 
 TEST(HistoryCache, ExceedsItsBoundOnlyWhileEveryHistoryIsInUse) {
-    HistoryCache probe(1 << 20);
-    probe.keep(conversation("a"), historyOf(10, 1000));
-    const size_t entry = probe.bytes();
+    const size_t entry = entryBytes();
 
     HistoryCache cache(2 * entry);
     std::vector<HistoryCache::History> sends{historyOf(10, 1000), historyOf(10, 1000), historyOf(10, 1000)};
