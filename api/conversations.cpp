@@ -19,7 +19,7 @@ bool validProjectId(const std::string& id) {
 }  // namespace
 
 void createConversation(RouteContext& ctx) {
-    auto projectId = ctx.request.query().get("project_id");
+    auto projectId = ctx.request.queryParam("project_id");
     if (!projectId || projectId->empty())
         return ctx.respond->error(400, "missing_project_id", "query parameter project_id is required");
     if (!validProjectId(*projectId))
@@ -64,9 +64,11 @@ void listProjectConversations(RouteContext& ctx) {
     auto respond = ctx.respond;
     if (!ctx.chat.listConversations(ctx.userId, ctx.params[0], [respond](Outcome<std::vector<Conversation>> out) {
             if (auto* f = std::get_if<Failure>(&out)) return respond->failure(*f);
-            auto array = nlohmann::json::array();
-            for (const auto& c : std::get<std::vector<Conversation>>(out)) array.push_back(toJson(c));
-            respond->json(200, array.dump());
+            auto list =
+                std::make_shared<const std::vector<Conversation>>(std::move(std::get<std::vector<Conversation>>(out)));
+            respond->jsonPieces(200, jsonArrayPieces(list->size(), [list](std::string& json, size_t i) {
+                                    json += toJson((*list)[i]).dump();
+                                }));
         }))
         overloaded(ctx);
 }

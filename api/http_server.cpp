@@ -1,11 +1,6 @@
 #include "http_server.hpp"
 
-#include <netinet/in.h>
-#include <pistache/endpoint.h>
-#include <pistache/http.h>
-#include <pistache/peer.h>
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
 
 #include <algorithm>
 #include <cctype>
@@ -16,36 +11,42 @@
 #include "chat/chat_service.hpp"
 #include "common/ids.hpp"
 #include "config/config.hpp"
+#include "observability/metrics.hpp"
 #include "request_bodies.hpp"
 #include "routes.hpp"
+#include "transport/edge.hpp"
 
 namespace omnichat {
 
-using namespace Pistache;
-
 namespace {
-
-// Room for the request line and headers on top of the body limit; bodies
-// between the limit and twice the limit get our JSON 413, larger ones
-// Pistache's own 413.
-constexpr size_t kHeaderAllowance = 64 * 1024;
 
 using Handler = void (*)(RouteContext&);
 
 struct Route {
-    Http::Method method;
+    const char* method;
     const char* pattern;  // "{id}" (any name in braces) matches one segment
     Handler handler;
     bool authenticated = true;
+    bool readsBody = false;
 };
 
-std::vector<std::string> splitPath(const std::string& resource) {
+// The path's segments, percent-decoded; nullopt when an escape is malformed.
+std::optional<std::vector<std::string>> splitPath(std::string_view path, bool decode) {
     std::vector<std::string> out;
     size_t i = 0;
-    while (i < resource.size()) {
-        size_t j = resource.find('/', i);
-        if (j == std::string::npos) j = resource.size();
-        if (j > i) out.push_back(resource.substr(i, j - i));
+    while (i < path.size()) {
+        size_t j = path.find('/', i);
+        if (j == std::string_view::npos) j = path.size();
+        if (j > i) {
+            auto segment = path.substr(i, j - i);
+            if (!decode) {
+                out.emplace_back(segment);
+            } else if (auto decoded = percentDecode(segment, false)) {
+                out.push_back(std::move(*decoded));
+            } else {
+                return std::nullopt;
+            }
+        }
         i = j + 1;
     }
     return out;
@@ -54,7 +55,7 @@ std::vector<std::string> splitPath(const std::string& resource) {
 // Routes with their patterns split into segments once.
 struct RouteTable {
     explicit RouteTable(std::vector<Route> table) : routes(std::move(table)) {
-        for (const auto& r : routes) patterns.push_back(splitPath(r.pattern));
+        for (const auto& r : routes) patterns.push_back(*splitPath(r.pattern, false));
     }
     std::vector<Route> routes;
     std::vector<std::vector<std::string>> patterns;  // by index in routes
@@ -62,28 +63,26 @@ struct RouteTable {
 
 // Everything on the public address; /metrics too unless it has one of its
 // own.
-std::shared_ptr<const RouteTable> publicRoutes(bool withMetrics) {
+RouteTable publicRoutes(bool withMetrics) {
     std::vector<Route> table{
-        {Http::Method::Post, "/conversations", &createConversation},
-        {Http::Method::Get, "/conversations/project/{project_id}", &listProjectConversations},
-        {Http::Method::Get, "/conversations/{id}", &getConversation},
-        {Http::Method::Delete, "/conversations/{id}", &deleteConversation},
-        {Http::Method::Get, "/conversations/{id}/messages", &listMessages},
-        {Http::Method::Post, "/conversations/{id}/messages", &sendMessage},
+        {"POST", "/conversations", &createConversation, true, true},
+        {"GET", "/conversations/project/{project_id}", &listProjectConversations},
+        {"GET", "/conversations/{id}", &getConversation},
+        {"DELETE", "/conversations/{id}", &deleteConversation},
+        {"GET", "/conversations/{id}/messages", &listMessages},
+        {"POST", "/conversations/{id}/messages", &sendMessage, true, true},
         // For probes and scrapers, which hold no token.
-        {Http::Method::Get, "/healthz", &healthz, false},
-        {Http::Method::Get, "/readyz", &readyz, false},
-        {Http::Method::Get, "/openapi.json", &openApiDocument, false},
-        {Http::Method::Get, "/docs", &docsPage, false},
-        {Http::Method::Get, "/docs/{file}", &docsFile, false},
+        {"GET", "/healthz", &healthz, false},
+        {"GET", "/readyz", &readyz, false},
+        {"GET", "/openapi.json", &openApiDocument, false},
+        {"GET", "/docs", &docsPage, false},
+        {"GET", "/docs/{file}", &docsFile, false},
     };
-    if (withMetrics) table.push_back({Http::Method::Get, "/metrics", &metrics, false});
-    return std::make_shared<RouteTable>(std::move(table));
+    if (withMetrics) table.push_back({"GET", "/metrics", &metrics, false});
+    return RouteTable(std::move(table));
 }
 
-std::shared_ptr<const RouteTable> metricsRoutes() {
-    return std::make_shared<RouteTable>(std::vector<Route>{{Http::Method::Get, "/metrics", &metrics, false}});
-}
+RouteTable metricsRoutes() { return RouteTable({{"GET", "/metrics", &metrics, false}}); }
 
 // Fills `params` with the segments matched by {} when `pattern` matches.
 bool matches(const std::vector<std::string>& pattern, const std::vector<std::string>& segments,
@@ -102,129 +101,144 @@ bool matches(const std::vector<std::string>& pattern, const std::vector<std::str
 
 // A client's X-Request-Id is kept when it is a plain token; otherwise, or
 // without one, we make one.
-std::string requestId(const Http::Request& request) {
-    if (auto raw = request.headers().tryGetRaw("X-Request-Id")) {
-        const std::string& v = raw->value();
-        bool plain = !v.empty() && v.size() <= 128 && std::all_of(v.begin(), v.end(), [](unsigned char c) {
+std::string requestId(const IncomingRequest& request) {
+    if (const auto* v = request.header("x-request-id")) {
+        bool plain = !v->empty() && v->size() <= 128 && std::all_of(v->begin(), v->end(), [](unsigned char c) {
             return std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == ':';
         });
-        if (plain) return v;
+        if (plain) return *v;
     }
     return newUuid();
 }
 
-std::optional<std::string> bearerToken(const Http::Request& request) {
-    auto raw = request.headers().tryGetRaw("Authorization");
-    if (!raw) return std::nullopt;
-    const std::string& v = raw->value();
-    if (v.size() < 7) return std::nullopt;
-    std::string scheme = v.substr(0, 7);
+// The method as a metrics label: the ones a client of this API sends, else
+// "other", so no client-chosen text becomes a series.
+const char* methodLabel(std::string_view method) {
+    for (const char* known : {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+        if (method == known) return known;
+    return "other";
+}
+
+std::optional<std::string> bearerToken(const IncomingRequest& request) {
+    const auto* v = request.header("authorization");
+    if (!v || v->size() < 7) return std::nullopt;
+    std::string scheme = v->substr(0, 7);
     std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return std::tolower(c); });
     if (scheme != "bearer ") return std::nullopt;
-    auto token = v.substr(7);
+    auto token = v->substr(7);
     token.erase(0, token.find_first_not_of(' '));
     return token;
 }
 
-class RestHandler : public Http::Handler {
+// Routes requests of one listening address: finds the route, checks the
+// token and the limits as soon as the head is in (before any body is read),
+// and runs the route once the body is.
+class Router : public Dispatcher {
 public:
-    HTTP_PROTOTYPE(RestHandler)
+    Router(ServerState& state, RouteTable routes) : state_(state), routes_(std::move(routes)) {}
 
-    RestHandler(ServerState& state, std::shared_ptr<const RouteTable> routes)
-        : state_(state), routes_(std::move(routes)) {}
-
-    void onDisconnection(const std::shared_ptr<Tcp::Peer>& peer) override {
-        connectionClosing(*peer);
-        Http::Handler::onDisconnection(peer);
-    }
-
-    void onRequest(const Http::Request& request, Http::ResponseWriter writer) override {
-        // Deferred responses outlive Pistache's header and body timers;
-        // marking the peer idle puts the connection under the keep-alive
-        // timeout instead of answering 408 mid-way.
-        if (auto peer = writer.peer()) peer->setIdle(true);
-        RequestRecord record{requestId(request), Http::methodString(request.method()), "-", "-"};
-        auto respond =
-            std::make_shared<Responder>(request, std::move(writer), std::move(record), state_.metrics, state_.open);
+    std::optional<Admitted> admit(const std::shared_ptr<Connection>& connection, const IncomingRequest& head) override {
+        RequestRecord record{requestId(head), methodLabel(head.method), "-", "-"};
+        auto respond = std::make_shared<Responder>(connection, head.http10, head.method == "HEAD", std::move(record),
+                                                   state_.metrics, state_.open);
         try {
-            dispatch(request, respond);
+            return route(head, respond);
         } catch (const std::exception& e) {
             spdlog::error("request {}: unhandled error in {}: {}", respond->record().id, respond->record().route,
                           e.what());
             respond->error(500, "internal_error", "internal error");
+            return std::nullopt;
         }
     }
 
+    void refuse(const std::shared_ptr<Connection>& connection, const ParseError& error) override {
+        RequestRecord record{newUuid(), "-", "-", "-"};
+        auto respond =
+            std::make_shared<Responder>(connection, false, false, std::move(record), state_.metrics, state_.open);
+        spdlog::warn("request {} refused by the edge ({}): {}", respond->record().id, error.code, error.message);
+        respond->error(error.status, error.code, error.message);
+    }
+
+    std::string connectionRefusal() override {
+        state_.metrics.observeRequest("-", "-", 503, 0);
+        auto id = newUuid();
+        spdlog::info("access method=- route=- status=503 ms=0.00 user=- request_id={} (too many connections)", id);
+        std::string body = R"({"error":{"code":"too_many_connections","message":"the server holds as many )"
+                           R"(connections as it may, try again","request_id":")" +
+                           id + "\"}}";
+        return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: " +
+               std::to_string(body.size()) + "\r\nConnection: close\r\nRetry-After: 1\r\nX-Request-Id: " + id +
+               "\r\n\r\n" + body;
+    }
+
 private:
-    void dispatch(const Http::Request& request, const ResponderPtr& respond) {
-        auto segments = splitPath(request.resource());
+    std::optional<Admitted> route(const IncomingRequest& head, const ResponderPtr& respond) {
+        auto segments = splitPath(head.path, true);
+        if (!segments) {
+            respond->error(400, "invalid_path", "the path holds a malformed %-escape");
+            return std::nullopt;
+        }
         std::vector<std::string> params;
         const Route* found = nullptr;
-        std::vector<std::string> allowed;
-        for (size_t i = 0; i < routes_->routes.size(); ++i) {
-            const auto& r = routes_->routes[i];
+        bool pathKnown = false;
+        for (size_t i = 0; i < routes_.routes.size(); ++i) {
+            const auto& r = routes_.routes[i];
             std::vector<std::string> p;
-            if (!matches(routes_->patterns[i], segments, p)) continue;
+            if (!matches(routes_.patterns[i], *segments, p)) continue;
+            pathKnown = true;
             // A literal route ("project/{}") wins over a parameter one.
-            if (r.method == request.method() && !found) {
+            if (head.method == r.method && !found) {
                 respond->record().route = r.pattern;
                 found = &r;
                 params = std::move(p);
             }
-            allowed.push_back(Http::methodString(r.method));
         }
         if (!found) {
-            if (allowed.empty()) return respond->error(404, "not_found", "no such route");
-            return respond->error(405, "method_not_allowed", "method not allowed on this route");
+            if (!pathKnown)
+                respond->error(404, "not_found", "no such route");
+            else
+                respond->error(405, "method_not_allowed", "method not allowed on this route");
+            return std::nullopt;
         }
         std::string userId;
         if (found->authenticated) {
             if (state_.draining) {
                 respond->closeAfterResponse();
-                return respond->error(503, "shutting_down", "the server is shutting down, try again", 1);
+                respond->error(503, "shutting_down", "the server is shutting down, try again", 1);
+                return std::nullopt;
             }
-            auto token = bearerToken(request);
+            auto token = bearerToken(head);
             auto user = token ? state_.auth.verify(*token, nowUnixMs() / 1000) : std::nullopt;
-            if (!user) return respond->error(401, "unauthorized", "a valid bearer token is required");
+            if (!user) {
+                respond->error(401, "unauthorized", "a valid bearer token is required");
+                return std::nullopt;
+            }
             userId = std::move(*user);
             respond->record().user = userId;
-            if (int wait = state_.limiter.admitRequest(userId, nowUnixMs()))
-                return respond->error(429, "rate_limited", "too many requests, slow down", wait);
+            if (int wait = state_.limiter.admitRequest(userId, nowUnixMs())) {
+                respond->error(429, "rate_limited", "too many requests, slow down", wait);
+                return std::nullopt;
+            }
         }
-        if (request.body().size() > state_.config.maxBodyBytes)
-            return respond->error(413, "payload_too_large",
-                                  "request body exceeds " + std::to_string(state_.config.maxBodyBytes) + " bytes");
-        RouteContext ctx{request,     respond,       std::move(userId), std::move(params),
-                         state_.chat, state_.config, state_.timer,      state_};
-        found->handler(ctx);
+        Handler handler = found->handler;
+        return Admitted{found->readsBody, [this, respond, handler, userId = std::move(userId),
+                                           params = std::move(params)](IncomingRequest&& request) mutable {
+                            RouteContext ctx{request,     respond,       std::move(userId), std::move(params),
+                                             state_.chat, state_.config, state_.timer,      state_};
+                            respond->routed();
+                            try {
+                                handler(ctx);
+                            } catch (const std::exception& e) {
+                                spdlog::error("request {}: unhandled error in {}: {}", respond->record().id,
+                                              respond->record().route, e.what());
+                                respond->error(500, "internal_error", "internal error");
+                            }
+                        }};
     }
 
     ServerState& state_;
-    std::shared_ptr<const RouteTable> routes_;
+    RouteTable routes_;
 };
-
-// Pistache 0.0.5 listens with a queue of 128 connections and ignores its
-// own backlog option. A burst of clients connecting at once (2,000 in the
-// benchmark) overflowed it: the kernel fell back to SYN cookies and dropped
-// handshakes that clients retried up to seconds later. listen() on a
-// listening socket sets a new queue length; the kernel caps it at
-// net.core.somaxconn. The endpoint does not expose its socket, so it is
-// found by port among the first descriptors, where a server opens it.
-void widenAcceptQueue(uint16_t port) {
-    for (int fd = 0; fd < 1024; ++fd) {
-        int listening = 0;
-        socklen_t size = sizeof listening;
-        sockaddr_storage address{};
-        socklen_t length = sizeof address;
-        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) != 0 || !listening ||
-            getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0)
-            continue;
-        uint16_t bound = address.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6&>(address).sin6_port
-                                                       : reinterpret_cast<sockaddr_in&>(address).sin_port;
-        if ((address.ss_family == AF_INET || address.ss_family == AF_INET6) && ntohs(bound) == port)
-            ::listen(fd, SOMAXCONN);
-    }
-}
 
 }  // namespace
 
@@ -237,8 +251,8 @@ bool requireUuidParam(RouteContext& ctx, size_t index) {
 }
 
 std::optional<nlohmann::json> readJsonObject(RouteContext& ctx, bool required) {
-    auto type = ctx.request.headers().tryGetRaw("Content-Type");
-    auto parsed = parseJsonObject(ctx.request.body(), type ? type->value() : std::string_view(), required);
+    const auto* type = ctx.request.header("content-type");
+    auto parsed = parseJsonObject(ctx.request.body, type ? std::string_view(*type) : std::string_view(), required);
     if (auto* e = std::get_if<ApiError>(&parsed)) {
         ctx.respond->error(e->status, e->code, e->message);
         return std::nullopt;
@@ -246,10 +260,29 @@ std::optional<nlohmann::json> readJsonObject(RouteContext& ctx, bool required) {
     return std::move(std::get<nlohmann::json>(parsed));
 }
 
+namespace {
+
+EdgeSettings edgeSettings(const Config& config, unsigned reactorThreads) {
+    EdgeSettings s;
+    s.limits.maxHeaderBytes = config.maxHeaderBytes;
+    s.limits.maxBodyBytes = config.maxBodyBytes;
+    s.maxConnections = config.maxConnections;
+    s.maxConnectionsPerAddress = config.maxConnectionsPerAddress;
+    s.headerTimeout = std::chrono::seconds(config.headerTimeoutSeconds);
+    s.bodyTimeout = std::chrono::seconds(config.bodyTimeoutSeconds);
+    s.keepaliveTimeout = std::chrono::seconds(config.keepaliveTimeoutSeconds);
+    s.sendTimeout = std::chrono::seconds(config.sendTimeoutSeconds);
+    s.reactorThreads = reactorThreads;
+    return s;
+}
+
+}  // namespace
+
 struct HttpServer::Impl {
     ServerState state;
-    std::unique_ptr<Http::Endpoint> endpoint;
-    std::unique_ptr<Http::Endpoint> metricsEndpoint;  // with server.metrics_listen
+    std::unique_ptr<Router> router, metricsRouter;
+    std::unique_ptr<Edge> edge, metricsEdge;  // metricsEdge: with server.metrics_listen
+    uint16_t port = 0, metricsPort = 0;
 };
 
 HttpServer::HttpServer(const Config& config, ChatService& chat, const JwtAuthenticator& auth, Timer& timer,
@@ -257,6 +290,8 @@ HttpServer::HttpServer(const Config& config, ChatService& chat, const JwtAuthent
     : impl_(
           new Impl{{config, chat, auth, timer, metrics,
                     RateLimiter(config.limits.requestsPerMinute, config.limits.burst, config.limits.concurrentStreams)},
+                   nullptr,
+                   nullptr,
                    nullptr,
                    nullptr}) {
     // Read once here: serving them must not touch the disk on a reactor.
@@ -270,7 +305,7 @@ HttpServer::HttpServer(const Config& config, ChatService& chat, const JwtAuthent
         }
         std::ostringstream content;
         content << file.rdbuf();
-        impl_->state.docsFiles[name] = {content.str(), type};
+        impl_->state.docsFiles[name] = {std::make_shared<const std::string>(content.str()), type};
     }
 }
 
@@ -282,45 +317,26 @@ int HttpServer::openRequests() const { return impl_->state.open.load(); }
 
 void HttpServer::start() {
     const Config& config = impl_->state.config;
-    // Pistache counts the keep-alive timeout from the start of a
-    // connection's last request, and a request being answered counts as
-    // idle (see onRequest): an exchange may run for the whole total timeout
-    // before the connection's idle time begins.
-    auto keepalive = std::chrono::milliseconds(config.keepaliveTimeoutSeconds * 1000 + config.totalTimeoutMs);
-    impl_->endpoint = std::make_unique<Http::Endpoint>(Address(config.listen.host, Port(config.listen.port)));
-    auto opts = Http::Endpoint::options()
-                    .threads(static_cast<int>(config.reactorThreads))
-                    .flags(Tcp::Options::ReuseAddr)
-                    .maxRequestSize(2 * config.maxBodyBytes + kHeaderAllowance)
-                    .headerTimeout(std::chrono::seconds(config.headerTimeoutSeconds))
-                    .bodyTimeout(std::chrono::seconds(config.bodyTimeoutSeconds))
-                    .keepaliveTimeout(keepalive);
-    impl_->endpoint->init(opts);
-    impl_->endpoint->setHandler(Http::make_handler<RestHandler>(impl_->state, publicRoutes(!config.metricsListen)));
+    impl_->router = std::make_unique<Router>(impl_->state, publicRoutes(!config.metricsListen));
+    impl_->edge = std::make_unique<Edge>(edgeSettings(config, config.reactorThreads), *impl_->router);
     if (config.metricsListen) {
+        impl_->metricsRouter = std::make_unique<Router>(impl_->state, metricsRoutes());
         // One reactor is plenty for a scraper every few seconds.
-        impl_->metricsEndpoint =
-            std::make_unique<Http::Endpoint>(Address(config.metricsListen->host, Port(config.metricsListen->port)));
-        impl_->metricsEndpoint->init(opts.threads(1));
-        impl_->metricsEndpoint->setHandler(Http::make_handler<RestHandler>(impl_->state, metricsRoutes()));
-        impl_->metricsEndpoint->serveThreaded();
+        impl_->metricsEdge = std::make_unique<Edge>(edgeSettings(config, 1), *impl_->metricsRouter);
+        impl_->metricsPort = impl_->metricsEdge->listen(config.metricsListen->host, config.metricsListen->port);
     }
-    impl_->endpoint->serveThreaded();
-    widenAcceptQueue(port());
+    impl_->port = impl_->edge->listen(config.listen.host, config.listen.port);
 }
 
-uint16_t HttpServer::port() const { return impl_->endpoint ? static_cast<uint16_t>(impl_->endpoint->getPort()) : 0; }
+uint16_t HttpServer::port() const { return impl_->port; }
 
-uint16_t HttpServer::metricsPort() const {
-    return impl_->metricsEndpoint ? static_cast<uint16_t>(impl_->metricsEndpoint->getPort()) : 0;
-}
+uint16_t HttpServer::metricsPort() const { return impl_->metricsPort; }
+
+size_t HttpServer::connections() const { return impl_->edge ? impl_->edge->connections() : 0; }
 
 void HttpServer::shutdown() {
-    for (auto* endpoint : {&impl_->endpoint, &impl_->metricsEndpoint})
-        if (*endpoint) {
-            (*endpoint)->shutdown();
-            endpoint->reset();
-        }
+    for (auto* edge : {&impl_->edge, &impl_->metricsEdge})
+        if (*edge) (*edge)->shutdown();
 }
 
 }  // namespace omnichat

@@ -1,4 +1,6 @@
 #pragma once
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -29,6 +31,8 @@ public:
     void drain();
     // Requests accepted and not yet answered (streams included).
     int openRequests() const;
+    // Client connections open on the public address.
+    size_t connections() const;
     void shutdown();
 
 private:

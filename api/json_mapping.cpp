@@ -3,6 +3,7 @@
 #include <omnichat/json_text.hpp>
 
 #include <charconv>
+#include <cstdint>
 
 #include "common/ids.hpp"
 
@@ -39,8 +40,9 @@ void appendCount(std::string& out, int64_t value) {  // negative: not reported
     out.append(digits, static_cast<size_t>(std::to_chars(digits, digits + sizeof digits, value).ptr - digits));
 }
 
-void appendMessage(std::string& out, const StoredMessage& m) {
-    // Keys in the order nlohmann::json (a sorted map) wrote them.
+// A message's keys after its content (written first: keys are in the order
+// nlohmann::json, a sorted map, wrote them), and its closing brace.
+void appendMessageRest(std::string& out, const StoredMessage& m) {
     bool assistant = m.role == OMNICHAT_ROLE_ASSISTANT;
     // `key` is written with its leading comma and quotes: ,"name":
     auto text = [&out](std::string_view key, std::string_view value) {
@@ -51,8 +53,6 @@ void appendMessage(std::string& out, const StoredMessage& m) {
         out += key;
         appendCount(out, value);
     };
-    out += '{';
-    text("\"content\":", m.content);
     if (assistant) {
         out += ",\"cost\":"sv;
         out += m.cost ? nlohmann::json(*m.cost).dump() : "null";
@@ -85,17 +85,60 @@ void appendMessage(std::string& out, const StoredMessage& m) {
 
 }  // namespace
 
+JsonPieces jsonArrayPieces(size_t count, std::function<void(std::string&, size_t)> append, size_t pieceBytes) {
+    return [count, append = std::move(append), pieceBytes, next = size_t{0}](std::string& out) mutable {
+        if (next == 0) out += '[';
+        while (next < count && out.size() < pieceBytes) {
+            if (next) out += ',';
+            append(out, next++);
+        }
+        if (next < count) return true;
+        out += ']';
+        return false;
+    };
+}
+
+JsonPieces historyJsonPieces(HistoryCache::History history, size_t pieceBytes) {
+    // Where the writing stands: a message, and within its content (a long
+    // one is cut across pieces).
+    struct At {
+        size_t message = 0, offset = 0;
+        bool opened = false, inContent = false;
+    };
+    return [history = std::move(history), pieceBytes, at = At{}](std::string& out) mutable {
+        const auto& all = *history;
+        if (!at.opened) {
+            out += '[';
+            at.opened = true;
+        }
+        while (at.message < all.size() && out.size() < pieceBytes) {
+            const auto& m = *all[at.message];
+            if (!at.inContent) {
+                if (at.message) out += ',';
+                out += "{\"content\":\""sv;
+                at.inContent = true;
+                at.offset = 0;
+            }
+            size_t take = std::min(m.content.size() - at.offset, pieceBytes - std::min(pieceBytes, out.size()));
+            appendJsonStringContents(out, std::string_view(m.content).substr(at.offset, take));
+            at.offset += take;
+            if (at.offset < m.content.size()) continue;
+            out += '"';
+            appendMessageRest(out, m);
+            at.inContent = false;
+            ++at.message;
+        }
+        if (at.message < all.size()) return true;
+        out += ']';
+        return false;
+    };
+}
+
 std::string historyJson(const HistoryCache::Messages& messages) {
-    size_t size = 2;
-    for (const auto& m : messages) size += m->content.size() + 320;
     std::string out;
-    out.reserve(size);
-    out += '[';
-    for (size_t i = 0; i < messages.size(); ++i) {
-        if (i) out += ',';
-        appendMessage(out, *messages[i]);
+    auto pieces = historyJsonPieces(std::make_shared<const HistoryCache::Messages>(messages), SIZE_MAX);
+    while (pieces(out)) {
     }
-    out += ']';
     return out;
 }
 

@@ -11,7 +11,7 @@ namespace omnichat {
 void listMessages(RouteContext& ctx) {
     if (!requireUuidParam(ctx, 0)) return;
     int64_t limit = -1;
-    if (auto text = ctx.request.query().get("limit")) {
+    if (auto text = ctx.request.queryParam("limit")) {
         try {
             size_t used = 0;
             limit = std::stoll(*text, &used);
@@ -20,13 +20,13 @@ void listMessages(RouteContext& ctx) {
             return ctx.respond->error(400, "invalid_limit", "limit must be an integer from 1 to 10000");
         }
     }
-    std::string after = ctx.request.query().get("after").value_or("");
+    std::string after = ctx.request.queryParam("after").value_or("");
     if (!after.empty() && !isUuid(after))
         return ctx.respond->error(400, "invalid_after", "after must be a message id (UUID)");
     auto respond = ctx.respond;
     if (!ctx.chat.listMessages(ctx.userId, ctx.params[0], after, limit, [respond](Outcome<HistoryCache::History> out) {
             if (auto* f = std::get_if<Failure>(&out)) return respond->failure(*f);
-            respond->json(200, historyJson(*std::get<HistoryCache::History>(out)));
+            respond->jsonPieces(200, historyJsonPieces(std::move(std::get<HistoryCache::History>(out))));
         }))
         overloaded(ctx);
 }
@@ -38,8 +38,8 @@ void sendMessage(RouteContext& ctx) {
     auto parsed = parseSendMessageBody(*body);
     if (auto* e = std::get_if<ApiError>(&parsed)) return ctx.respond->error(e->status, e->code, e->message);
     auto& [content, stream] = std::get<SendMessageBody>(parsed);
-    if (auto accept = ctx.request.headers().tryGetRaw("Accept"))
-        stream = stream || accept->value().find("text/event-stream") != std::string::npos;
+    if (const auto* accept = ctx.request.header("accept"))
+        stream = stream || accept->find("text/event-stream") != std::string::npos;
 
     auto respond = ctx.respond;
     std::shared_ptr<SseResponse> sse;

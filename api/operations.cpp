@@ -49,7 +49,7 @@ void docsPage(RouteContext& ctx) {
 void docsFile(RouteContext& ctx) {
     auto it = ctx.server.docsFiles.find(ctx.params[0]);
     if (it == ctx.server.docsFiles.end()) return ctx.respond->error(404, "not_found", "no such file");
-    ctx.respond->text(200, it->second.first, it->second.second);
+    ctx.respond->shared(200, it->second.first, it->second.second);
 }
 
 }  // namespace omnichat

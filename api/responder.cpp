@@ -1,109 +1,118 @@
 #include "responder.hpp"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <pistache/http.h>
-#include <pistache/peer.h>
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
 
-#include <cerrno>
-
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "chat/chat_service.hpp"
 #include "observability/metrics.hpp"
+#include "transport/connection.hpp"
 
 namespace omnichat {
-
-using namespace Pistache;
-
-// A client connection as our writers see it. Pistache closes the
-// descriptor when the client leaves, and the kernel may hand the number to
-// the next client at once: a writer on another thread holds the lock for
-// each write and writes only while the connection is open, and Pistache
-// marks it closed (onDisconnection, under the same lock) before it closes
-// the descriptor. Pistache's other closes (idle keep-alive connections, and
-// clients too slow to send a request) happen with no request in progress:
-// see HttpServer::start for the keep-alive timeout.
-struct ConnectionSocket {
-    explicit ConnectionSocket(int descriptor) : fd(descriptor) {}
-    const int fd;
-    std::mutex mutex;
-    bool open = true;
-};
-
 namespace {
 
-const std::string kSocketKey = "omnichat.socket";
+const char* reasonPhrase(int status) {
+    switch (status) {
+        case 200: return "OK";
+        case 201: return "Created";
+        case 204: return "No Content";
+        case 400: return "Bad Request";
+        case 401: return "Unauthorized";
+        case 403: return "Forbidden";
+        case 404: return "Not Found";
+        case 405: return "Method Not Allowed";
+        case 408: return "Request Timeout";
+        case 409: return "Conflict";
+        case 413: return "Content Too Large";
+        case 415: return "Unsupported Media Type";
+        case 422: return "Unprocessable Content";
+        case 429: return "Too Many Requests";
+        case 431: return "Request Header Fields Too Large";
+        case 499: return "Client Closed Request";
+        case 500: return "Internal Server Error";
+        case 501: return "Not Implemented";
+        case 502: return "Bad Gateway";
+        case 503: return "Service Unavailable";
+        case 504: return "Gateway Timeout";
+        case 505: return "HTTP Version Not Supported";
+        default: return "Unknown";
+    }
+}
 
-// The connection's state, made at its first request. Only on the reactor:
-// Pistache's peer data is not guarded.
-std::shared_ptr<ConnectionSocket> connectionSocket(Tcp::Peer& peer) {
-    if (auto existing = peer.tryGetData(kSocketKey)) return std::static_pointer_cast<ConnectionSocket>(existing);
-    // A streamed reply is many small writes; Nagle's algorithm would hold
-    // each one back until the client acknowledged the previous one.
-    int on = 1;
-    ::setsockopt(peer.fd(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-    auto socket = std::make_shared<ConnectionSocket>(peer.fd());
-    peer.putData(kSocketKey, socket);
-    return socket;
+// head()'s contentLength when there is none to send.
+constexpr int64_t kChunked = -1;  // the body comes in chunks (HTTP/1.1), or until the end (1.0)
+constexpr int64_t kNoBody = -2;   // 204
+
+// One piece of a chunked body.
+void appendChunk(std::string& out, std::string_view piece) {
+    char size[24];
+    int n = std::snprintf(size, sizeof size, "%zx\r\n", piece.size());
+    out.append(size, static_cast<size_t>(n)).append(piece).append("\r\n");
 }
 
 }  // namespace
 
-void connectionClosing(Tcp::Peer& peer) {
-    if (auto existing = peer.tryGetData(kSocketKey)) {
-        auto socket = std::static_pointer_cast<ConnectionSocket>(existing);
-        std::lock_guard lock(socket->mutex);
-        socket->open = false;
-    }
-}
-
-Responder::Responder(const Http::Request& request, Http::ResponseWriter writer, RequestRecord record, Metrics& metrics,
-                     std::atomic<int>& openRequests)
-    : peer_(writer.getPeer()),
-      http10_(request.version() == Http::Version::Http10),
+Responder::Responder(std::shared_ptr<Connection> connection, bool http10, bool headRequest, RequestRecord record,
+                     Metrics& metrics, std::atomic<int>& openRequests)
+    : connection_(std::move(connection)),
+      http10_(http10),
+      headRequest_(headRequest),
       record_(std::move(record)),
       metrics_(metrics),
       openRequests_(openRequests) {
     ++openRequests_;
-    auto connection = request.headers().tryGet<Http::Header::Connection>();
-    if (connection)
-        keepAlive_ = connection->control() != Http::ConnectionControl::Close;
-    else
-        keepAlive_ = !http10_;
-    if (auto peer = peer_.lock()) socket_ = connectionSocket(*peer);  // on the reactor
 }
 
-Responder::~Responder() { --openRequests_; }
+Responder::~Responder() {
+    // A route that never answered: the client must not wait for ever, and
+    // the connection cannot serve another request.
+    if (routed_ && !ended_) connection_->abort();
+    --openRequests_;
+}
+
+bool Responder::keepAlive() const { return !closeAfter_ && connection_->keepAlive(); }
+
+std::string Responder::head(int status, const char* contentType, int64_t contentLength, int retryAfterSeconds) const {
+    // Written by hand: the Connection header follows the request (HTTP/1.1
+    // keeps the connection unless asked not to), and every header is ours.
+    std::string out;
+    out.reserve(192);
+    out.append(http10_ ? "HTTP/1.0 " : "HTTP/1.1 ")
+        .append(std::to_string(status))
+        .append(" ")
+        .append(reasonPhrase(status))
+        .append("\r\n");
+    if (contentType) out.append("Content-Type: ").append(contentType).append("\r\n");
+    if (contentLength >= 0)
+        out.append("Content-Length: ").append(std::to_string(contentLength)).append("\r\n");
+    else if (contentLength == kChunked && !http10_)
+        out.append("Transfer-Encoding: chunked\r\n");
+    out.append(keepAlive() ? "Connection: Keep-Alive\r\n" : "Connection: Close\r\n");
+    out.append("X-Request-Id: ").append(record_.id).append("\r\n");
+    if (retryAfterSeconds >= 0) out.append("Retry-After: ").append(std::to_string(retryAfterSeconds)).append("\r\n");
+    if (status == 401) out.append("WWW-Authenticate: Bearer\r\n");
+    out.append("\r\n");
+    return out;
+}
 
 void Responder::send(int status, const std::string& body, const char* contentType, int retryAfterSeconds) {
     // Recorded before the answer leaves: a client that reads /metrics next
     // sees its request counted.
     finished(status);
-    // Written by hand rather than with ResponseWriter::send: that goes
-    // through the reactor, and its promise is resolved there without its
-    // lock, so waiting on it from a worker thread crashed under load. By
-    // hand we also keep raw headers (Pistache drops them) and decide
-    // Connection from the request (Pistache says "Close" to a keep-alive
-    // HTTP/1.1 request without a Connection header, then keeps the socket).
-    std::string response;
-    response.reserve(192 + body.size());
-    response.append(http10_ ? "HTTP/1.0 " : "HTTP/1.1 ")
-        .append(std::to_string(status))
-        .append(" ")
-        .append(Http::codeString(static_cast<Http::Code>(status)))
-        .append("\r\n");
-    if (contentType) response.append("Content-Type: ").append(contentType).append("\r\n");
-    if (status != 204) response.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
-    response.append(keepAlive_ ? "Connection: Keep-Alive\r\n" : "Connection: Close\r\n");
-    response.append("X-Request-Id: ").append(record_.id).append("\r\n");
-    if (retryAfterSeconds >= 0)
-        response.append("Retry-After: ").append(std::to_string(retryAfterSeconds)).append("\r\n");
-    if (status == 401) response.append("WWW-Authenticate: Bearer\r\n");
-    response.append("\r\n").append(body);
-    write(std::move(response), true);
+    std::string response =
+        head(status, contentType, status == 204 ? kNoBody : static_cast<int64_t>(body.size()), retryAfterSeconds);
+    if (!headRequest_) response.append(body);
+    connection_->write(std::move(response));
+    end();
+}
+
+void Responder::end() {
+    if (ended_.exchange(true)) return;
+    if (closeAfter_) connection_->endAfterAnswer();
+    // Holds this responder (the request stays open for a drain) until the
+    // bytes have left.
+    connection_->endResponse([self = shared_from_this()] {});
 }
 
 void Responder::finished(int status) {
@@ -120,54 +129,48 @@ void Responder::text(int status, const std::string& body, const std::string& con
     send(status, body, contentType.c_str(), -1);
 }
 
-bool Responder::write(std::string bytes, bool last) {
-    std::lock_guard lock(writeMutex_);
-    size_t sent = 0;
-    if (socket_ && !queued_) {
-        std::lock_guard open(socket_->mutex);
-        if (!socket_->open) return false;  // the client is gone
-        while (sent < bytes.size()) {
-            ssize_t n = ::send(socket_->fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
-            if (n > 0)
-                sent += static_cast<size_t>(n);
-            else if (n < 0 && errno == EINTR)
-                continue;
-            else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-                break;
-            else
-                return false;  // the client is gone
-        }
-        if (sent == bytes.size()) {
-            if (last) endResponse();
-            return true;
-        }
-    }
-    auto peer = peer_.lock();
-    if (!peer) return false;
-    queued_ = true;
-    bytes.erase(0, sent);
-    auto size = bytes.size();
-    auto written = peer->send(RawBuffer(std::move(bytes), size));
-    if (last) {
-        // Peer::send's promise is resolved under its lock: safe to wait on
-        // from here. Holds this responder (the request stays open for a
-        // drain) until the bytes have left.
-        auto self = shared_from_this();
-        written.then(
-            [self](ssize_t) {
-                if (!self->socket_) return;
-                std::lock_guard open(self->socket_->mutex);
-                if (self->socket_->open) self->endResponse();
-            },
-            [self](std::exception_ptr) {});
-    }
-    return true;
+void Responder::shared(int status, std::shared_ptr<const std::string> body, const std::string& contentType) {
+    finished(status);
+    connection_->write(head(status, contentType.c_str(), static_cast<int64_t>(body->size()), -1));
+    if (!headRequest_) connection_->write(std::move(body));
+    end();
 }
 
-void Responder::endResponse() {
-    // shutdown, not close: Pistache closes the connection when the client
-    // closes its side. The caller holds the connection open.
-    if (!keepAlive_) ::shutdown(socket_->fd, SHUT_WR);
+void Responder::jsonPieces(int status, std::function<bool(std::string&)> next) {
+    std::string first;
+    bool more = next(first);
+    if (!more) return json(status, first);  // small enough to be one piece: a plain answer
+    finished(status);
+    if (http10_) closeAfter_ = true;  // no chunks in HTTP/1.0: the end of the connection ends the body
+    std::string start = head(status, "application/json", kChunked, -1);
+    if (headRequest_) {
+        connection_->write(std::move(start));
+        return end();
+    }
+    if (http10_)
+        start.append(first);
+    else
+        appendChunk(start, first);
+    connection_->write(std::move(start));
+    const bool chunked = !http10_;
+    connection_->writeFrom([next = std::move(next), chunked](std::string& out) {
+        std::string piece;
+        bool more = next(piece);
+        if (!chunked) {
+            out = std::move(piece);
+            return more;
+        }
+        if (!piece.empty()) appendChunk(out, piece);
+        if (!more) out.append("0\r\n\r\n");
+        return more;
+    });
+    end();
+}
+
+bool Responder::write(std::string bytes, bool last) {
+    bool written = connection_->write(std::move(bytes), true);
+    if (last) end();
+    return written;
 }
 
 void Responder::noContent() { send(204, "", nullptr, -1); }

@@ -1,22 +1,15 @@
 #pragma once
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 
-namespace Pistache::Http {
-class Request;
-class ResponseWriter;
-}  // namespace Pistache::Http
-namespace Pistache::Tcp {
-class Peer;
-}
-
 namespace omnichat {
 
+class Connection;
 class Metrics;
-struct ConnectionSocket;
 struct Failure;
 
 // An error as the client sees it.
@@ -42,19 +35,13 @@ struct RequestRecord {
 // request came in on, so the reactor is free while work runs.
 // When the response is complete it writes the access log line and the
 // request metrics; while it exists the request counts as open (a draining
-// server waits for it). It lives until its last bytes are written, so a
-// drain does not close a connection under a queued answer.
-//
-// Bytes go straight to the socket from the thread that has them, with no
-// hand-off to the reactor (in Pistache: an eventfd wake-up and an EPOLLOUT
-// round per write), and never to a descriptor number Pistache closed and
-// the kernel gave to a new client (see ConnectionSocket). What the socket
-// does not take at once (a slow client, a large answer) goes to Pistache's
-// write queue, and so does everything after it in the same response, in
-// order.
+// server waits for it). It lives until its last bytes have left, so a
+// drain does not close a connection under a queued answer. The bytes go
+// through the Connection (api/transport), which owns what the socket has
+// not taken yet.
 class Responder : public std::enable_shared_from_this<Responder> {
 public:
-    Responder(const Pistache::Http::Request& request, Pistache::Http::ResponseWriter writer, RequestRecord record,
+    Responder(std::shared_ptr<Connection> connection, bool http10, bool headRequest, RequestRecord record,
               Metrics& metrics, std::atomic<int>& openRequests);
     ~Responder();
     Responder(const Responder&) = delete;
@@ -62,6 +49,12 @@ public:
 
     void json(int status, const std::string& body);
     void text(int status, const std::string& body, const std::string& contentType);
+    // A body shared between responses (a document served as is).
+    void shared(int status, std::shared_ptr<const std::string> body, const std::string& contentType);
+    // A JSON body made a piece at a time while the client reads it, so a
+    // large one (a long history) holds one piece in memory, not all of it:
+    // `next` appends the next piece and returns false after the last.
+    void jsonPieces(int status, std::function<bool(std::string&)> next);
     void noContent();
     // {"error": {"code", "message", "request_id"}}; retryAfterSeconds >= 0
     // adds Retry-After.
@@ -73,28 +66,31 @@ public:
     // A response written by hand (SSE) ended with `status`.
     void finished(int status);
     // Writes part of a response written by hand (SSE); false: the client is
-    // gone. After the `last` part, ends the connection if the client asked
-    // for that (Connection: close) or the server is draining.
+    // gone, or reads so slowly that it counts as gone. After the `last`
+    // part, the connection serves the next request or ends.
     bool write(std::string bytes, bool last);
-    bool keepAlive() const { return keepAlive_; }
+    bool keepAlive() const;
     // Ask the client to close the connection (the server is draining).
-    void closeAfterResponse() { keepAlive_ = false; }
+    void closeAfterResponse() { closeAfter_ = true; }
     RequestRecord& record() { return record_; }
+    // The route runs now: from here on, a responder dropped without an
+    // answer ends the connection rather than leave the client waiting.
+    void routed() { routed_ = true; }
 
 private:
+    // The status line and headers, up to and including the empty line.
+    std::string head(int status, const char* contentType, int64_t contentLength, int retryAfterSeconds) const;
     void send(int status, const std::string& body, const char* contentType, int retryAfterSeconds);
+    void end();
     std::string errorBody(const ApiError& e) const;
     // Logs the detail of `f` with the request id; returns the error body.
     std::string logged(const Failure& f, const ApiError& e) const;
-    // Sends the FIN a client asked for, once the last bytes have left; with
-    // the connection's lock held and the connection open.
-    void endResponse();
-    std::weak_ptr<Pistache::Tcp::Peer> peer_;
-    std::shared_ptr<ConnectionSocket> socket_;  // null: everything through Pistache's queue
-    bool http10_;
-    bool keepAlive_;
-    std::mutex writeMutex_;
-    bool queued_ = false;  // part of this response waits in Pistache's queue
+    std::shared_ptr<Connection> connection_;
+    const bool http10_;
+    const bool headRequest_;  // HEAD: the headers of the answer, not its body
+    bool closeAfter_ = false;
+    bool routed_ = false;
+    std::atomic<bool> ended_{false};
     RequestRecord record_;
     Metrics& metrics_;
     std::atomic<int>& openRequests_;
@@ -102,9 +98,5 @@ private:
 };
 
 using ResponderPtr = std::shared_ptr<Responder>;
-
-// Pistache is about to close this connection's descriptor: writers must
-// stop using its number. Call on the reactor, in Handler::onDisconnection.
-void connectionClosing(Pistache::Tcp::Peer& peer);
 
 }  // namespace omnichat

@@ -1,8 +1,7 @@
 #pragma once
-#include <pistache/http.h>
-
 #include <atomic>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -10,6 +9,7 @@
 
 #include "limits/rate_limiter.hpp"
 #include "responder.hpp"
+#include "transport/incoming_request.hpp"
 
 namespace omnichat {
 
@@ -28,7 +28,7 @@ struct ServerState {
     Metrics& metrics;
     RateLimiter limiter;
     // Swagger UI's files for /docs, by name: content and media type.
-    std::map<std::string, std::pair<std::string, std::string>> docsFiles{};
+    std::map<std::string, std::pair<std::shared_ptr<const std::string>, std::string>> docsFiles{};
     std::atomic<bool> draining{false};  // SIGTERM: finishing what is open
     std::atomic<int> open{0};           // requests not yet answered
 };
@@ -37,7 +37,7 @@ struct ServerState {
 // validate, hand the work to ChatService and return; the reply is sent
 // later through `respond`.
 struct RouteContext {
-    const Pistache::Http::Request& request;
+    const IncomingRequest& request;
     ResponderPtr respond;
     std::string userId;
     std::vector<std::string> params;  // path segments matched by {}

@@ -162,18 +162,22 @@ int serve(const Config& config, bool checkOnly) {
         files.rlim_cur = files.rlim_max;
         setrlimit(RLIMIT_NOFILE, &files);
     }
-    // Half of the descriptors left after the process's own (storage
-    // connections, listeners, logs) go to provider connections, half to
-    // clients: when both run short, a provider call waits for a connection
-    // instead of failing to open one.
+    // The descriptors left after the process's own (storage connections,
+    // listeners, logs) are shared by thirds: a client connection holds two
+    // (Pistache's and the edge's own, see api/transport/README.md), a
+    // provider connection one. When both run short, a provider call waits
+    // for a connection instead of failing to open one, and a client beyond
+    // its share is answered 503 instead of failing to be accepted.
     constexpr rlim_t kReservedDescriptors = 256;
     const auto descriptors = getrlimit(RLIMIT_NOFILE, &files) == 0 ? files.rlim_cur : 1024;
-    const size_t providerConnections =
-        descriptors == RLIM_INFINITY
-            ? config.maxInFlight
-            : std::max<size_t>(16, (descriptors - std::min(descriptors, kReservedDescriptors)) / 2);
-    spdlog::debug("provider connections: at most {} open at once (descriptor limit {})", providerConnections,
-                  descriptors);
+    const size_t share = descriptors == RLIM_INFINITY
+                             ? config.maxInFlight
+                             : std::max<size_t>(16, (descriptors - std::min(descriptors, kReservedDescriptors)) / 3);
+    const size_t providerConnections = descriptors == RLIM_INFINITY ? config.maxInFlight : share;
+    Config effective = config;
+    if (descriptors != RLIM_INFINITY) effective.maxConnections = std::min(effective.maxConnections, share);
+    spdlog::debug("descriptor limit {}: at most {} client and {} provider connections open at once", descriptors,
+                  effective.maxConnections, providerConnections);
 
     PluginLibraries plugins(pluginDirectory(config));
     HttpClient http(config.maxInFlight, providerConnections);
@@ -209,13 +213,15 @@ int serve(const Config& config, bool checkOnly) {
         WorkerPool pool(config.workerThreads, config.queueDepth, metrics);
         ChatService chat(config, *storage, providers, pool, timer, metrics);
         JwtAuthenticator auth(config.jwtSecret);
-        HttpServer server(config, chat, auth, timer, metrics, docsDirectory());
+        HttpServer server(effective, chat, auth, timer, metrics, docsDirectory());
         metrics.addGauge("omnichat_sends_in_flight", "Sends admitted and not yet answered.",
                          [&chat] { return static_cast<double>(chat.sendsInFlight()); });
         metrics.addGauge("omnichat_worker_queue_depth", "Storage tasks waiting for a worker thread.",
                          [&pool] { return static_cast<double>(pool.queued()); });
         metrics.addGauge("omnichat_open_requests", "HTTP requests accepted and not yet answered.",
                          [&server] { return static_cast<double>(server.openRequests()); });
+        metrics.addGauge("omnichat_connections", "Client connections open on the public address.",
+                         [&server] { return static_cast<double>(server.connections()); });
         metrics.addGauge("omnichat_history_cache_bytes", "Memory of the conversation histories held (estimated).",
                          [&chat] { return static_cast<double>(chat.histories().bytes()); });
         metrics.addGauge("omnichat_history_cache_entries", "Conversation histories held in memory.",

@@ -122,7 +122,8 @@ void readYaml(const std::string& text, const std::string& file, Config& c, std::
         requireKnownKeys(file, s, "server",
                          {"listen", "metrics_listen", "reactor_threads", "worker_threads", "queue_depth",
                           "max_body_bytes", "max_in_flight", "shutdown_grace_seconds", "header_timeout_seconds",
-                          "body_timeout_seconds", "keepalive_timeout_seconds"});
+                          "body_timeout_seconds", "keepalive_timeout_seconds", "send_timeout_seconds",
+                          "max_header_bytes", "max_connections", "max_connections_per_address"});
         if (s["listen"]) c.listen = parseListen(scalar(file, s["listen"], "listen"), where(file, s["listen"]));
         if (s["metrics_listen"] && !s["metrics_listen"].IsNull())
             c.metricsListen =
@@ -135,13 +136,21 @@ void readYaml(const std::string& text, const std::string& file, Config& c, std::
         if (s["max_in_flight"]) c.maxInFlight = number<size_t>(file, s["max_in_flight"], "max_in_flight", 1, 1000000);
         for (auto [key, target] : {std::pair{"header_timeout_seconds", &c.headerTimeoutSeconds},
                                    {"body_timeout_seconds", &c.bodyTimeoutSeconds},
-                                   {"keepalive_timeout_seconds", &c.keepaliveTimeoutSeconds}})
+                                   {"keepalive_timeout_seconds", &c.keepaliveTimeoutSeconds},
+                                   {"send_timeout_seconds", &c.sendTimeoutSeconds}})
             if (s[key]) *target = number<int64_t>(file, s[key], key, 1, 3600);
         if (s["shutdown_grace_seconds"])
             c.shutdownGraceSeconds =
                 number<int64_t>(file, s["shutdown_grace_seconds"], "shutdown_grace_seconds", 0, 3600);
         if (s["max_body_bytes"])
             c.maxBodyBytes = number<size_t>(file, s["max_body_bytes"], "max_body_bytes", 1024, 64 * 1024 * 1024);
+        if (s["max_header_bytes"])
+            c.maxHeaderBytes = number<size_t>(file, s["max_header_bytes"], "max_header_bytes", 1024, 1024 * 1024);
+        if (s["max_connections"])
+            c.maxConnections = number<size_t>(file, s["max_connections"], "max_connections", 1, 1000000);
+        if (s["max_connections_per_address"])
+            c.maxConnectionsPerAddress =
+                number<size_t>(file, s["max_connections_per_address"], "max_connections_per_address", 0, 1000000);
     }
     if (auto a = root["auth"]) {
         requireKnownKeys(file, a, "auth", {"jwt_secret"});

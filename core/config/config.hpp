@@ -66,6 +66,11 @@ struct Config {
     unsigned workerThreads = 8;
     size_t queueDepth = 1024;
     size_t maxBodyBytes = 1024 * 1024;
+    size_t maxHeaderBytes = 16 * 1024;  // request line and headers; beyond: 431
+    // Client connections at once, in all and from one address (0: no cap);
+    // beyond: 503 and the connection closed.
+    size_t maxConnections = 10000;
+    size_t maxConnectionsPerAddress = 1024;
     size_t maxInFlight = 10000;         // provider calls at once; beyond: 503
     int64_t shutdownGraceSeconds = 30;  // SIGTERM: how long open requests may run on
     // Slow or silent clients: the request line and headers, then the body,
@@ -74,6 +79,8 @@ struct Config {
     int64_t headerTimeoutSeconds = 30;
     int64_t bodyTimeoutSeconds = 60;
     int64_t keepaliveTimeoutSeconds = 300;
+    // A client that takes none of its answer for this long is dropped.
+    int64_t sendTimeoutSeconds = 60;
 
     // auth
     std::string jwtSecret;

@@ -144,8 +144,9 @@ protected:
 };
 
 // An answer larger than the socket takes at once, to a client that reads
-// slowly (a small receive window): the rest waits in the server's write
-// queue and arrives whole and in order, then the connection ends as asked.
+// slowly (a small receive window): the rest is made and written as the
+// socket takes it, and arrives whole and in order, then the connection ends
+// as asked.
 TEST_P(LargeExchangeTest, LargeAnswersToSlowReadersArriveWhole) {
     auto alice = token(user("alice"));
     auto id = createConversation(alice);
@@ -176,8 +177,9 @@ TEST_P(LargeExchangeTest, LargeAnswersToSlowReadersArriveWhole) {
     auto headEnd = response.find("\r\n\r\n");
     ASSERT_NE(headEnd, std::string::npos);
     EXPECT_EQ(response.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << response.substr(0, headEnd);
-    EXPECT_TRUE(response.substr(headEnd + 4) == expected.body)
-        << "got " << response.size() - headEnd - 4 << " of " << expected.body.size() << " bytes, or others";
+    auto body = responseBody(response);
+    EXPECT_TRUE(body == expected.body) << "got " << body.size() << " of " << expected.body.size()
+                                       << " bytes, or others";
 }
 
 TEST_P(ApiTest, BadInputsAreRejectedWithJsonErrors) {
@@ -417,27 +419,51 @@ TEST_P(UpstreamBurstTest, OnlyAConversationsOnlySendStartsEarly) {
     EXPECT_EQ(history(alice, id).size(), 2 + 2 * kSends);
 }
 
-// More calls at once than the server has descriptors for both their clients
-// and their provider connections: the calls beyond its provider connections
-// wait for one to be free instead of failing to open one.
+// More clients at once than the server has descriptors for: it takes as
+// many as its descriptor budget gives clients (a third of what is left after
+// its own, each client costing two), and answers the others 503
+// too_many_connections at once, rather than fail to accept them. Every call
+// it took completes, each on a provider connection of its own share.
 class DescriptorBudgetTest : public UpstreamBurstTest {
 protected:
-    // 200 clients and 200 provider connections would need more.
-    size_t serverDescriptorLimit() const override { return 400; }
+    size_t serverDescriptorLimit() const override { return 600; }
 };
 
-TEST_P(DescriptorBudgetTest, CallsBeyondTheDescriptorLimitWaitForAConnection) {
+TEST_P(DescriptorBudgetTest, ClientsBeyondTheDescriptorBudgetAreRefusedAtOnce) {
     auto alice = token(user("alice"));
-    constexpr size_t kCalls = 200;
-    // (400 - 256 kept for the rest) / 2 = 72 provider connections, on 16
-    // lanes of 5 each.
-    constexpr size_t kProviderConnections = 72, kLaneConnections = 80;
+    constexpr size_t kCalls = 150;
+    // (600 - 256 kept for the rest) / 3 = 114 clients and as many provider
+    // connections, on 16 lanes of 8 each.
+    constexpr size_t kClients = 114, kLaneConnections = 128;
     auto results = sendHeldAtTheUpstream(alice, createConversations(alice, kCalls));
-    ASSERT_TRUE(upstream_.waitRequests(kProviderConnections, std::chrono::seconds(30)));
+    // Each call is either held at the upstream or already refused.
+    auto ready = [&results] {
+        return static_cast<size_t>(std::count_if(results.begin(), results.end(), [](auto& f) {
+            return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+        }));
+    };
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (upstream_.requestCount() + ready() < kCalls) {
+        ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+            << upstream_.requestCount() << " held, " << ready() << " answered";
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     for (size_t i = 0; i < kCalls; ++i) upstream_.openGate();
-    size_t answered = 0;
-    for (auto& f : results) answered += f.get().status == 200;
-    EXPECT_EQ(answered, kCalls);
+    size_t answered = 0, refused = 0;
+    for (auto& f : results) {
+        auto r = f.get();
+        if (r.status == 200) {
+            ++answered;
+            continue;
+        }
+        EXPECT_EQ(r.status, 503) << r.body;
+        EXPECT_EQ(r.json()["error"]["code"], "too_many_connections");
+        EXPECT_EQ(r.headers["retry-after"], "1");
+        ++refused;
+    }
+    EXPECT_EQ(answered + refused, kCalls);
+    EXPECT_LE(answered, kClients);
+    EXPECT_GE(refused, kCalls - kClients);
     EXPECT_LE(upstream_.connectionCount(), kLaneConnections);
 }
 

@@ -38,6 +38,28 @@ HttpResponse httpCall(uint16_t port, const std::string& method, const std::strin
     return out;
 }
 
+std::string responseBody(const std::string& response) {
+    auto headEnd = response.find("\r\n\r\n");
+    if (headEnd == std::string::npos) throw std::runtime_error("no end of head");
+    std::string head = response.substr(0, headEnd);
+    std::transform(head.begin(), head.end(), head.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::string body = response.substr(headEnd + 4);
+    if (head.find("\r\ntransfer-encoding: chunked") == std::string::npos) return body;
+    std::string out;
+    size_t at = 0;
+    for (;;) {
+        auto lineEnd = body.find("\r\n", at);
+        if (lineEnd == std::string::npos) throw std::runtime_error("unterminated chunk size");
+        size_t size = std::stoul(body.substr(at, lineEnd - at), nullptr, 16);
+        at = lineEnd + 2;
+        if (size == 0) return out;
+        if (body.size() < at + size + 2 || body.compare(at + size, 2, "\r\n") != 0)
+            throw std::runtime_error("malformed chunk");
+        out.append(body, at, size);
+        at += size + 2;
+    }
+}
+
 uint16_t freePort() {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};

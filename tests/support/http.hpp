@@ -19,6 +19,10 @@ HttpResponse httpCall(uint16_t port, const std::string& method, const std::strin
                       const std::string& body = "", const std::string& contentType = "application/json",
                       const std::map<std::string, std::string>& headers = {});
 
+// A raw HTTP/1.1 response's body: de-chunked when the head says
+// Transfer-Encoding: chunked, else as it is. Throws on a malformed chunk.
+std::string responseBody(const std::string& response);
+
 // A loopback port nothing listens on (bound, then let go).
 uint16_t freePort();
 

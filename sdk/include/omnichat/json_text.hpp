@@ -26,11 +26,11 @@ inline bool needsEscape(uint64_t word) {
 
 }  // namespace detail
 
-// Appends `text` as a quoted JSON string, escaped as nlohmann::json escapes
-// (so output matches it byte for byte). Bytes from 0x80 up are copied as
-// they are: `text` must be valid UTF-8.
-inline void appendJsonString(std::string& out, std::string_view text) {
-    out += '"';
+// Appends `text` escaped as inside a JSON string, without the quotes, as
+// nlohmann::json escapes (so output matches it byte for byte). Bytes from
+// 0x80 up are copied as they are: `text` must be valid UTF-8, but may be cut
+// anywhere (a long string can be written a piece at a time).
+inline void appendJsonStringContents(std::string& out, std::string_view text) {
     size_t clean = 0;  // start of the bytes not yet copied
     for (size_t i = 0; i < text.size();) {
         if (text.size() - i >= 8) {
@@ -63,6 +63,12 @@ inline void appendJsonString(std::string& out, std::string_view text) {
         }
     }
     out.append(text, clean, text.size() - clean);
+}
+
+// Appends `text` as a quoted JSON string (see appendJsonStringContents).
+inline void appendJsonString(std::string& out, std::string_view text) {
+    out += '"';
+    appendJsonStringContents(out, text);
     out += '"';
 }
 
