@@ -1,6 +1,7 @@
 #include "auth/jwt.hpp"
 
 #include <Poco/Base64Encoder.h>
+#include <Poco/JSON/Array.h>
 #include <Poco/JWT/Signer.h>
 #include <Poco/JWT/Token.h>
 #include <gtest/gtest.h>
@@ -106,6 +107,58 @@ TEST(Jwt, ATokenSeenBeforeIsStillCheckedEveryTime) {
     EXPECT_FALSE(fresh.verify(forged, kNow));
     EXPECT_FALSE(fresh.verify(token + "x", kNow));
     EXPECT_FALSE(fresh.verify(token.substr(0, token.size() - 1), kNow));
+}
+
+// Poco's verifier accepted each of these; a token has one spelling.
+TEST(Jwt, RejectsTokensNotInTheirOneCanonicalForm) {
+    auto token = sign(claims());
+    ASSERT_EQ(auth.verify(token, kNow), "alice");
+    for (const auto& variant : {token + ".x", token + ".", token + ".a.b", token + "=", token + "==", " " + token,
+                                token + " ", token.substr(0, token.find('.')) + "=" + token.substr(token.find('.'))})
+        EXPECT_FALSE(auth.verify(variant, kNow)) << variant;
+    // The signature's last character with its unused bits set: the same
+    // bytes, spelled otherwise.
+    auto last = token.back();
+    static const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    auto value = alphabet.find(last);
+    ASSERT_NE(value, std::string::npos);
+    auto noncanonical = token;
+    noncanonical.back() = alphabet[value | 1];  // a 256-bit MAC leaves 2 unused bits in its last character
+    ASSERT_NE(noncanonical, token);
+    EXPECT_FALSE(auth.verify(noncanonical, kNow));
+}
+
+TEST(Jwt, RejectsCriticalExtensionsItDoesNotKnow) {
+    auto t = claims();
+    Poco::JSON::Array critical;
+    critical.add("exp");
+    t.header().set("crit", critical);
+    EXPECT_FALSE(auth.verify(sign(t), kNow));
+}
+
+TEST(Jwt, RejectsSubjectsNoLogShouldPrint) {
+    EXPECT_FALSE(auth.verify(sign(claims("alice\nINFO forged line")), kNow));
+    EXPECT_FALSE(auth.verify(sign(claims(std::string(JwtAuthenticator::kMaxSubjectBytes + 1, 'a'))), kNow));
+    EXPECT_EQ(auth.verify(sign(claims(std::string(JwtAuthenticator::kMaxSubjectBytes, 'a'))), kNow),
+              std::string(JwtAuthenticator::kMaxSubjectBytes, 'a'));
+    EXPECT_EQ(auth.verify(sign(claims("zoë@example.org")), kNow), "zoë@example.org");
+}
+
+TEST(Jwt, RejectsTimesBeyondAnyDate) {
+    EXPECT_FALSE(auth.verify(sign(claims("alice", static_cast<int64_t>(1e15))), kNow));  // 30 million years
+    auto t = claims();
+    t.payload().set("exp", "tomorrow");
+    EXPECT_FALSE(auth.verify(sign(t), kNow));
+}
+
+TEST(Jwt, AMaximumLifetimeBoundsExpAndIat) {
+    const JwtAuthenticator bounded(kSecret, JwtPolicy{3600});
+    EXPECT_EQ(bounded.verify(sign(claims("alice", kNow + 3600)), kNow), "alice");
+    EXPECT_FALSE(bounded.verify(sign(claims("alice", kNow + 3601)), kNow));
+    auto t = claims("alice", kNow + 60);
+    t.payload().set("iat", static_cast<Poco::Int64>(kNow - 7200));  // issued for 2 h
+    EXPECT_FALSE(bounded.verify(sign(t), kNow));
+    EXPECT_EQ(auth.verify(sign(t), kNow), "alice");  // no bound by default
 }
 
 // Many distinct tokens: the map empties itself and verifying goes on.
