@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "chat/chat_service.hpp"
+#include "common/ids.hpp"
 #include "observability/metrics.hpp"
 #include "transport/connection.hpp"
 
@@ -120,7 +121,7 @@ void Responder::finished(int status) {
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - record_.started).count();
     metrics_.observeRequest(record_.method, record_.route, status, seconds);
     spdlog::info("access method={} route={} status={} ms={:.2f} user={} request_id={}", record_.method, record_.route,
-                 status, seconds * 1000, record_.user, record_.id);
+                 status, seconds * 1000, loggable(record_.user), record_.id);
 }
 
 void Responder::json(int status, const std::string& body) { send(status, body, "application/json", -1); }
@@ -216,6 +217,7 @@ ApiError apiError(const Failure& f) {
             default: return error(502, "provider_error", "the provider failed");
         }
     }
+    if (f.source == S::Refused) return error(f.status == OMNICHAT_ERR_CONFLICT ? 409 : 400, f.code, f.message);
     if (f.status == OMNICHAT_ERR_CANCELLED) return error(499, "client_closed", "the client went away");
     return error(500, "internal_error", "internal error");
 }

@@ -212,7 +212,7 @@ int serve(const Config& config, bool checkOnly) {
         Timer timer;
         WorkerPool pool(config.workerThreads, config.queueDepth, metrics);
         ChatService chat(config, *storage, providers, pool, timer, metrics);
-        JwtAuthenticator auth(config.jwtSecret);
+        JwtAuthenticator auth(config.jwtSecret, JwtPolicy{config.maxTokenLifetimeSeconds});
         HttpServer server(effective, chat, auth, timer, metrics, docsDirectory());
         metrics.addGauge("omnichat_sends_in_flight", "Sends admitted and not yet answered.",
                          [&chat] { return static_cast<double>(chat.sendsInFlight()); });

@@ -31,6 +31,7 @@ ChatService::ChatService(const Config& config, StorageClient& storage,
       pool_(pool),
       timer_(timer),
       metrics_(metrics),
+      policy_(config, providers),
       // A storage that cannot skip known messages would gain nothing from it.
       histories_(storage.loadsSince() ? config.historyCacheBytes : 0) {}
 
@@ -83,19 +84,41 @@ bool ChatService::ping(Reply<Done> reply) {
 }
 
 std::optional<std::string> ChatService::checkSettings(const ConversationSettings& settings) const {
-    if (!settings.provider.empty() && !providers_.count(settings.provider))
-        return "unknown provider '" + settings.provider + "'";
-    if (settings.model.empty()) return std::nullopt;
-    const auto& name = settings.provider.empty() ? config_.defaultProvider : settings.provider;
-    const auto& allowed = config_.providers.at(name).models;
-    if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), settings.model) == allowed.end())
-        return "model '" + settings.model + "' is not allowed for provider '" + name + "'";
+    return policy_.check(settings.provider, settings.model);
+}
+
+std::optional<Failure> ChatService::refusal(const Conversation& conversation, const HistoryCache::Messages& history,
+                                            const StoredMessage& user) const {
+    if (auto problem = policy_.check(conversation.provider, conversation.model))
+        return Failure::refused(OMNICHAT_ERR_BAD_REQUEST, "invalid_settings",
+                                "the conversation's provider or model is no longer allowed: " + *problem);
+    const auto& limits = config_.limits;
+    if (limits.maxMessagesPerConversation && history.size() + 2 > limits.maxMessagesPerConversation)
+        return Failure::refused(
+            OMNICHAT_ERR_CONFLICT, "conversation_full",
+            "the conversation holds its maximum of " + std::to_string(limits.maxMessagesPerConversation) + " messages");
+    if (limits.maxConversationBytes) {
+        size_t bytes = user.content.size();
+        for (const auto& m : history) bytes += m->content.size();
+        if (bytes > limits.maxConversationBytes)
+            return Failure::refused(OMNICHAT_ERR_CONFLICT, "conversation_full",
+                                    "the conversation's text would exceed its maximum of " +
+                                        std::to_string(limits.maxConversationBytes) + " bytes");
+    }
     return std::nullopt;
 }
 
 bool ChatService::createConversation(std::string userId, std::string projectId, ConversationSettings settings,
                                      Reply<Conversation> reply) {
     return runStorage<Conversation>(std::move(reply), [this, userId, projectId, settings]() -> Outcome<Conversation> {
+        // A cap, not a quota to the unit: creations at the same moment may
+        // each see room for one more.
+        if (const auto cap = config_.limits.maxConversationsPerUser) {
+            auto owned = storage_.countConversations(userId);
+            if (owned && *owned >= static_cast<int64_t>(cap))
+                return Failure::refused(OMNICHAT_ERR_CONFLICT, "too_many_conversations",
+                                        "a user may keep at most " + std::to_string(cap) + " conversations");
+        }
         Conversation c;
         c.id = newUuid();
         c.projectId = projectId;
@@ -189,6 +212,10 @@ bool ChatService::sendMessage(std::string userId, std::string conversationId, st
     // A conversation another host wrote lately reads first: its call would
     // more likely be lost at the append than withdrawn early by a read.
     if (held && !sink && !held->shared && storage_.appendsIfUnchanged()) {
+        if (auto refused = refusal(*held->conversation, *held->history, user)) {
+            admitted(std::move(*refused));
+            return true;
+        }
         SendExchange::AppendCheck check{
             [this, conversationId, since = begun.serial] { return othersBegan(conversationId, since); },
             [this, userId](StoredMessage user, Reply<StoredMessage> reply) {
@@ -211,15 +238,18 @@ bool ChatService::sendMessage(std::string userId, std::string conversationId, st
 std::shared_ptr<SendExchange> ChatService::newExchange(Conversation conversation, HistoryCache::History history,
                                                        StoredMessage user, std::shared_ptr<StreamSink> sink,
                                                        Reply<StoredMessage> reply) {
+    auto routes = std::get<std::vector<Route>>(policy_.routes(conversation.provider, conversation.model));
     return std::make_shared<SendExchange>(
         SendExchange::Services{config_, storage_, histories_, providers_, pool_, timer_, metrics_},
-        std::move(conversation), std::move(history), std::move(user), std::move(sink), std::move(reply));
+        std::move(conversation), std::move(history), std::move(routes), std::move(user), std::move(sink),
+        std::move(reply));
 }
 
 void ChatService::sendFromStorage(const std::string& userId, StoredMessage user, std::shared_ptr<StreamSink> sink,
                                   Reply<StoredMessage> reply, std::optional<HistoryCache::Held> held) {
     const std::string conversationId = user.conversationId;
     std::shared_ptr<SendExchange> early;
+    if (held && refusal(*held->conversation, *held->history, user)) held.reset();  // decided on what storage says
     if (held) {
         early = newExchange(*held->conversation, held->history, user, sink, std::move(reply));
         early->startUnconfirmed();
@@ -243,6 +273,7 @@ void ChatService::sendFromStorage(const std::string& userId, StoredMessage user,
     }
     if (failed) return reply(std::move(*failed));
     if (!loaded) return reply(notFound());
+    if (auto refused = refusal(loaded->conversation, *loaded->history, user)) return reply(std::move(*refused));
     newExchange(std::move(loaded->conversation), std::move(loaded->history), std::move(user), std::move(sink),
                 std::move(reply))
         ->start();

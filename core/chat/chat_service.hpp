@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "chat/history_cache.hpp"
+#include "chat/model_policy.hpp"
 #include "config/config.hpp"
 #include "plugins/plugin_loader.hpp"
 
@@ -28,7 +29,10 @@ class WorkerPool;
 // Why an operation failed, in domain terms; the API layer picks the HTTP
 // status. `detail` is for the operator's log, never for the client.
 struct Failure {
-    enum class Source { Storage, Provider, Service };
+    // Refused: the request breaks a rule of the service (a cap, a model the
+    // operator did not allow); `code` and `message` are for the client, and
+    // `status` says which kind (BAD_REQUEST or CONFLICT).
+    enum class Source { Storage, Provider, Service, Refused };
     Failure(Source source, omnichat_status_t status, int64_t retryAfterMs = -1, std::string detail = "",
             std::string code = "")
         : source(source),
@@ -40,7 +44,13 @@ struct Failure {
     omnichat_status_t status;
     int64_t retryAfterMs = -1;
     std::string detail;
-    std::string code;  // a more precise API error code, when there is one
+    std::string code;     // a more precise API error code, when there is one
+    std::string message;  // Refused: the client's explanation
+    static Failure refused(omnichat_status_t status, std::string code, std::string message) {
+        Failure f{Source::Refused, status, -1, message, std::move(code)};
+        f.message = std::move(message);
+        return f;
+    }
 };
 
 template <class T>
@@ -102,6 +112,11 @@ private:
     // The conversation and its whole history: the held history plus what
     // storage has appended since. Blocks. nullopt: not the user's.
     std::optional<Loaded> load(const std::string& id, const std::string& userId);
+    // Why a send of `user` to this conversation may not go ahead: its
+    // provider or model is no longer allowed, or it is full. nullopt: it may.
+    std::optional<Failure> refusal(const Conversation& conversation, const HistoryCache::Messages& history,
+                                   const StoredMessage& user) const;
+    // An exchange for a send refusal() let through.
     std::shared_ptr<SendExchange> newExchange(Conversation conversation, HistoryCache::History history,
                                               StoredMessage user, std::shared_ptr<StreamSink> sink,
                                               Reply<StoredMessage> reply);
@@ -128,6 +143,7 @@ private:
     WorkerPool& pool_;
     Timer& timer_;
     Metrics& metrics_;
+    ModelPolicy policy_;
     HistoryCache histories_;
     std::atomic<size_t> inFlight_{0};
     struct Sending {

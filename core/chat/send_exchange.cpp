@@ -44,23 +44,16 @@ Failure timeoutFailure(const std::string& code, const std::string& detail) {
 }  // namespace
 
 SendExchange::SendExchange(Services services, Conversation conversation, HistoryCache::History history,
-                           StoredMessage user, std::shared_ptr<StreamSink> sink, Reply<StoredMessage> reply)
+                           std::vector<Route> routes, StoredMessage user, std::shared_ptr<StreamSink> sink,
+                           Reply<StoredMessage> reply)
     : s_(services),
       conversation_(std::move(conversation)),
       history_(std::move(history)),
       user_(std::move(user)),
       sink_(std::move(sink)),
       reply_(std::move(reply)),
-      jitter_(static_cast<std::minstd_rand::result_type>(randomBits())) {
-    // The conversation's own choice first; a provider it chose without a
-    // model gets that provider's default model.
-    if (conversation_.provider.empty())
-        routes_.push_back(
-            {s_.config.defaultProvider, conversation_.model.empty() ? s_.config.defaultModel : conversation_.model});
-    else
-        routes_.push_back({conversation_.provider, conversation_.model});
-    routes_.insert(routes_.end(), s_.config.fallbacks.begin(), s_.config.fallbacks.end());
-}
+      routes_(std::move(routes)),
+      jitter_(static_cast<std::minstd_rand::result_type>(randomBits())) {}
 
 void SendExchange::start() {
     std::weak_ptr<SendExchange> weak = shared_from_this();

@@ -44,8 +44,10 @@ public:
         Metrics& metrics;
     };
 
-    SendExchange(Services services, Conversation conversation, HistoryCache::History history, StoredMessage user,
-                 std::shared_ptr<StreamSink> sink, Reply<StoredMessage> reply);
+    // `routes`: the provider and model of each route, in order (see
+    // ModelPolicy::routes).
+    SendExchange(Services services, Conversation conversation, HistoryCache::History history, std::vector<Route> routes,
+                 StoredMessage user, std::shared_ptr<StreamSink> sink, Reply<StoredMessage> reply);
     // What a send started from a held history, and not confirmed by a read,
     // needs at its append.
     struct AppendCheck {

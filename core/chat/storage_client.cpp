@@ -165,6 +165,16 @@ StorageClient::Appended StorageClient::appendExchangeIfUnchanged(const StoredMes
     return check(status, b, "append exchange") ? Appended::Yes : Appended::Gone;
 }
 
+std::optional<int64_t> StorageClient::countConversations(const std::string& userId) {
+    if (!vt_.conversation_count) return std::nullopt;
+    Timed timed(*this, "count_conversations");
+    ErrorBox b;
+    int64_t count = 0;
+    if (!check(vt_.conversation_count(instance_->handle(), str(userId), &count, &b.e), b, "count conversations"))
+        return 0;
+    return count;
+}
+
 omnichat_storage_stats_t StorageClient::stats() const {
     omnichat_storage_stats_t s{sizeof(s), -1, -1, -1};
     if (vt_.stats) vt_.stats(instance_->handle(), &s);

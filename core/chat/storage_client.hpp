@@ -60,6 +60,9 @@ public:
     // last with id `expectedLastId` (Changed otherwise, appending nothing).
     Appended appendExchangeIfUnchanged(const StoredMessage& user, const StoredMessage& assistant, int64_t expectedCount,
                                        std::string_view expectedLastId);
+    // How many conversations the user owns (ABI 1.6); nullopt when the
+    // plugin cannot say.
+    std::optional<int64_t> countConversations(const std::string& userId);
     // Connection counts (ABI 1.3): -1 for what the plugin does not keep,
     // all -1 from older plugins. Does not block.
     omnichat_storage_stats_t stats() const;

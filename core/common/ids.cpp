@@ -114,4 +114,23 @@ size_t utf8WholePrefix(std::string_view s) {
     return n - (lead - 1) < length ? lead - 1 : n;
 }
 
+std::string loggable(std::string_view s, size_t maxBytes) {
+    const bool cut = s.size() > maxBytes;
+    if (cut) s = s.substr(0, utf8WholePrefix(s.substr(0, maxBytes)));
+    std::string out;
+    out.reserve(s.size() + 8);
+    for (unsigned char c : s) {
+        if (c > 0x20 && c != 0x7f && c != '"' && c != '\\' && c != '=') {
+            out += static_cast<char>(c);
+            continue;
+        }
+        static const char* hex = "0123456789abcdef";
+        out += "\\x";
+        out += hex[c >> 4];
+        out += hex[c & 15];
+    }
+    if (cut) out += "...";
+    return out;
+}
+
 }  // namespace omnichat

@@ -22,6 +22,11 @@ void appendIsoMillis(std::string& out, int64_t unixMs);
 // True when `s` is well-formed UTF-8 without NUL bytes: what every storage
 // backend can keep byte-identical.
 bool isStorableText(std::string_view s);
+// `s` fit for one field of a text log line: at most `maxBytes` of it
+// (whole characters, then "..."), with quotes, backslashes, spaces, '=' and
+// control characters escaped (\x20), so a value can neither end its field
+// nor start a line of its own.
+std::string loggable(std::string_view s, size_t maxBytes = 64);
 // The length of `s` without an incomplete UTF-8 sequence at its end: the
 // part of a stream of text that can be passed on whole characters only.
 size_t utf8WholePrefix(std::string_view s);

@@ -153,8 +153,11 @@ void readYaml(const std::string& text, const std::string& file, Config& c, std::
                 number<size_t>(file, s["max_connections_per_address"], "max_connections_per_address", 0, 1000000);
     }
     if (auto a = root["auth"]) {
-        requireKnownKeys(file, a, "auth", {"jwt_secret"});
+        requireKnownKeys(file, a, "auth", {"jwt_secret", "max_token_lifetime_seconds"});
         if (a["jwt_secret"]) c.jwtSecret = scalar(file, a["jwt_secret"], "jwt_secret");
+        if (a["max_token_lifetime_seconds"])
+            c.maxTokenLifetimeSeconds = number<int64_t>(file, a["max_token_lifetime_seconds"],
+                                                        "max_token_lifetime_seconds", 0, 100LL * 365 * 86400);
     }
     if (auto s = root["storage"]) {
         c.storage = pluginInstance(file, s, "storage", {"startup_timeout_seconds", "history_cache_mb"});
@@ -179,7 +182,13 @@ void readYaml(const std::string& text, const std::string& file, Config& c, std::
         }
     }
     if (auto l = root["limits"]) {
-        requireKnownKeys(file, l, "limits", {"requests_per_minute", "burst", "concurrent_streams"});
+        requireKnownKeys(file, l, "limits",
+                         {"requests_per_minute", "burst", "concurrent_streams", "max_conversations_per_user",
+                          "max_messages_per_conversation", "max_conversation_bytes"});
+        for (auto [key, target] : {std::pair{"max_conversations_per_user", &c.limits.maxConversationsPerUser},
+                                   {"max_messages_per_conversation", &c.limits.maxMessagesPerConversation},
+                                   {"max_conversation_bytes", &c.limits.maxConversationBytes}})
+            if (l[key]) *target = number<size_t>(file, l[key], key, 0, size_t{1} << 40);
         if (l["requests_per_minute"])
             c.limits.requestsPerMinute =
                 number<unsigned>(file, l["requests_per_minute"], "requests_per_minute", 0, 1000000);

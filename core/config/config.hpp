@@ -84,12 +84,18 @@ struct Config {
 
     // auth
     std::string jwtSecret;
+    int64_t maxTokenLifetimeSeconds = 0;  // exp at most this far ahead (and after iat); 0: no bound
 
     // per user; 0: no limit
     struct Limits {
         unsigned requestsPerMinute = 0;
         unsigned burst = 0;  // requests at once before the rate applies; 0: a tenth of a minute's
         unsigned concurrentStreams = 0;
+        // What a user may keep: beyond them 409 (too_many_conversations,
+        // conversation_full).
+        size_t maxConversationsPerUser = 10000;
+        size_t maxMessagesPerConversation = 10000;
+        size_t maxConversationBytes = 16 << 20;  // the text of its messages
     } limits;
 
     // storage
@@ -112,9 +118,10 @@ struct Config {
     int64_t totalTimeoutMs = 300000;  // the whole exchange, retries included
     int64_t heartbeatMs = 15000;      // SSE comment after this much silence
     // Context budget: history sent upstream per request, oldest dropped
-    // first (the system prompt is always kept); 0: no limit.
-    size_t contextMaxMessages = 0;
-    size_t contextMaxChars = 0;
+    // first (the system prompt is always kept); 0: no limit. A long history
+    // does not go upstream whole on every turn unless the operator says so.
+    size_t contextMaxMessages = 200;
+    size_t contextMaxChars = 400000;
 
     // plugins and logging
     std::string pluginDirectory;  // empty: <executable dir>/../plugins

@@ -97,19 +97,29 @@ Metrics::Family& Metrics::familyNamed(std::string_view name) {
     return it->second;
 }
 
+// The series of `labels` in `map`, made if the family has room; past
+// kMaxSeriesPerFamily every new label set counts in one overflow series,
+// so nothing a client sends can grow /metrics without bound.
+template <class Map>
+typename Map::iterator Metrics::seriesIn(Map& map, std::string_view labels) {
+    auto it = map.find(labels);
+    if (it != map.end()) return it;
+    if (map.size() >= kMaxSeriesPerFamily) {
+        it = map.find(kOverflowLabels);
+        if (it != map.end()) return it;
+        labels = kOverflowLabels;
+    }
+    return map.emplace(std::string(labels), typename Map::mapped_type{}).first;
+}
+
 void Metrics::add(std::string_view family, std::string_view labels, double value) {
     std::lock_guard lock(mutex_);
-    auto& counters = familyNamed(family).counters;
-    auto it = counters.find(labels);
-    if (it == counters.end()) it = counters.emplace(std::string(labels), 0.0).first;
-    it->second += value;
+    seriesIn(familyNamed(family).counters, labels)->second += value;
 }
 
 void Metrics::observe(std::string_view family, std::string_view labels, double seconds) {
     std::lock_guard lock(mutex_);
-    auto& histograms = familyNamed(family).histograms;
-    auto it = histograms.find(labels);
-    if (it == histograms.end()) it = histograms.emplace(std::string(labels), Histogram{}).first;
+    auto it = seriesIn(familyNamed(family).histograms, labels);
     auto& h = it->second;
     if (h.buckets.empty()) h.buckets.assign(kBuckets.size(), 0);
     auto bucket = std::lower_bound(kBuckets.begin(), kBuckets.end(), seconds) - kBuckets.begin();

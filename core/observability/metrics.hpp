@@ -46,6 +46,11 @@ public:
 
     std::string render() const;
 
+    // Label sets a family holds at most; past it, new ones count together
+    // under kOverflowLabels.
+    static constexpr size_t kMaxSeriesPerFamily = 1000;
+    static constexpr std::string_view kOverflowLabels = "overflow=\"true\"";
+
 private:
     struct Histogram {
         std::vector<uint64_t> buckets;  // cumulative counts are computed when rendered
@@ -66,6 +71,8 @@ private:
     };
 
     Family& familyNamed(std::string_view name);  // with the lock held
+    template <class Map>
+    static typename Map::iterator seriesIn(Map& map, std::string_view labels);  // with the lock held
     void add(std::string_view family, std::string_view labels, double value);
     void observe(std::string_view family, std::string_view labels, double seconds);
 

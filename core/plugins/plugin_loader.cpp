@@ -123,6 +123,12 @@ std::unique_ptr<omnichat_config> validateOptions(const PluginLibrary& library, c
     return config;
 }
 
+std::optional<std::string> PluginInstance::option(const std::string& name) const {
+    auto it = config_->values.find(name);
+    if (it == config_->values.end()) return std::nullopt;
+    return it->second;
+}
+
 PluginInstance::PluginInstance(std::shared_ptr<PluginLibrary> library, std::unique_ptr<omnichat_config> config,
                                std::string instanceName)
     : library_(std::move(library)), config_(std::move(config)), name_(std::move(instanceName)) {

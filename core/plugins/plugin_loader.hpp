@@ -3,6 +3,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -73,6 +74,9 @@ public:
     void* handle() const { return instance_; }
     const PluginLibrary& library() const { return *library_; }
     const std::string& name() const { return name_; }
+    // A validated option's value (its declared default when not written);
+    // nullopt when it has neither.
+    std::optional<std::string> option(const std::string& name) const;
 
 private:
     std::shared_ptr<PluginLibrary> library_;

@@ -248,7 +248,10 @@ protected:
         std::filesystem::remove_all(plugins_);
     }
     std::string extraTopLevelYaml() const override { return "plugins:\n  directory: " + plugins_ + "\n"; }
-    std::string extraProvidersYaml() const override { return "  bytes:\n    plugin: bytes\n"; }
+    // The model names the bytes the fixture answers with.
+    std::string extraProvidersYaml() const override {
+        return "  bytes:\n    plugin: bytes\n    models: [split, invalid]\n";
+    }
     std::string conversationOf(const std::string& tok, const std::string& model) {
         auto r = call("POST", "/conversations?project_id=p", tok,
                       nlohmann::json{{"provider", "bytes"}, {"model", model}}.dump());

@@ -37,5 +37,22 @@ TEST(Metrics, UpdatesOfOneSeriesAddUpAndOthersStayApart) {
     EXPECT_NE(text.find("omnichat_http_request_duration_seconds_count{route=\"/a\"} 3\n"), std::string::npos);
 }
 
+// However many label sets come, a family holds a bounded number of series;
+// the rest count together.
+TEST(Metrics, AFamilyHoldsABoundedNumberOfSeries) {
+    Metrics metrics;
+    const size_t n = Metrics::kMaxSeriesPerFamily + 50;
+    for (size_t i = 0; i < n; ++i) {
+        metrics.observeProviderCall("p", "model-" + std::to_string(i), "ok", 0.01);
+        metrics.observeRequest("GET", "/r" + std::to_string(i), 200, 0.01);
+    }
+    auto text = metrics.render();
+    size_t calls = 0;
+    for (size_t at = 0; (at = text.find("\nomnichat_provider_calls_total{", at)) != std::string::npos; ++at) ++calls;
+    EXPECT_EQ(calls, Metrics::kMaxSeriesPerFamily + 1);  // and the overflow series
+    EXPECT_NE(text.find("omnichat_provider_calls_total{overflow=\"true\"} 50\n"), std::string::npos);
+    EXPECT_NE(text.find("omnichat_http_request_duration_seconds_count{overflow=\"true\"} 50\n"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace omnichat

@@ -50,6 +50,7 @@ enum StatementId : size_t {
     kAppendExchange,
     kAppendIfUnchanged,
     kAppendMissed,
+    kCountConversations,
     kStatementCount,
 };
 
@@ -71,27 +72,34 @@ std::string messageColumns(const char* table) {
 }
 
 // One message's 13 value parameters, numbered from `base`, in the order of
-// messageColumns(); conversation_id ($5) and seq come after the id.
-std::string messageValues(int base, const char* seq) {
+// messageColumns(); conversation_id ($5), seq and created_at come from
+// `seq` and `createdAt`, which may use the host's value (its parameter
+// `base + 3`).
+std::string messageValues(int base, const char* seq, const std::string& createdAt) {
     auto p = [&](int i, const char* type) { return "$" + std::to_string(base + i) + "::" + type; };
     return "SELECT " + p(0, "text") + ", $5::text, " + seq + ", " + p(1, "int2") + ", " + p(2, "text") + ", " +
-           p(3, "int8") + ", " + p(4, "text") + ", " + p(5, "text") + ", " + p(6, "text") + ", " + p(7, "int8") + ", " +
+           createdAt + ", " + p(4, "text") + ", " + p(5, "text") + ", " + p(6, "text") + ", " + p(7, "int8") + ", " +
            p(8, "int8") + ", " + p(9, "int8") + ", " + p(10, "int8") + ", " + p(11, "int8") + ", " + p(12, "float8") +
            " FROM c";
 }
 
 // The exchange's two messages after the conversation's last, `condition`
-// added to the conversation's WHERE.
+// added to the conversation's WHERE. Timestamps follow the history: the
+// conversation's updated_at is its last reply's, and an exchange whose reply
+// is not later (a slower clock, or a send that finished first and appended
+// second) goes after it, its question at that reply's time.
 std::string appendExchangeSql(const char* condition) {
     return std::string(
-               "WITH c AS (UPDATE conversations SET message_count = message_count + 2, updated_at_ms = $1, "
+               "WITH c AS (UPDATE conversations SET message_count = message_count + 2, "
+               "updated_at_ms = GREATEST(updated_at_ms + 1, $1), "
                "prompt_tokens = prompt_tokens + $2, completion_tokens = completion_tokens + $3, "
                "cost = cost + $4 WHERE id = $5") +
            condition +
-           " RETURNING message_count) "
+           " RETURNING message_count, updated_at_ms) "
            "INSERT INTO messages (id, conversation_id, seq, role, content, created_at_ms, provider, model, "
            "finish_reason, prompt_tokens, completion_tokens, latency_ms, cached_tokens, reasoning_tokens, cost) " +
-           messageValues(6, "c.message_count - 1") + " UNION ALL " + messageValues(19, "c.message_count");
+           messageValues(6, "c.message_count - 1", "GREATEST($9::int8, c.updated_at_ms - 1)") + " UNION ALL " +
+           messageValues(19, "c.message_count", "GREATEST($22::int8, c.updated_at_ms)");
 }
 
 const std::array<std::string, kStatementCount>& statements() {
@@ -129,6 +137,7 @@ const std::array<std::string, kStatementCount>& statements() {
         // Why a conditional append appended nothing: its own user message is
         // there (a retry after a lost answer), or the conversation is.
         "SELECT EXISTS (SELECT 1 FROM messages WHERE id = $1), EXISTS (SELECT 1 FROM conversations WHERE id = $2)",
+        "SELECT count(*) FROM conversations WHERE user_id = $1",
     };
     return sql;
 }
@@ -288,8 +297,8 @@ private:
 
     static const char* name(StatementId id) {
         static const std::array<const char*, kStatementCount> names{
-            "oc_ins_conv", "oc_get_conv", "oc_list_conv", "oc_del_conv",  "oc_msg_seq",
-            "oc_history",  "oc_load",     "oc_append",    "oc_append_if", "oc_append_missed"};
+            "oc_ins_conv", "oc_get_conv", "oc_list_conv", "oc_del_conv",      "oc_msg_seq",   "oc_history",
+            "oc_load",     "oc_append",   "oc_append_if", "oc_append_missed", "oc_count_conv"};
         return names[id];
     }
 
@@ -392,6 +401,14 @@ public:
         Params p;
         p.text(userId).text(projectId);
         withConnection([&](Connection& c) { emitConversations(c.run(kListConversations, p).get(), sink); });
+    }
+
+    int64_t countConversations(std::string_view userId) override {
+        Params p;
+        p.text(userId);
+        int64_t count = 0;
+        withConnection([&](Connection& c) { count = Row(c.run(kCountConversations, p).get(), 0).integer(0); });
+        return count;
     }
 
     void deleteConversation(std::string_view id, std::string_view userId) override {

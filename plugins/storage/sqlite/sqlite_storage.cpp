@@ -170,6 +170,15 @@ public:
         });
     }
 
+    int64_t countConversations(std::string_view userId) override {
+        Poco::Int64 count = 0;
+        run([&](Session& s) {
+            std::string user(userId);
+            s << "SELECT count(*) FROM conversations WHERE user_id = ?", use(user), into(count), now;
+        });
+        return count;
+    }
+
     void appendExchange(const omnichat::StoredMessage& user, const omnichat::StoredMessage& assistant) override {
         append(user, assistant, nullptr);
     }
@@ -199,22 +208,27 @@ private:
                 Poco::Int64 prompt = std::max<int64_t>(0, assistant.promptTokens),
                             completion = std::max<int64_t>(0, assistant.completionTokens);
                 double cost = assistant.cost.value_or(0.0);
-                std::vector<Poco::Int64> counts;
+                std::vector<Poco::Int64> counts, touchedAt;
+                // Timestamps follow the history: updated_at is the last
+                // reply's, and an exchange whose reply is not later goes
+                // after it, its question at that reply's time.
                 const std::string update =
-                    "UPDATE conversations SET message_count = message_count + 2, updated_at_ms = ?, "
+                    "UPDATE conversations SET message_count = message_count + 2, "
+                    "updated_at_ms = MAX(updated_at_ms + 1, ?), "
                     "prompt_tokens = prompt_tokens + ?, completion_tokens = completion_tokens + ?, "
                     "cost = cost + ? WHERE id = ?";
                 if (!expected) {
-                    s << update + " RETURNING message_count", use(touched), use(prompt), use(completion), use(cost),
-                        use(c), into(counts), now;
+                    s << update + " RETURNING message_count, updated_at_ms", use(touched), use(prompt), use(completion),
+                        use(cost), use(c), into(counts), into(touchedAt), now;
                 } else {
                     Poco::Int64 count = expected->count;
                     std::string lastId(expected->lastId);  // use() binds non-const references
                     s << update +
                              " AND message_count = ? AND (? = 0 OR EXISTS (SELECT 1 FROM messages "
-                             "WHERE conversation_id = ? AND seq = ? AND id = ?)) RETURNING message_count",
+                             "WHERE conversation_id = ? AND seq = ? AND id = ?)) RETURNING message_count, "
+                             "updated_at_ms",
                         use(touched), use(prompt), use(completion), use(cost), use(c), use(count), use(count), use(c),
-                        use(count), use(lastId), into(counts), now;
+                        use(count), use(lastId), into(counts), into(touchedAt), now;
                 }
                 if (counts.empty()) {
                     if (expected) {
@@ -224,8 +238,9 @@ private:
                     }
                     throw omnichat::Error(OMNICHAT_ERR_NOT_FOUND, "conversation is gone");
                 }
-                insertMessage(s, user, counts.front() - 1);
-                insertMessage(s, assistant, counts.front());
+                const int64_t replyAt = touchedAt.front();
+                insertMessage(s, user, counts.front() - 1, std::max(user.createdAtMs, replyAt - 1));
+                insertMessage(s, assistant, counts.front(), std::max(assistant.createdAtMs, replyAt));
             });
         });
     }
@@ -306,10 +321,9 @@ private:
         return any;
     }
 
-    void insertMessage(Session& s, const omnichat::StoredMessage& m, Poco::Int64 seq) {
+    void insertMessage(Session& s, const omnichat::StoredMessage& m, Poco::Int64 seq, Poco::Int64 created) {
         std::string id = m.id, conv = m.conversationId, content = m.content;
         int role = m.role;
-        Poco::Int64 created = m.createdAtMs;
 
         auto optInt = [](int64_t v) { return v < 0 ? Poco::Nullable<Poco::Int64>() : Poco::Nullable<Poco::Int64>(v); };
         auto provider = optionalText(m.provider), model = optionalText(m.model), finish = optionalText(m.finishReason);

@@ -41,7 +41,7 @@ extern "C" {
 /* A host loads a plugin when the majors are equal and the plugin's minor is
  * not newer than its own. Minor bumps only append fields and functions. */
 #define OMNICHAT_ABI_MAJOR 1
-#define OMNICHAT_ABI_MINOR 5
+#define OMNICHAT_ABI_MINOR 6
 #define OMNICHAT_ABI_VERSION ((uint32_t)((OMNICHAT_ABI_MAJOR << 16) | OMNICHAT_ABI_MINOR))
 
 #if defined(_WIN32)
@@ -440,7 +440,12 @@ typedef struct omnichat_storage_vtable {
      * the history even when other hosts append to the same conversation at
      * the same time, touches the conversation's updated_at and adds the
      * reply's tokens and cost to its totals. NOT_FOUND when the
-     * conversation is gone. */
+     * conversation is gone. Since 1.6, timestamps follow the history: an
+     * exchange appended after another whose reply is no earlier than this
+     * one's (a slower host, or a send that finished first but appended
+     * later) is stored with its user message at that reply's time and its
+     * reply one millisecond later, so created_at never goes backwards in
+     * history order; the conversation's updated_at is the last reply's. */
     omnichat_status_t (*exchange_append)(void* instance, const omnichat_stored_message_t* user,
                                          const omnichat_stored_message_t* assistant, omnichat_error_t* error);
     /* Since 1.2; optional (NULL, or absent from a smaller struct_size: the
@@ -482,6 +487,13 @@ typedef struct omnichat_storage_vtable {
                                                       const omnichat_stored_message_t* assistant,
                                                       int64_t expected_count, omnichat_str_t expected_last_id,
                                                       omnichat_error_t* error);
+    /* Since 1.6; optional. How many conversations `user_id` owns, in all
+     * projects, into *count. The host caps conversations per user with it
+     * (limits.max_conversations_per_user); without it that cap is not
+     * enforced. OWNERSHIP: `count` is the host's, written before returning
+     * OK. */
+    omnichat_status_t (*conversation_count)(void* instance, omnichat_str_t user_id, int64_t* count,
+                                            omnichat_error_t* error);
 } omnichat_storage_vtable_t;
 
 typedef enum omnichat_plugin_kind { OMNICHAT_PLUGIN_PROVIDER = 1, OMNICHAT_PLUGIN_STORAGE = 2 } omnichat_plugin_kind_t;

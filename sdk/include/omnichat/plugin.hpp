@@ -512,6 +512,12 @@ public:
                                            int64_t /*expectedCount*/, std::string_view /*expectedLastId*/) {
         throw Error(OMNICHAT_ERR_UNSUPPORTED, "appendExchangeIfUnchanged is not implemented");
     }
+    // Optional (ABI 1.6): how many conversations the user owns, in all
+    // projects, for the host's per-user cap. Offered to the host only when
+    // a plugin overrides it.
+    virtual int64_t countConversations(std::string_view /*userId*/) {
+        throw Error(OMNICHAT_ERR_UNSUPPORTED, "countConversations is not implemented");
+    }
     // Connection counts for the host's metrics; -1: not kept. Must not
     // block.
     struct Stats {
@@ -639,6 +645,9 @@ struct StorageGlue {
                 });
         });
     }
+    static omnichat_status_t countConversations(void* i, omnichat_str_t user, int64_t* count, omnichat_error_t* e) {
+        return guarded(e, [&] { *count = self(i)->countConversations(view(user)); });
+    }
     // Since 0 is the whole history, one path serves both hooks.
     static omnichat_status_t loadConversation(void* i, omnichat_str_t id, omnichat_str_t user,
                                               omnichat_conversation_sink_t conversationSink,
@@ -681,6 +690,10 @@ template <class T>
 constexpr bool overridesAppendIfUnchanged() {
     return !std::is_same_v<decltype(&T::appendExchangeIfUnchanged), decltype(&Storage::appendExchangeIfUnchanged)>;
 }
+template <class T>
+constexpr bool overridesCountConversations() {
+    return !std::is_same_v<decltype(&T::countConversations), decltype(&Storage::countConversations)>;
+}
 
 template <class T, size_t N>
 const omnichat_plugin_descriptor_t* storageDescriptor(const char* name, const char* version,
@@ -701,7 +714,8 @@ const omnichat_plugin_descriptor_t* storageDescriptor(const char* name, const ch
         &StorageGlue::loadConversation,
         &StorageGlue::stats,
         &StorageGlue::loadConversationSince,
-        overridesAppendIfUnchanged<T>() ? &StorageGlue::appendExchangeIfUnchanged : nullptr};
+        overridesAppendIfUnchanged<T>() ? &StorageGlue::appendExchangeIfUnchanged : nullptr,
+        overridesCountConversations<T>() ? &StorageGlue::countConversations : nullptr};
     static const omnichat_plugin_descriptor_t descriptor{sizeof(omnichat_plugin_descriptor_t),
                                                          OMNICHAT_ABI_VERSION,
                                                          name,

@@ -1,0 +1,42 @@
+#include "chat/model_policy.hpp"
+
+#include <algorithm>
+
+#include "plugins/plugin_loader.hpp"
+
+namespace omnichat {
+
+ModelPolicy::ModelPolicy(const Config& config, const std::map<std::string, std::unique_ptr<PluginInstance>>& providers)
+    : config_(config), providers_(providers) {}
+
+std::string ModelPolicy::configuredModel(const std::string& provider) const {
+    if (provider == config_.defaultProvider && !config_.defaultModel.empty()) return config_.defaultModel;
+    auto it = providers_.find(provider);
+    if (it == providers_.end()) return "";
+    return it->second->option("model").value_or("");
+}
+
+std::optional<std::string> ModelPolicy::check(const std::string& provider, const std::string& model) const {
+    const auto& name = provider.empty() ? config_.defaultProvider : provider;
+    if (!providers_.count(name)) return "unknown provider '" + name + "'";
+    if (model.empty()) return std::nullopt;
+    const auto& listed = config_.providers.at(name).models;
+    bool allowed = listed.empty() ? model == configuredModel(name)
+                                  : std::find(listed.begin(), listed.end(), model) != listed.end();
+    if (!allowed) return "model '" + model + "' is not allowed for provider '" + name + "'";
+    return std::nullopt;
+}
+
+std::variant<std::vector<Route>, std::string> ModelPolicy::routes(const std::string& provider,
+                                                                  const std::string& model) const {
+    if (auto problem = check(provider, model)) return *problem;
+    std::vector<Route> out;
+    const auto& first = provider.empty() ? config_.defaultProvider : provider;
+    out.push_back({first, model.empty() ? configuredModel(first) : model});
+    for (const auto& fallback : config_.fallbacks)
+        out.push_back(
+            {fallback.provider, fallback.model.empty() ? configuredModel(fallback.provider) : fallback.model});
+    return out;
+}
+
+}  // namespace omnichat

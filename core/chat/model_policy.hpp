@@ -1,0 +1,41 @@
+#pragma once
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "config/config.hpp"
+
+namespace omnichat {
+
+class PluginInstance;
+struct Conversation;
+
+// Which provider instances and models a send may use: the operator's choice,
+// never a client's. A client may name a provider instance that started and,
+// for it, a model of the instance's `models` list, or, without a list, the
+// instance's configured model (chat.default_model for the default
+// instance, else its `model` option). So no client-chosen name is billed to
+// the operator's key or becomes a metrics label.
+class ModelPolicy {
+public:
+    ModelPolicy(const Config& config, const std::map<std::string, std::unique_ptr<PluginInstance>>& providers);
+
+    // Why a conversation may not choose these, or nullopt.
+    std::optional<std::string> check(const std::string& provider, const std::string& model) const;
+    // The instance's model when none is named: never empty unless the
+    // instance declares none.
+    std::string configuredModel(const std::string& provider) const;
+    // The routes a send of `conversation` tries, in order (its own choice or
+    // the default, then the fallbacks), each with its model resolved; or
+    // why its stored choice is no longer allowed.
+    std::variant<std::vector<Route>, std::string> routes(const std::string& provider, const std::string& model) const;
+
+private:
+    const Config& config_;
+    const std::map<std::string, std::unique_ptr<PluginInstance>>& providers_;
+};
+
+}  // namespace omnichat
