@@ -7,7 +7,6 @@
 # Stops what it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
 
 scripts/install-deps.sh --test
 
@@ -49,6 +48,5 @@ if [ "${OMNICHAT_SANITIZERS:-1}" != 0 ]; then
   reset_throwaway_pg
   BUILD_DIR=build-asan BUILD_TYPE=Debug scripts/build.sh -DOMNICHAT_SANITIZE=ON
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    LSAN_OPTIONS=suppressions=$root/tests/sanitizers/lsan.supp:print_suppressions=0 \
     ctest --test-dir build-asan --output-on-failure -j 2
 fi

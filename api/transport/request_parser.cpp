@@ -85,9 +85,21 @@ RequestParser::Event RequestParser::fail(int status, std::string code, std::stri
     return Event::Failed;
 }
 
-void RequestParser::takeBody(std::string& input, size_t n) {
+bool RequestParser::takeCounted(std::string& input) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(remaining_, input.size()));
     if (keepBody_) request_.body.append(input, 0, n);
     input.erase(0, n);
+    remaining_ -= n;
+    return remaining_ == 0;
+}
+
+RequestParser::Event RequestParser::headersTooLarge() {
+    return fail(431, "headers_too_large",
+                "the request line and headers exceed " + std::to_string(limits_.maxHeaderBytes) + " bytes");
+}
+
+RequestParser::Event RequestParser::bodyTooLarge() {
+    return fail(413, "payload_too_large", "request body exceeds " + std::to_string(limits_.maxBodyBytes) + " bytes");
 }
 
 RequestParser::Event RequestParser::parse(std::string& input) {
@@ -121,27 +133,15 @@ RequestParser::Event RequestParser::parse(std::string& input) {
                     }
                 }
                 scanned_ = i;
-                if (end == std::string::npos) {
-                    if (input.size() > limits_.maxHeaderBytes)
-                        return fail(
-                            431, "headers_too_large",
-                            "the request line and headers exceed " + std::to_string(limits_.maxHeaderBytes) + " bytes");
-                    return Event::NeedMore;
-                }
-                if (end > limits_.maxHeaderBytes)
-                    return fail(
-                        431, "headers_too_large",
-                        "the request line and headers exceed " + std::to_string(limits_.maxHeaderBytes) + " bytes");
+                if (end == std::string::npos)
+                    return input.size() > limits_.maxHeaderBytes ? headersTooLarge() : Event::NeedMore;
+                if (end > limits_.maxHeaderBytes) return headersTooLarge();
                 return parseHead(input, end);
             }
-            case State::Body: {
-                size_t n = static_cast<size_t>(std::min<uint64_t>(remaining_, input.size()));
-                takeBody(input, n);
-                remaining_ -= n;
-                if (remaining_ > 0) return Event::NeedMore;
+            case State::Body:
+                if (!takeCounted(input)) return Event::NeedMore;
                 state_ = State::Done;
                 break;
-            }
             case State::ChunkSize: {
                 auto nl = input.find('\n');
                 if (nl == std::string::npos) {
@@ -167,22 +167,16 @@ RequestParser::Event RequestParser::parse(std::string& input) {
                     state_ = State::Trailers;
                     break;
                 }
-                if (size > limits_.maxBodyBytes - bodyBytes_)
-                    return fail(413, "payload_too_large",
-                                "request body exceeds " + std::to_string(limits_.maxBodyBytes) + " bytes");
+                if (size > limits_.maxBodyBytes - bodyBytes_) return bodyTooLarge();
                 bodyBytes_ += static_cast<size_t>(size);
                 remaining_ = size;
                 state_ = State::ChunkData;
                 break;
             }
-            case State::ChunkData: {
-                size_t n = static_cast<size_t>(std::min<uint64_t>(remaining_, input.size()));
-                takeBody(input, n);
-                remaining_ -= n;
-                if (remaining_ > 0) return Event::NeedMore;
+            case State::ChunkData:
+                if (!takeCounted(input)) return Event::NeedMore;
                 state_ = State::ChunkEnd;
                 break;
-            }
             case State::ChunkEnd: {
                 if (input.empty() || (input[0] == '\r' && input.size() < 2)) return Event::NeedMore;
                 size_t n = input[0] == '\n' ? 1 : (input[0] == '\r' && input[1] == '\n') ? 2 : 0;
@@ -312,9 +306,7 @@ RequestParser::Event RequestParser::framing() {
         state_ = State::ChunkSize;
         return Event::Head;
     }
-    if (length && *length > limits_.maxBodyBytes)
-        return fail(413, "payload_too_large",
-                    "request body exceeds " + std::to_string(limits_.maxBodyBytes) + " bytes");
+    if (length && *length > limits_.maxBodyBytes) return bodyTooLarge();
     remaining_ = length.value_or(0);
     bodyBytes_ = static_cast<size_t>(remaining_);
     state_ = remaining_ > 0 ? State::Body : State::Done;

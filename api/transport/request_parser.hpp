@@ -63,7 +63,11 @@ private:
     Event fail(int status, std::string code, std::string message);
     Event parseHead(std::string& input, size_t end);
     Event framing();
-    void takeBody(std::string& input, size_t n);
+    // Takes what is left of a counted stretch of body (Content-Length, or a
+    // chunk); true once all of it is in.
+    bool takeCounted(std::string& input);
+    Event headersTooLarge();
+    Event bodyTooLarge();
 
     const ParseLimits limits_;
     State state_ = State::Start;

@@ -8,7 +8,7 @@
 # draws a chart, and stops everything it started.
 #
 #   scripts/bench/run.sh [--seconds N] [--in-flight N] [--delay S] [--moonshot] [--soak MINUTES]
-#                        [--only throughput,in-flight,streams]
+#                        [--only throughput,in-flight,streams,edge]
 #
 # Results land in build-release/bench/ (results.txt, results.dat, results.png).
 set -euo pipefail
@@ -21,7 +21,7 @@ delay=2             # seconds the delayed upstream waits
 moonshot=0
 soak=0
 history_cache_mb=64  # omnichat's default
-only=""            # comma list of throughput,in-flight,streams; empty: all (moonshot and soak: their flags)
+only=""            # comma list of throughput,in-flight,streams,edge; empty: all (moonshot and soak: their flags)
 streams=256         # concurrent streaming replies
 stream_chunks=200   # pieces of text in each, 5 ms apart
 while [ $# -gt 0 ]; do
@@ -131,6 +131,8 @@ server:
   worker_threads: 8
   queue_depth: 20000
   max_in_flight: 20000
+  max_connections: 20000           # every bench client comes from one address
+  max_connections_per_address: 0
 auth:
   jwt_secret: bench-secret
 storage:
@@ -322,6 +324,24 @@ run_streams "streams-${streams}" "$omnichat_pid" "$omnichat_port" "/conversation
 stop_omnichat
 fi
 [ "$moonshot" = 1 ] && run_in_flight in-flight-10000 10000 5 60s
+
+# What unauthenticated clients that never finish a request cost: resident
+# memory before and while 1,000 hold an 8 KiB partial head each (target: at
+# most 64 MB more).
+if want edge; then
+  start_omnichat instant
+  sleep 1
+  idle_kb=$(awk '/VmRSS/ {print $2}' "/proc/$omnichat_pid/status")
+  coproc partial { build-release/bin/omnichat-partial "$omnichat_port" 1000 8192; }
+  read -r ready <&"${partial[0]}"
+  sleep 2
+  held_kb=$(awk '/VmRSS/ {print $2}' "/proc/$omnichat_pid/status")
+  exec {partial[1]}>&-
+  wait "$partial_PID" 2>/dev/null || true
+  printf "%-28s %s: RSS %d MB idle, %d MB with them (+%d MB)\n" edge-1000-partial-heads "$ready" \
+    $((idle_kb / 1024)) $((held_kb / 1024)) $(((held_kb - idle_kb) / 1024)) | tee -a "$out/results.txt"
+  stop_omnichat
+fi
 
 if [ "$soak" != 0 ]; then
   start_omnichat instant
