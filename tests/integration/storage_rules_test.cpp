@@ -34,7 +34,7 @@ protected:
     std::string newConversation(const std::string& user, int64_t createdAtMs = 1000) {
         Conversation c;
         c.id = newUuid();
-        c.projectId = "p";
+        c.projectId = std::string("p");  // assigning the literal trips GCC 12 -O3 -Wrestrict (PR105329)
         c.userId = user;
         c.createdAtMs = c.updatedAtMs = createdAtMs;
         storage_->createConversation(c);
