@@ -9,7 +9,7 @@
 
 namespace omnichat {
 
-nlohmann::json toJson(const Conversation& c) {
+nlohmann::json toJson(const domain::Conversation& c) {
     nlohmann::json j = {{"id", c.id},
                         {"project_id", c.projectId},
                         {"user_id", c.userId},
@@ -42,7 +42,7 @@ void appendCount(std::string& out, int64_t value) {  // negative: not reported
 
 // A message's keys after its content (written first: keys are in the order
 // nlohmann::json, a sorted map, wrote them), and its closing brace.
-void appendMessageRest(std::string& out, const StoredMessage& m) {
+void appendMessageRest(std::string& out, const domain::StoredMessage& m) {
     bool assistant = m.role == OMNICHAT_ROLE_ASSISTANT;
     // `key` is written with its leading comma and quotes: ,"name":
     auto text = [&out](std::string_view key, std::string_view value) {
@@ -55,7 +55,7 @@ void appendMessageRest(std::string& out, const StoredMessage& m) {
     };
     if (assistant) {
         out += ",\"cost\":"sv;
-        out += m.cost ? nlohmann::json(*m.cost).dump() : "null";
+        out += m.usage.cost ? nlohmann::json(*m.usage.cost).dump() : "null";
     }
     out += ",\"created_at\":\""sv;
     appendIsoMillis(out, m.createdAtMs);
@@ -74,10 +74,10 @@ void appendMessageRest(std::string& out, const StoredMessage& m) {
     }
     out += assistant ? ",\"role\":\"assistant\""sv : ",\"role\":\"user\""sv;
     if (assistant) {
-        count(",\"usage\":{\"cached_tokens\":", m.cachedTokens);
-        count(",\"completion_tokens\":", m.completionTokens);
-        count(",\"prompt_tokens\":", m.promptTokens);
-        count(",\"reasoning_tokens\":", m.reasoningTokens);
+        count(",\"usage\":{\"cached_tokens\":", m.usage.cachedTokens);
+        count(",\"completion_tokens\":", m.usage.completionTokens);
+        count(",\"prompt_tokens\":", m.usage.promptTokens);
+        count(",\"reasoning_tokens\":", m.usage.reasoningTokens);
         out += '}';
     }
     out += '}';
@@ -142,7 +142,7 @@ std::string historyJson(const HistoryCache::Messages& messages) {
     return out;
 }
 
-std::string replyJson(const StoredMessage& reply) {
+std::string replyJson(const domain::StoredMessage& reply) {
     std::string out;
     out.reserve(reply.content.size() + 128);
     out += "{\"created_at\":\""sv;

@@ -1,12 +1,11 @@
 #pragma once
-#include <omnichat/plugin.hpp>
-
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "chat/history_cache.hpp"
+#include "domain/records.hpp"
 
 namespace omnichat {
 
@@ -14,7 +13,7 @@ namespace omnichat {
 // write, small enough that slow readers hold little.
 constexpr size_t kJsonPieceBytes = 64 * 1024;
 
-nlohmann::json toJson(const Conversation& c);
+nlohmann::json toJson(const domain::Conversation& c);
 // A JSON body made a piece at a time (see Responder::jsonPieces): appends
 // the next piece, returns false after the last.
 using JsonPieces = std::function<bool(std::string&)>;
@@ -31,6 +30,6 @@ JsonPieces historyJsonPieces(HistoryCache::History history, size_t pieceBytes = 
 std::string historyJson(const HistoryCache::Messages& messages);  // whole
 // The answer to a send that did not stream, written as text for the same
 // reason: {"created_at", "message_id", "response"}.
-std::string replyJson(const StoredMessage& reply);
+std::string replyJson(const domain::StoredMessage& reply);
 
 }  // namespace omnichat

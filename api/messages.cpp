@@ -24,10 +24,11 @@ void listMessages(RouteContext& ctx) {
     if (!after.empty() && !isUuid(after))
         return ctx.respond->error(400, "invalid_after", "after must be a message id (UUID)");
     auto respond = ctx.respond;
-    if (!ctx.chat.listMessages(ctx.userId, ctx.params[0], after, limit, [respond](Outcome<HistoryCache::History> out) {
-            if (auto* f = std::get_if<Failure>(&out)) return respond->failure(*f);
-            respond->jsonPieces(200, historyJsonPieces(std::move(std::get<HistoryCache::History>(out))));
-        }))
+    if (!ctx.chat.listMessages(
+            ctx.userId, ctx.params[0], after, limit, [respond](domain::Outcome<HistoryCache::History> out) {
+                if (auto* f = std::get_if<domain::Failure>(&out)) return respond->failure(*f);
+                respond->jsonPieces(200, historyJsonPieces(std::move(std::get<HistoryCache::History>(out))));
+            }))
         overloaded(ctx);
 }
 
@@ -49,11 +50,11 @@ void sendMessage(RouteContext& ctx) {
         if (!streamSlot) return ctx.respond->error(429, "too_many_streams", "too many streams open at once", 1);
         sse = std::make_shared<SseResponse>(respond, ctx.timer, ctx.config.heartbeatMs);
     }
-    auto reply = [respond, sse, streamSlot](Outcome<StoredMessage> out) mutable {
+    auto reply = [respond, sse, streamSlot](domain::Outcome<domain::StoredMessage> out) mutable {
         streamSlot.reset();  // the slot is free once the stream ends
         if (sse) return sse->complete(out);
-        if (auto* f = std::get_if<Failure>(&out)) return respond->failure(*f);
-        respond->json(200, replyJson(std::get<StoredMessage>(out)));
+        if (auto* f = std::get_if<domain::Failure>(&out)) return respond->failure(*f);
+        respond->json(200, replyJson(std::get<domain::StoredMessage>(out)));
     };
     if (!ctx.chat.sendMessage(ctx.userId, ctx.params[0], std::move(content), sse, std::move(reply))) overloaded(ctx);
 }

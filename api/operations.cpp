@@ -15,8 +15,8 @@ void healthz(RouteContext& ctx) { ctx.respond->json(200, R"({"status":"ok"})"); 
 void readyz(RouteContext& ctx) {
     if (ctx.server.draining) return ctx.respond->json(503, R"({"status":"draining"})");
     auto respond = ctx.respond;
-    if (!ctx.chat.ping([respond](Outcome<Done> out) {
-            if (std::holds_alternative<Done>(out)) return respond->json(200, R"({"status":"ready"})");
+    if (!ctx.chat.ping([respond](domain::Outcome<domain::Done> out) {
+            if (std::holds_alternative<domain::Done>(out)) return respond->json(200, R"({"status":"ready"})");
             respond->json(503, R"({"status":"storage_unavailable"})");
         }))
         ctx.respond->json(503, R"({"status":"overloaded"})");

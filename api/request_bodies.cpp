@@ -45,8 +45,8 @@ BodyOutcome<SendMessageBody> parseSendMessageBody(const nlohmann::json& body) {
     return out;
 }
 
-BodyOutcome<ConversationSettings> parseConversationBody(const nlohmann::json& body) {
-    ConversationSettings settings;
+BodyOutcome<domain::ConversationSettings> parseConversationBody(const nlohmann::json& body) {
+    domain::ConversationSettings settings;
     // Each optional text field: absent or null leaves the default.
     struct Field {
         const char* name;

@@ -29,6 +29,6 @@ BodyOutcome<SendMessageBody> parseSendMessageBody(const nlohmann::json& body);
 // POST /conversations: title, provider, model and system_prompt, each
 // optional text with a size limit. Whether the provider and model are
 // allowed is the chat service's to say.
-BodyOutcome<ConversationSettings> parseConversationBody(const nlohmann::json& body);
+BodyOutcome<domain::ConversationSettings> parseConversationBody(const nlohmann::json& body);
 
 }  // namespace omnichat

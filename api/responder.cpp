@@ -180,8 +180,8 @@ void Responder::error(int status, const std::string& code, const std::string& me
     send(status, errorBody({status, code, message, retryAfterSeconds}), "application/json", retryAfterSeconds);
 }
 
-ApiError apiError(const Failure& f) {
-    using S = Failure::Source;
+ApiError apiError(const domain::Failure& f) {
+    using S = domain::Failure::Source;
     int retry = f.retryAfterMs >= 0 ? static_cast<int>((f.retryAfterMs + 999) / 1000) : -1;
     auto error = [](int status, std::string code, std::string message, int retryAfter = -1) {
         return ApiError{status, std::move(code), std::move(message), retryAfter};
@@ -226,9 +226,9 @@ std::string Responder::errorBody(const ApiError& e) const {
     return nlohmann::json{{"error", {{"code", e.code}, {"message", e.message}, {"request_id", record_.id}}}}.dump();
 }
 
-std::string Responder::failureBody(const Failure& f) { return logged(f, apiError(f)); }
+std::string Responder::failureBody(const domain::Failure& f) { return logged(f, apiError(f)); }
 
-std::string Responder::logged(const Failure& f, const ApiError& e) const {
+std::string Responder::logged(const domain::Failure& f, const ApiError& e) const {
     // The detail (which may name a library or a host) stays in the log.
     if (e.status >= 500 && e.status != 503)
         spdlog::error("request {} failed ({}): {}", record_.id, e.code, f.detail);
@@ -237,7 +237,7 @@ std::string Responder::logged(const Failure& f, const ApiError& e) const {
     return errorBody(e);
 }
 
-void Responder::failure(const Failure& f) {
+void Responder::failure(const domain::Failure& f) {
     auto e = apiError(f);
     send(e.status, logged(f, e), "application/json", e.retryAfterSeconds);
 }

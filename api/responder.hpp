@@ -10,7 +10,9 @@ namespace omnichat {
 
 class Connection;
 class Metrics;
+namespace domain {
 struct Failure;
+}
 
 // An error as the client sees it.
 struct ApiError {
@@ -20,7 +22,7 @@ struct ApiError {
     int retryAfterSeconds = -1;
 };
 // The HTTP status and code of a domain failure.
-ApiError apiError(const Failure& f);
+ApiError apiError(const domain::Failure& f);
 
 // What the access log and the metrics say about one request.
 struct RequestRecord {
@@ -59,10 +61,10 @@ public:
     // {"error": {"code", "message", "request_id"}}; retryAfterSeconds >= 0
     // adds Retry-After.
     void error(int status, const std::string& code, const std::string& message, int retryAfterSeconds = -1);
-    void failure(const Failure& f);
+    void failure(const domain::Failure& f);
     // The error body for `f` (its detail goes to the log, with the request
     // id), for a response written by hand.
-    std::string failureBody(const Failure& f);
+    std::string failureBody(const domain::Failure& f);
     // A response written by hand (SSE) ended with `status`.
     void finished(int status);
     // Writes part of a response written by hand (SSE); false: the client is
@@ -84,7 +86,7 @@ private:
     void end();
     std::string errorBody(const ApiError& e) const;
     // Logs the detail of `f` with the request id; returns the error body.
-    std::string logged(const Failure& f, const ApiError& e) const;
+    std::string logged(const domain::Failure& f, const ApiError& e) const;
     std::shared_ptr<Connection> connection_;
     const bool http10_;
     const bool headRequest_;  // HEAD: the headers of the answer, not its body

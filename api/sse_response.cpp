@@ -76,29 +76,30 @@ void SseResponse::heartbeat() {
     if (abort) abort();
 }
 
-void SseResponse::complete(const Outcome<StoredMessage>& outcome) {
+void SseResponse::complete(const domain::Outcome<domain::StoredMessage>& outcome) {
     std::lock_guard lock(mutex_);
     if (!open_) {
-        if (auto* f = std::get_if<Failure>(&outcome)) return responder_->failure(*f);
+        if (auto* f = std::get_if<domain::Failure>(&outcome)) return responder_->failure(*f);
         return;  // a reply is always streamed once started
     }
     if (closed_) return;
     closed_ = true;
     timer_.cancel(heartbeatTimer_);
     std::string event;
-    if (auto* f = std::get_if<Failure>(&outcome)) {
+    if (auto* f = std::get_if<domain::Failure>(&outcome)) {
         event = "event: error\ndata: " + responder_->failureBody(*f) + "\n\n";
     } else {
-        const auto& m = std::get<StoredMessage>(outcome);
+        const auto& m = std::get<domain::StoredMessage>(outcome);
         auto tokens = [](int64_t v) { return v < 0 ? nlohmann::json(nullptr) : nlohmann::json(v); };
-        nlohmann::json done = {
-            {"message_id", m.id},
-            {"response", m.content},
-            {"created_at", formatIsoMillis(m.createdAtMs)},
-            {"finish_reason", m.finishReason},
-            {"provider", m.provider},
-            {"model", m.model},
-            {"usage", {{"prompt_tokens", tokens(m.promptTokens)}, {"completion_tokens", tokens(m.completionTokens)}}}};
+        nlohmann::json done = {{"message_id", m.id},
+                               {"response", m.content},
+                               {"created_at", formatIsoMillis(m.createdAtMs)},
+                               {"finish_reason", m.finishReason},
+                               {"provider", m.provider},
+                               {"model", m.model},
+                               {"usage",
+                                {{"prompt_tokens", tokens(m.usage.promptTokens)},
+                                 {"completion_tokens", tokens(m.usage.completionTokens)}}}};
         event = "event: done\ndata: " + done.dump() + "\n\n";
     }
     bool delivered = writeChunk(event) && writeChunk("", true);  // "0\r\n\r\n" ends the chunked body

@@ -1,6 +1,4 @@
 #pragma once
-#include <omnichat/plugin.hpp>
-
 #include <memory>
 #include <mutex>
 #include <string>
@@ -26,7 +24,7 @@ public:
     bool delta(std::string_view text) override;
     // The final event; a plain JSON response when the stream never started
     // (the request failed before the provider was called).
-    void complete(const Outcome<StoredMessage>& outcome);
+    void complete(const domain::Outcome<domain::StoredMessage>& outcome);
 
 private:
     // false: the client is gone. The `last` write keeps the responder (and

@@ -1,63 +1,44 @@
 #include "chat/chat_service.hpp"
 
-#include <spdlog/spdlog.h>
-
-#include <algorithm>
-
-#include "chat/send_exchange.hpp"
-#include "chat/storage_client.hpp"
+#include "chat/exchange.hpp"
 #include "common/ids.hpp"
 #include "observability/metrics.hpp"
+#include "ports/provider_port.hpp"
 #include "runtime/worker_pool.hpp"
 
 namespace omnichat {
 namespace {
 
-Failure notFound() { return {Failure::Source::Storage, OMNICHAT_ERR_NOT_FOUND, -1, "not found"}; }
+using domain::Failure;
+template <class T>
+using Outcome = domain::Outcome<T>;
+template <class T>
+using Reply = domain::Reply<T>;
 
-// What a send takes from its conversation.
-bool sameSettings(const Conversation& a, const Conversation& b) {
-    return a.provider == b.provider && a.model == b.model && a.systemPrompt == b.systemPrompt;
-}
+Failure notFound() { return {Failure::Source::Storage, OMNICHAT_ERR_NOT_FOUND, -1, "not found"}; }
 
 }  // namespace
 
-ChatService::ChatService(const Config& config, StorageClient& storage,
-                         std::map<std::string, std::unique_ptr<PluginInstance>>& providers, WorkerPool& pool,
-                         Timer& timer, Metrics& metrics)
+// One send and its client, whichever exchange (a first, an early one, one
+// started again) answers it.
+struct ChatService::Send {
+    std::string userId;
+    domain::StoredMessage user;
+    std::shared_ptr<StreamSink> sink;
+    Reply<domain::StoredMessage> reply;  // ends the admission too
+};
+
+ChatService::ChatService(const Config& config, StoragePort& storage, ProviderPort& providers, WorkerPool& pool,
+                         Scheduler& timer, Metrics& metrics)
     : config_(config),
-      storage_(storage),
       providers_(providers),
       pool_(pool),
       timer_(timer),
       metrics_(metrics),
       policy_(config, providers),
-      // A storage that cannot skip known messages would gain nothing from it.
-      histories_(storage.loadsSince() ? config.historyCacheBytes : 0) {}
+      store_(storage, config.historyCacheBytes, &metrics) {}
 
-std::optional<ChatService::Loaded> ChatService::load(const std::string& id, const std::string& userId) {
-    auto held = histories_.find(id);
-    const auto known = held ? static_cast<int64_t>(held->size()) : 0;
-    auto fresh = storage_.loadConversation(id, userId, known);
-    if (!fresh) {
-        histories_.forgetIfOwnedBy(id, userId);
-        return std::nullopt;
-    }
-    const auto total = fresh->conversation.messageCount;
-    auto history = HistoryCache::extend(held, total, std::move(fresh->history));
-    if (!history) {
-        // Storage no longer holds what we hold at the start (restored from
-        // a backup, say): read it whole.
-        histories_.forget(id);
-        return load(id, userId);
-    }
-    // Nothing new: the held entry stands (find marked it used). A storage
-    // whose count does not match its messages cannot be read from a held
-    // start.
-    if (history != held && total == static_cast<int64_t>(history->size()))
-        histories_.keep(std::make_shared<const Conversation>(fresh->conversation), history);
-    return Loaded{std::move(fresh->conversation), std::move(history)};
-}
+ChatService::~ChatService() = default;
 
 // Runs `body` on the pool; `body` returns Outcome<T>. Storage exceptions
 // become failures, so every reply is sent exactly once.
@@ -76,19 +57,20 @@ bool ChatService::runStorage(Reply<T> reply, F body) {
     });
 }
 
-bool ChatService::ping(Reply<Done> reply) {
-    return runStorage<Done>(std::move(reply), [this]() -> Outcome<Done> {
-        storage_.ping();
-        return Done{};
+bool ChatService::ping(Reply<domain::Done> reply) {
+    return runStorage<domain::Done>(std::move(reply), [this]() -> Outcome<domain::Done> {
+        store_.storage().ping();
+        return domain::Done{};
     });
 }
 
-std::optional<std::string> ChatService::checkSettings(const ConversationSettings& settings) const {
+std::optional<std::string> ChatService::checkSettings(const domain::ConversationSettings& settings) const {
     return policy_.check(settings.provider, settings.model);
 }
 
-std::optional<Failure> ChatService::refusal(const Conversation& conversation, const HistoryCache::Messages& history,
-                                            const StoredMessage& user) const {
+std::optional<Failure> ChatService::refusal(const domain::Conversation& conversation,
+                                            const HistoryCache::Messages& history,
+                                            const domain::StoredMessage& user) const {
     if (auto problem = policy_.check(conversation.provider, conversation.model))
         return Failure::refused(OMNICHAT_ERR_BAD_REQUEST, "invalid_settings",
                                 "the conversation's provider or model is no longer allowed: " + *problem);
@@ -108,126 +90,114 @@ std::optional<Failure> ChatService::refusal(const Conversation& conversation, co
     return std::nullopt;
 }
 
-bool ChatService::createConversation(std::string userId, std::string projectId, ConversationSettings settings,
-                                     Reply<Conversation> reply) {
-    return runStorage<Conversation>(std::move(reply), [this, userId, projectId, settings]() -> Outcome<Conversation> {
-        // A cap, not a quota to the unit: creations at the same moment may
-        // each see room for one more.
-        if (const auto cap = config_.limits.maxConversationsPerUser) {
-            auto owned = storage_.countConversations(userId);
-            if (owned && *owned >= static_cast<int64_t>(cap))
-                return Failure::refused(OMNICHAT_ERR_CONFLICT, "too_many_conversations",
-                                        "a user may keep at most " + std::to_string(cap) + " conversations");
-        }
-        Conversation c;
-        c.id = newUuid();
-        c.projectId = projectId;
-        c.userId = userId;
-        c.title = settings.title;
-        c.provider = settings.provider;
-        c.model = settings.model;
-        c.systemPrompt = settings.systemPrompt;
-        c.createdAtMs = c.updatedAtMs = nowUnixMs();
-        storage_.createConversation(c);
-        return c;
-    });
+bool ChatService::createConversation(std::string userId, std::string projectId, domain::ConversationSettings settings,
+                                     Reply<domain::Conversation> reply) {
+    return runStorage<domain::Conversation>(
+        std::move(reply), [this, userId, projectId, settings]() -> Outcome<domain::Conversation> {
+            auto& storage = store_.storage();
+            // A cap, not a quota to the unit: creations at the same moment
+            // may each see room for one more.
+            if (const auto cap = config_.limits.maxConversationsPerUser) {
+                auto owned = storage.countConversations(userId);
+                if (owned && *owned >= static_cast<int64_t>(cap))
+                    return Failure::refused(OMNICHAT_ERR_CONFLICT, "too_many_conversations",
+                                            "a user may keep at most " + std::to_string(cap) + " conversations");
+            }
+            domain::Conversation c;
+            c.id = newUuid();
+            c.projectId = projectId;
+            c.userId = userId;
+            c.title = settings.title;
+            c.provider = settings.provider;
+            c.model = settings.model;
+            c.systemPrompt = settings.systemPrompt;
+            c.createdAtMs = c.updatedAtMs = nowUnixMs();
+            storage.createConversation(c);
+            return c;
+        });
 }
 
-bool ChatService::getConversation(std::string userId, std::string id, Reply<Conversation> reply) {
-    return runStorage<Conversation>(std::move(reply), [this, userId, id]() -> Outcome<Conversation> {
-        auto c = storage_.getConversation(id, userId);
+bool ChatService::getConversation(std::string userId, std::string id, Reply<domain::Conversation> reply) {
+    return runStorage<domain::Conversation>(std::move(reply), [this, userId, id]() -> Outcome<domain::Conversation> {
+        auto c = store_.storage().getConversation(id, userId);
         if (!c) return notFound();
         return std::move(*c);
     });
 }
 
-bool ChatService::listConversations(std::string userId, std::string projectId, Reply<std::vector<Conversation>> reply) {
-    return runStorage<std::vector<Conversation>>(std::move(reply),
-                                                 [this, userId, projectId]() -> Outcome<std::vector<Conversation>> {
-                                                     return storage_.listConversations(userId, projectId);
-                                                 });
+bool ChatService::listConversations(std::string userId, std::string projectId,
+                                    Reply<std::vector<domain::Conversation>> reply) {
+    return runStorage<std::vector<domain::Conversation>>(
+        std::move(reply), [this, userId, projectId]() -> Outcome<std::vector<domain::Conversation>> {
+            return store_.storage().listConversations(userId, projectId);
+        });
 }
 
-bool ChatService::deleteConversation(std::string userId, std::string id, Reply<Done> reply) {
-    return runStorage<Done>(std::move(reply), [this, userId, id]() -> Outcome<Done> {
-        if (!storage_.deleteConversation(id, userId)) return notFound();
-        histories_.forget(id);
-        return Done{};
+bool ChatService::deleteConversation(std::string userId, std::string id, Reply<domain::Done> reply) {
+    return runStorage<domain::Done>(std::move(reply), [this, userId, id]() -> Outcome<domain::Done> {
+        if (!store_.storage().deleteConversation(id, userId)) return notFound();
+        store_.forget(id);
+        return domain::Done{};
     });
 }
 
 bool ChatService::listMessages(std::string userId, std::string id, std::string afterId, int64_t limit,
                                Reply<HistoryCache::History> reply) {
-    return runStorage<HistoryCache::History>(
-        std::move(reply), [this, userId, id, afterId, limit]() -> Outcome<HistoryCache::History> {
-            // A page of a history nobody here holds is read as a page; a
-            // whole history is read as a send reads it, and then held.
-            if ((!afterId.empty() || limit >= 0) && !histories_.find(id)) {
-                auto page = storage_.listMessages(id, userId, afterId, limit);
-                if (!page) return notFound();
-                return HistoryCache::historyOf(std::move(*page));
-            }
-            auto loaded = load(id, userId);
-            if (!loaded) return notFound();
-            const auto& all = *loaded->history;
-            auto begin = all.begin();
-            if (!afterId.empty()) {
-                begin = std::find_if(all.begin(), all.end(), [&](const auto& m) { return m->id == afterId; });
-                if (begin == all.end()) return notFound();
-                ++begin;
-            }
-            auto end = limit < 0 || all.end() - begin <= limit ? all.end() : begin + limit;
-            if (begin == all.begin() && end == all.end()) return std::move(loaded->history);
-            return std::make_shared<const HistoryCache::Messages>(begin, end);
-        });
+    return runStorage<HistoryCache::History>(std::move(reply),
+                                             [this, userId, id, afterId, limit]() -> Outcome<HistoryCache::History> {
+                                                 auto page = store_.messages(id, userId, afterId, limit);
+                                                 if (!page) return notFound();
+                                                 return std::move(*page);
+                                             });
 }
 
 bool ChatService::sendMessage(std::string userId, std::string conversationId, std::string content,
-                              std::shared_ptr<StreamSink> sink, Reply<StoredMessage> reply) {
+                              std::shared_ptr<StreamSink> sink, Reply<domain::StoredMessage> reply) {
     // Admission: a bound on provider calls in flight keeps memory bounded
     // however slow the provider is.
     if (inFlight_.fetch_add(1) >= config_.maxInFlight) {
         inFlight_.fetch_sub(1);
         return false;
     }
-    const auto begun = beginSend(conversationId);  // ended by `admitted`
-    Reply<StoredMessage> admitted = [this, conversationId, reply = std::move(reply)](Outcome<StoredMessage> out) {
+    const auto begun = beginSend(conversationId);
+    auto send = std::make_shared<Send>();
+    send->userId = std::move(userId);
+    send->user.id = newUuid();
+    send->user.conversationId = conversationId;
+    send->user.role = OMNICHAT_ROLE_USER;
+    send->user.content = std::move(content);
+    send->sink = std::move(sink);
+    send->reply = [this, conversationId, reply = std::move(reply)](Outcome<domain::StoredMessage> out) {
         endSend(conversationId);
         inFlight_.fetch_sub(1);
         reply(std::move(out));
     };
-    StoredMessage user;
-    user.id = newUuid();
-    user.conversationId = conversationId;
-    user.role = OMNICHAT_ROLE_USER;
-    user.content = std::move(content);
-    // A conversation held here, of this user, starts its provider call
-    // before storage confirms it (one round trip less before the first
-    // token); what storage says decides whether the call counts.
-    auto held = begun.alone ? histories_.held(conversationId) : std::nullopt;
-    if (held && held->conversation->userId != userId) held.reset();
-    // Without a stream nothing reaches the client before the append, so a
-    // storage that checks the history in the append confirms it there: the
-    // send never reads the conversation, and starts here without a worker.
-    // A conversation another host wrote lately reads first: its call would
-    // more likely be lost at the append than withdrawn early by a read.
-    if (held && !sink && !held->shared && storage_.appendsIfUnchanged()) {
-        if (auto refused = refusal(*held->conversation, *held->history, user)) {
-            admitted(std::move(*refused));
+    // Held here, of this user, and no other send of it in flight here: the
+    // call may start from the held history before storage confirms it.
+    auto held = begun.alone ? store_.held(conversationId, send->userId) : std::nullopt;
+    // Checked at the append: without a stream nothing reaches the client
+    // before the append, so a storage that checks the history there
+    // confirms it there. The send reads nothing and starts here, without a
+    // worker: the unloaded exchange loses the read's round trip (issue 4's
+    // send-1conn: 0.82 -> 0.62 ms p50 when it came in). A conversation
+    // another host wrote lately reads first: its call would more likely be
+    // lost at the append than withdrawn early by a read.
+    if (held && !send->sink && !held->shared && store_.checksAtAppend()) {
+        if (auto refused = refusal(*held->conversation, *held->history, send->user)) {
+            send->reply(std::move(*refused));
             return true;
         }
-        SendExchange::AppendCheck check{
-            [this, conversationId, since = begun.serial] { return othersBegan(conversationId, since); },
-            [this, userId](StoredMessage user, Reply<StoredMessage> reply) {
-                sendFromStorage(userId, std::move(user), nullptr, std::move(reply), std::nullopt);
-            }};
-        newExchange(*held->conversation, held->history, std::move(user), nullptr, std::move(admitted))
-            ->startCheckedAtAppend(std::move(check));
+        const auto conversation = *held->conversation;
+        auto sent = held->history;
+        exchange(send, conversation, sent, true,
+                 [this, conversation, sent, conversationId, since = begun.serial](const domain::StoredMessage& user,
+                                                                                  const domain::StoredMessage& reply) {
+                     return store_.appendChecked(conversation, user, reply, *sent, othersBegan(conversationId, since));
+                 })
+            ->start();
         return true;
     }
-    bool queued = pool_.trySubmit([this, userId, user, sink, admitted, held]() mutable {
-        sendFromStorage(userId, std::move(user), std::move(sink), std::move(admitted), std::move(held));
-    });
+    bool queued = pool_.trySubmit([this, send, held]() mutable { sendFromStorage(send, std::move(held)); });
     if (!queued) {
         endSend(conversationId);
         inFlight_.fetch_sub(1);
@@ -235,47 +205,65 @@ bool ChatService::sendMessage(std::string userId, std::string conversationId, st
     return queued;
 }
 
-std::shared_ptr<SendExchange> ChatService::newExchange(Conversation conversation, HistoryCache::History history,
-                                                       StoredMessage user, std::shared_ptr<StreamSink> sink,
-                                                       Reply<StoredMessage> reply) {
-    auto routes = std::get<std::vector<Route>>(policy_.routes(conversation.provider, conversation.model));
-    return std::make_shared<SendExchange>(
-        SendExchange::Services{config_, storage_, histories_, providers_, pool_, timer_, metrics_},
-        std::move(conversation), std::move(history), std::move(routes), std::move(user), std::move(sink),
-        std::move(reply));
+std::shared_ptr<Exchange> ChatService::exchange(
+    const std::shared_ptr<Send>& send, const domain::Conversation& conversation, HistoryCache::History history,
+    bool confirmed,
+    std::function<StoragePort::Appended(const domain::StoredMessage&, const domain::StoredMessage&)> append) {
+    auto routes = std::get<std::vector<domain::Route>>(policy_.routes(conversation.provider, conversation.model));
+    Exchange::Owner owner{std::move(append), [this, send](Exchange::Ending ending, Outcome<domain::StoredMessage> out,
+                                                          domain::StoredMessage user) {
+                              if (ending != Exchange::Ending::HistoryChanged) return send->reply(std::move(out));
+                              // Storage holds another history than the call
+                              // was sent: the send starts again from it.
+                              send->user = std::move(user);
+                              pool_.submit([this, send] { sendFromStorage(send, std::nullopt); });
+                          }};
+    return std::make_shared<Exchange>(config_, Exchange::Ports{providers_, timer_, pool_, &metrics_}, conversation,
+                                      std::move(history), std::move(routes), send->user, send->sink, std::move(owner),
+                                      confirmed);
 }
 
-void ChatService::sendFromStorage(const std::string& userId, StoredMessage user, std::shared_ptr<StreamSink> sink,
-                                  Reply<StoredMessage> reply, std::optional<HistoryCache::Held> held) {
-    const std::string conversationId = user.conversationId;
-    std::shared_ptr<SendExchange> early;
-    if (held && refusal(*held->conversation, *held->history, user)) held.reset();  // decided on what storage says
-    if (held) {
-        early = newExchange(*held->conversation, held->history, user, sink, std::move(reply));
-        early->startUnconfirmed();
+void ChatService::sendFromStorage(const std::shared_ptr<Send>& send, std::optional<HistoryCache::Held> held) {
+    const std::string& conversationId = send->user.conversationId;
+    // Early start: the call starts from the held history while storage is
+    // read; what it produces is held back until storage confirms the same
+    // messages. A streamed next turn's first token comes a read sooner
+    // (issue 4's ttfb-omnichat-next-turn: 0.47 -> 0.41 ms when it came in).
+    std::shared_ptr<Exchange> early;
+    if (held && !refusal(*held->conversation, *held->history, send->user)) {
+        auto sent = held->history;
+        early = exchange(send, *held->conversation, sent, false,
+                         [this, sent](const domain::StoredMessage& user, const domain::StoredMessage& reply) {
+                             return store_.append(user, reply, *sent);
+                         });
+        early->start();
     }
-    std::optional<Loaded> loaded;
+    std::optional<ConversationStore::Loaded> loaded;
     std::optional<Failure> failed;
     try {
-        loaded = load(conversationId, userId);
+        loaded = store_.load(conversationId, send->userId);
     } catch (const StorageError& e) {
         failed = Failure{Failure::Source::Storage, e.status(), -1, e.what()};
     } catch (const std::exception& e) {
         failed = Failure{Failure::Source::Service, OMNICHAT_ERR_INTERNAL, -1, e.what()};
     }
     if (early) {
-        bool confirmed = !failed && loaded && HistoryCache::sameMessages(*loaded->history, *held->history) &&
-                         sameSettings(loaded->conversation, *held->conversation);
-        metrics_.countEarlyStart(confirmed);
-        if (confirmed) return early->confirm();
-        if (loaded) histories_.changed(conversationId);
-        reply = early->withdraw();
+        if (!failed && loaded) {
+            if (store_.confirms(*held, *loaded)) return early->confirm();
+        } else {
+            metrics_.countEarlyStart(false);
+        }
+        early->withdraw();
     }
-    if (failed) return reply(std::move(*failed));
-    if (!loaded) return reply(notFound());
-    if (auto refused = refusal(loaded->conversation, *loaded->history, user)) return reply(std::move(*refused));
-    newExchange(std::move(loaded->conversation), std::move(loaded->history), std::move(user), std::move(sink),
-                std::move(reply))
+    if (failed) return send->reply(std::move(*failed));
+    if (!loaded) return send->reply(notFound());
+    if (auto refused = refusal(loaded->conversation, *loaded->history, send->user))
+        return send->reply(std::move(*refused));
+    auto sent = loaded->history;
+    exchange(send, loaded->conversation, sent, true,
+             [this, sent](const domain::StoredMessage& user, const domain::StoredMessage& reply) {
+                 return store_.append(user, reply, *sent);
+             })
         ->start();
 }
 

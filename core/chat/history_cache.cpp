@@ -9,7 +9,7 @@ namespace {
 // with the allocator's per-block overhead.
 size_t heapBytes(const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 + 16 : 0; }
 
-size_t messageBytes(const StoredMessage& m) {
+size_t messageBytes(const domain::StoredMessage& m) {
     return sizeof(HistoryCache::Message) + sizeof m + 32 + heapBytes(m.id) + heapBytes(m.conversationId) +
            heapBytes(m.content) + heapBytes(m.provider) + heapBytes(m.model) + heapBytes(m.finishReason);
 }
@@ -18,7 +18,7 @@ size_t messageBytes(const StoredMessage& m) {
 // point to, the map node with its key, and the recency list's node. A soak
 // of 120,000 short conversations measured the heap within a few percent of
 // it.
-size_t footprint(const Conversation& c, const HistoryCache::Messages& history) {
+size_t footprint(const domain::Conversation& c, const HistoryCache::Messages& history) {
     size_t bytes = heapBytes(c.id) + sizeof c.id + 48 + 40 + sizeof(HistoryCache::Messages) + 64;
     bytes += sizeof c + 32 + heapBytes(c.id) + heapBytes(c.projectId) + heapBytes(c.userId) +
              (c.title ? heapBytes(*c.title) : 0) + heapBytes(c.provider) + heapBytes(c.model) +
@@ -39,21 +39,22 @@ size_t likelyBytes(const HistoryCache::Messages& likely, size_t held) {
 
 HistoryCache::HistoryCache(size_t maxBytes) : maxBytes_(maxBytes) {}
 
-HistoryCache::History HistoryCache::historyOf(std::vector<StoredMessage> messages) {
+HistoryCache::History HistoryCache::historyOf(std::vector<domain::StoredMessage> messages) {
     auto out = std::make_shared<Messages>();
     out->reserve(messages.size());
-    for (auto& m : messages) out->push_back(std::make_shared<const StoredMessage>(std::move(m)));
+    for (auto& m : messages) out->push_back(std::make_shared<const domain::StoredMessage>(std::move(m)));
     return out;
 }
 
-HistoryCache::History HistoryCache::extend(const History& held, int64_t storedCount, std::vector<StoredMessage> added) {
+HistoryCache::History HistoryCache::extend(const History& held, int64_t storedCount,
+                                           std::vector<domain::StoredMessage> added) {
     if (!held) return historyOf(std::move(added));
     if (storedCount != static_cast<int64_t>(held->size() + added.size())) return nullptr;
     if (added.empty()) return held;
     auto merged = std::make_shared<Messages>();
     merged->reserve(held->size() + added.size());
     merged->insert(merged->end(), held->begin(), held->end());
-    for (auto& m : added) merged->push_back(std::make_shared<const StoredMessage>(std::move(m)));
+    for (auto& m : added) merged->push_back(std::make_shared<const domain::StoredMessage>(std::move(m)));
     return merged;
 }
 
@@ -116,7 +117,7 @@ bool HistoryCache::startsWith(const Messages& history, const Messages& start) {
                       [](const Message& x, const Message& y) { return x == y || x->id == y->id; });
 }
 
-void HistoryCache::keep(std::shared_ptr<const Conversation> conversation, History history) {
+void HistoryCache::keep(std::shared_ptr<const domain::Conversation> conversation, History history) {
     if (maxBytes_ == 0 || !conversation || !history) return;
     size_t bytes = footprint(*conversation, *history);
     const std::string& id = conversation->id;

@@ -1,6 +1,4 @@
 #pragma once
-#include <omnichat/plugin.hpp>
-
 #include <cstddef>
 #include <list>
 #include <memory>
@@ -9,6 +7,8 @@
 #include <string>
 #include <unordered_map>
 #include <vector>
+
+#include "domain/records.hpp"
 
 namespace omnichat {
 
@@ -33,20 +33,20 @@ class HistoryCache {
 public:
     // Messages are shared, not copied, between the held history, the
     // longer one it becomes and the sends reading either.
-    using Message = std::shared_ptr<const StoredMessage>;
+    using Message = std::shared_ptr<const domain::StoredMessage>;
     using Messages = std::vector<Message>;
     using History = std::shared_ptr<const Messages>;
-    static History historyOf(std::vector<StoredMessage> messages);
+    static History historyOf(std::vector<domain::StoredMessage> messages);
 
     explicit HistoryCache(size_t maxBytes);  // 0: holds nothing
 
     // `held` (may be null) followed by `added`, the messages storage read
     // after it; null when they do not fit together: storage counts
     // `storedCount` messages, and that is not `held` plus `added`.
-    static History extend(const History& held, int64_t storedCount, std::vector<StoredMessage> added);
+    static History extend(const History& held, int64_t storedCount, std::vector<domain::StoredMessage> added);
 
     struct Held {
-        std::shared_ptr<const Conversation> conversation;
+        std::shared_ptr<const domain::Conversation> conversation;
         History history;
         // Storage held another history than this host did, lately: its sends
         // read storage before they append (another host may write it).
@@ -63,7 +63,7 @@ public:
     // Holds `history` of `conversation`, unless a longer one is held already
     // (histories only grow, so the longer is the newer) or it alone exceeds
     // the bound.
-    void keep(std::shared_ptr<const Conversation> conversation, History history);
+    void keep(std::shared_ptr<const domain::Conversation> conversation, History history);
     // Storage did not hold the history held() offered: the conversation is
     // shared from now on, and held() offers none until keep().
     void changed(const std::string& conversationId);

@@ -2,23 +2,21 @@
 
 #include <algorithm>
 
-#include "plugins/plugin_loader.hpp"
+#include "ports/provider_port.hpp"
 
 namespace omnichat {
 
-ModelPolicy::ModelPolicy(const Config& config, const std::map<std::string, std::unique_ptr<PluginInstance>>& providers)
+ModelPolicy::ModelPolicy(const Config& config, const ProviderPort& providers)
     : config_(config), providers_(providers) {}
 
 std::string ModelPolicy::configuredModel(const std::string& provider) const {
     if (provider == config_.defaultProvider && !config_.defaultModel.empty()) return config_.defaultModel;
-    auto it = providers_.find(provider);
-    if (it == providers_.end()) return "";
-    return it->second->option("model").value_or("");
+    return providers_.option(provider, "model").value_or("");
 }
 
 std::optional<std::string> ModelPolicy::check(const std::string& provider, const std::string& model) const {
     const auto& name = provider.empty() ? config_.defaultProvider : provider;
-    if (!providers_.count(name)) return "unknown provider '" + name + "'";
+    if (!providers_.has(name)) return "unknown provider '" + name + "'";
     if (model.empty()) return std::nullopt;
     const auto& listed = config_.providers.at(name).models;
     bool allowed = listed.empty() ? model == configuredModel(name)
@@ -27,10 +25,10 @@ std::optional<std::string> ModelPolicy::check(const std::string& provider, const
     return std::nullopt;
 }
 
-std::variant<std::vector<Route>, std::string> ModelPolicy::routes(const std::string& provider,
-                                                                  const std::string& model) const {
+std::variant<std::vector<domain::Route>, std::string> ModelPolicy::routes(const std::string& provider,
+                                                                          const std::string& model) const {
     if (auto problem = check(provider, model)) return *problem;
-    std::vector<Route> out;
+    std::vector<domain::Route> out;
     const auto& first = provider.empty() ? config_.defaultProvider : provider;
     out.push_back({first, model.empty() ? configuredModel(first) : model});
     for (const auto& fallback : config_.fallbacks)

@@ -1,17 +1,15 @@
 #pragma once
-#include <map>
-#include <memory>
 #include <optional>
 #include <string>
 #include <variant>
 #include <vector>
 
 #include "config/config.hpp"
+#include "domain/records.hpp"
 
 namespace omnichat {
 
-class PluginInstance;
-struct Conversation;
+class ProviderPort;
 
 // Which provider instances and models a send may use: the operator's choice,
 // never a client's. A client may name a provider instance that started and,
@@ -21,7 +19,7 @@ struct Conversation;
 // the operator's key or becomes a metrics label.
 class ModelPolicy {
 public:
-    ModelPolicy(const Config& config, const std::map<std::string, std::unique_ptr<PluginInstance>>& providers);
+    ModelPolicy(const Config& config, const ProviderPort& providers);
 
     // Why a conversation may not choose these, or nullopt.
     std::optional<std::string> check(const std::string& provider, const std::string& model) const;
@@ -31,11 +29,12 @@ public:
     // The routes a send of `conversation` tries, in order (its own choice or
     // the default, then the fallbacks), each with its model resolved; or
     // why its stored choice is no longer allowed.
-    std::variant<std::vector<Route>, std::string> routes(const std::string& provider, const std::string& model) const;
+    std::variant<std::vector<domain::Route>, std::string> routes(const std::string& provider,
+                                                                 const std::string& model) const;
 
 private:
     const Config& config_;
-    const std::map<std::string, std::unique_ptr<PluginInstance>>& providers_;
+    const ProviderPort& providers_;
 };
 
 }  // namespace omnichat

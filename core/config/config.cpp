@@ -218,8 +218,8 @@ void readYaml(const std::string& text, const std::string& file, Config& c, std::
             for (const auto& item : f) {
                 requireKnownKeys(file, item, "chat.fallbacks", {"provider", "model"});
                 if (!item["provider"]) throw ConfigError(where(file, item) + ": a fallback needs a 'provider'");
-                Route r{scalar(file, item["provider"], "provider"),
-                        item["model"] ? scalar(file, item["model"], "model") : ""};
+                domain::Route r{scalar(file, item["provider"], "provider"),
+                                item["model"] ? scalar(file, item["model"], "model") : ""};
                 c.fallbacks.push_back(r);
                 fallbackOrigins.push_back(where(file, item));
             }

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "domain/records.hpp"
+
 namespace omnichat {
 
 // A startup problem, worded for one log line: "file:line: what is wrong".
@@ -33,12 +35,6 @@ struct PluginInstanceConfig {
     std::string origin;
     // Providers only: models a conversation may choose; empty: any.
     std::vector<std::string> models;
-};
-
-// A provider instance and the model to ask it for (empty: its default).
-struct Route {
-    std::string provider;
-    std::string model;
 };
 
 // The official OpenAI SDK's policy, with its defaults.
@@ -110,7 +106,7 @@ struct Config {
     std::string defaultProvider;  // resolved: never empty after loading
     std::string defaultModel;     // empty: the provider's own default
     std::string systemPrompt;
-    std::vector<Route> fallbacks;  // tried in order after the default fails
+    std::vector<domain::Route> fallbacks;  // tried in order after the default fails
     RetrySettings retry;
     int64_t connectTimeoutMs = 10000;
     int64_t firstTokenTimeoutMs = 60000;

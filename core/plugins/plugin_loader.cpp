@@ -9,7 +9,6 @@
 #include <cstring>
 #include <filesystem>
 
-#include "host/host_api.hpp"
 #include "plugins/plugin_config.hpp"
 
 namespace omnichat {
@@ -40,7 +39,8 @@ bool isInteger(const std::string& s) {
 
 PluginLibrary::~PluginLibrary() = default;
 
-std::shared_ptr<PluginLibrary> loadPlugin(const std::string& directory, const std::string& name) {
+std::shared_ptr<PluginLibrary> loadPlugin(const std::string& directory, const std::string& name,
+                                          const omnichat_host_api_t* host) {
     namespace fs = std::filesystem;
     auto path = (fs::path(directory) / ("libomnichat-" + name + ".so")).string();
     if (!fs::exists(path)) throw PluginError(path + ": plugin '" + name + "' not found (no such file)");
@@ -59,13 +59,14 @@ std::shared_ptr<PluginLibrary> loadPlugin(const std::string& directory, const st
         throw PluginError(path + ": ABI mismatch: plugin built for " + versionText(abiVersion) + ", host supports " +
                           versionText(OMNICHAT_ABI_VERSION) + " (same major, minor up to the host's)");
 
-    const auto* raw = lib->get<const omnichat_plugin_descriptor_t*(const omnichat_host_api_t*)>(
-        OMNICHAT_PLUGIN_INIT_SYMBOL)(hostApi());
+    const auto* raw =
+        lib->get<const omnichat_plugin_descriptor_t*(const omnichat_host_api_t*)>(OMNICHAT_PLUGIN_INIT_SYMBOL)(host);
     if (!raw) throw PluginError(path + ": omnichat_plugin_init() refused to start with this host");
     auto d = copyVersioned(raw);
 
     auto out = std::shared_ptr<PluginLibrary>(new PluginLibrary());
     out->handle_ = lib;
+    out->host_ = host;
     out->path_ = path;
     out->name_ = d.name ? d.name : name;
     out->kind_ = d.kind;
@@ -136,7 +137,7 @@ PluginInstance::PluginInstance(std::shared_ptr<PluginLibrary> library, std::uniq
     error.struct_size = sizeof error;
     auto create =
         library_->kind() == OMNICHAT_PLUGIN_PROVIDER ? library_->provider().create : library_->storage().create;
-    if (create(hostApi(), config_.get(), &instance_, &error) != OMNICHAT_OK || !instance_)
+    if (create(library_->host(), config_.get(), &instance_, &error) != OMNICHAT_OK || !instance_)
         throw PluginError(library_->path() + ": cannot create " + name_ + ": " +
                           std::string(error.message, strnlen(error.message, sizeof error.message)));
 }
@@ -149,7 +150,7 @@ PluginInstance::~PluginInstance() {
 
 std::shared_ptr<PluginLibrary> PluginLibraries::get(const std::string& name) {
     auto& library = loaded_[name];
-    if (!library) library = loadPlugin(directory_, name);
+    if (!library) library = loadPlugin(directory_, name, host_);
     return library;
 }
 

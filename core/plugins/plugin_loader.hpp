@@ -41,20 +41,26 @@ public:
     // Host-side copies, zero-filled past what the plugin's version provides.
     const omnichat_provider_vtable_t& provider() const { return provider_; }
     const omnichat_storage_vtable_t& storage() const { return storage_; }
+    // The host table its instances get (the one it was initialized with).
+    const omnichat_host_api_t* host() const { return host_; }
 
 private:
-    friend std::shared_ptr<PluginLibrary> loadPlugin(const std::string&, const std::string&);
+    friend std::shared_ptr<PluginLibrary> loadPlugin(const std::string&, const std::string&,
+                                                     const omnichat_host_api_t*);
     std::shared_ptr<void> handle_;
     std::string path_, name_;
     omnichat_plugin_kind_t kind_{};
     std::vector<OptionSpec> options_;
     omnichat_provider_vtable_t provider_{};
     omnichat_storage_vtable_t storage_{};
+    const omnichat_host_api_t* host_ = nullptr;
 };
 
 // Loads `<directory>/libomnichat-<name>.so`, checks its ABI version and
-// descriptor. Throws PluginError naming the file and the reason.
-std::shared_ptr<PluginLibrary> loadPlugin(const std::string& directory, const std::string& name);
+// descriptor, initializes it with `host` (see ports/host_table.hpp). Throws
+// PluginError naming the file and the reason.
+std::shared_ptr<PluginLibrary> loadPlugin(const std::string& directory, const std::string& name,
+                                          const omnichat_host_api_t* host);
 
 // Checks an instance's options against what the plugin declares and applies
 // defaults. Throws ConfigError naming where the bad option was written.
@@ -89,7 +95,8 @@ private:
 // many instances use it. Main thread, startup only.
 class PluginLibraries {
 public:
-    explicit PluginLibraries(std::string directory) : directory_(std::move(directory)) {}
+    PluginLibraries(std::string directory, const omnichat_host_api_t* host)
+        : directory_(std::move(directory)), host_(host) {}
     std::shared_ptr<PluginLibrary> get(const std::string& name);
     // Loads the plugin `instance.plugin` of the expected kind, validates
     // the options and creates the instance. Throws PluginError or
@@ -99,6 +106,7 @@ public:
 
 private:
     std::string directory_;
+    const omnichat_host_api_t* host_;
     std::map<std::string, std::shared_ptr<PluginLibrary>> loaded_;
 };
 

@@ -7,24 +7,24 @@
 #include <mutex>
 #include <thread>
 
+#include "runtime/scheduler.hpp"
+
 namespace omnichat {
 
 // One thread running callbacks at their due time: retry backoffs, provider
 // timeouts, stream heartbeats. Callbacks must be short (post real work to
 // the worker pool). Cancelling is cheap and safe at any time.
-class Timer {
+class Timer : public Scheduler {
 public:
     using Clock = std::chrono::steady_clock;
-    using Id = uint64_t;
 
     Timer();
-    ~Timer();  // drops what has not run
+    ~Timer() override;  // drops what has not run
     Timer(const Timer&) = delete;
     Timer& operator=(const Timer&) = delete;
 
-    Id after(std::chrono::milliseconds delay, std::function<void()> fn);
-    // Returns false when the callback already ran (or is running).
-    bool cancel(Id id);
+    Id after(std::chrono::milliseconds delay, std::function<void()> fn) override;
+    bool cancel(Id id) override;
 
 private:
     void run();

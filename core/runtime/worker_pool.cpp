@@ -30,7 +30,7 @@ bool WorkerPool::trySubmit(std::function<void()> task) {
     return true;
 }
 
-void WorkerPool::submitContinuation(std::function<void()> task) {
+void WorkerPool::submit(std::function<void()> task) {
     {
         std::lock_guard lock(mutex_);
         queue_.push_back({std::move(task), std::chrono::steady_clock::now()});

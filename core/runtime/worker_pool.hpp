@@ -8,6 +8,8 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/scheduler.hpp"
+
 namespace omnichat {
 
 class Metrics;
@@ -16,16 +18,17 @@ class Metrics;
 // reactor threads never wait. New work beyond the bound is refused (the
 // caller answers 503); continuations of admitted work may exceed it, since
 // admitted work is itself bounded and must not be lost halfway.
-class WorkerPool {
+class WorkerPool : public Executor {
 public:
     // `metrics` receives each task's wait for a thread.
     WorkerPool(unsigned threads, size_t capacity, Metrics& metrics);
-    ~WorkerPool();  // runs what is queued, then joins
+    ~WorkerPool() override;  // runs what is queued, then joins
     WorkerPool(const WorkerPool&) = delete;
     WorkerPool& operator=(const WorkerPool&) = delete;
 
     bool trySubmit(std::function<void()> task);
-    void submitContinuation(std::function<void()> task);
+    // Beyond the bound if need be.
+    void submit(std::function<void()> task) override;
     // Tasks waiting for a thread.
     size_t queued();
 

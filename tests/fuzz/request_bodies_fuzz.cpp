@@ -37,7 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
 
     auto settings = parseConversationBody(object);
-    if (auto* s = std::get_if<ConversationSettings>(&settings)) {
+    if (auto* s = std::get_if<domain::ConversationSettings>(&settings)) {
         for (const auto* text : {&s->provider, &s->model, &s->systemPrompt}) require(isStorableText(*text));
         if (s->title) require(isStorableText(*s->title));
     } else {

@@ -1,5 +1,5 @@
 // The postgres plugin's appends that arrive together, through the host's
-// StorageClient, against the test database.
+// storage port, against the test database.
 #include <libpq-fe.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -15,9 +15,10 @@
 
 #include <gtest/gtest.h>
 
-#include "chat/storage_client.hpp"
 #include "common/ids.hpp"
 #include "plugins/plugin_config.hpp"
+#include "ports/host_table.hpp"
+#include "ports/plugin_storage.hpp"
 #include "throwaway_postgres.hpp"
 
 namespace omnichat {
@@ -68,7 +69,7 @@ protected:
     void SetUp() override {
         // One transaction appending at a time: what waits meanwhile goes
         // together in the next.
-        storage_ = std::make_unique<StorageClient>(
+        storage_ = std::make_unique<PluginStorage>(
             plugins_.createInstance({"postgres",
                                      {{"url", {omnichat::testing::sharedTestDatabaseUrl(), "f.yaml:2"}},
                                       {"concurrent_appends", {"1", "f.yaml:3"}}},
@@ -78,7 +79,7 @@ protected:
     }
 
     std::string newConversation() {
-        Conversation c;
+        domain::Conversation c;
         c.id = newUuid();
         c.projectId = owner_;
         c.userId = owner_;
@@ -100,7 +101,7 @@ protected:
         std::vector<std::thread> threads;
         auto append = [&](size_t i) {
             tids[i] = static_cast<pid_t>(syscall(SYS_gettid));
-            StoredMessage user, reply;
+            domain::StoredMessage user, reply;
             user.id = newUuid();
             user.conversationId = conversations[i];
             user.content = contents[i];
@@ -141,8 +142,8 @@ protected:
     }
 
     const std::string owner_ = "u";
-    PluginLibraries plugins_{OMNICHAT_PLUGIN_DIR};
-    std::unique_ptr<StorageClient> storage_;
+    PluginLibraries plugins_{OMNICHAT_PLUGIN_DIR, hostTable()};
+    std::unique_ptr<PluginStorage> storage_;
 };
 
 TEST_F(PostgresStorageTest, ExchangesArrivingTogetherShareOneCommit) {

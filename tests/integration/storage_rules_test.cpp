@@ -1,12 +1,13 @@
 // Rules every storage plugin keeps, checked on both first-party plugins
-// through the host's StorageClient.
+// through the host's storage port (PluginStorage).
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
-#include "chat/storage_client.hpp"
 #include "common/ids.hpp"
 #include "plugins/plugin_config.hpp"
+#include "ports/host_table.hpp"
+#include "ports/plugin_storage.hpp"
 #include "server_process.hpp"
 #include "throwaway_postgres.hpp"
 
@@ -23,7 +24,7 @@ protected:
                                        "f.yaml:1"}
                 : PluginInstanceConfig{"sqlite", {{"path", {folder_ + "/db.sqlite", "f.yaml:2"}}}, "f.yaml:1"};
         storage_ =
-            std::make_unique<StorageClient>(plugins_.createInstance(instance, "storage", OMNICHAT_PLUGIN_STORAGE));
+            std::make_unique<PluginStorage>(plugins_.createInstance(instance, "storage", OMNICHAT_PLUGIN_STORAGE));
         storage_->migrate();
     }
     void TearDown() override {
@@ -32,7 +33,7 @@ protected:
     }
 
     std::string newConversation(const std::string& user, int64_t createdAtMs = 1000) {
-        Conversation c;
+        domain::Conversation c;
         c.id = newUuid();
         c.projectId = std::string("p");  // assigning the literal trips GCC 12 -O3 -Wrestrict (PR105329)
         c.userId = user;
@@ -41,7 +42,7 @@ protected:
         return c.id;
     }
     void append(const std::string& conversation, int64_t atMs) {
-        StoredMessage question, answer;
+        domain::StoredMessage question, answer;
         question.id = newUuid();
         question.conversationId = conversation;
         question.content = "q";
@@ -56,8 +57,8 @@ protected:
 
     const std::string user_ = "u-" + newUuid();
     std::string folder_ = testing::makeScratchFolder();
-    PluginLibraries plugins_{OMNICHAT_PLUGIN_DIR};
-    std::unique_ptr<StorageClient> storage_;
+    PluginLibraries plugins_{OMNICHAT_PLUGIN_DIR, hostTable()};
+    std::unique_ptr<PluginStorage> storage_;
 };
 
 // An exchange appended after another with a later timestamp (a host whose

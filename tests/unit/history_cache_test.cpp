@@ -6,13 +6,13 @@ namespace omnichat {
 namespace {
 
 HistoryCache::History historyOf(size_t messages, size_t contentBytes = 10) {
-    std::vector<StoredMessage> h(messages);
+    std::vector<domain::StoredMessage> h(messages);
     for (auto& m : h) m.content.assign(contentBytes, 'x');
     return HistoryCache::historyOf(std::move(h));
 }
 
-std::shared_ptr<const Conversation> conversation(const std::string& id) {
-    auto c = std::make_shared<Conversation>();
+std::shared_ptr<const domain::Conversation> conversation(const std::string& id) {
+    auto c = std::make_shared<domain::Conversation>();
     c->id = id;
     c->userId = "owner of " + id;
     return c;
@@ -59,9 +59,9 @@ TEST(HistoryCache, OffersTheExchangeThisHostAppended) {
     cache.keep(conversation("a"), h);
     const size_t bytes = cache.bytes();
     auto message = [](const std::string& id) {
-        auto m = std::make_shared<StoredMessage>();
+        auto m = std::make_shared<domain::StoredMessage>();
         m->id = id;
-        return std::shared_ptr<const StoredMessage>(m);
+        return std::shared_ptr<const domain::StoredMessage>(m);
     };
     cache.appended("a", *h, message("u1"), message("r1"));
     auto held = cache.held("a");
@@ -105,7 +105,7 @@ TEST(HistoryCache, AReadFromBeforeThisHostsAppendKeepsIt) {
     HistoryCache cache(1 << 20);
     auto h = historyOf(2);
     cache.keep(conversation("a"), h);
-    auto mine = std::make_shared<StoredMessage>(), reply = std::make_shared<StoredMessage>();
+    auto mine = std::make_shared<domain::StoredMessage>(), reply = std::make_shared<domain::StoredMessage>();
     mine->id = "u1";
     reply->id = "r1";
     cache.appended("a", *h, mine, reply);
@@ -224,8 +224,8 @@ TEST(HistoryCache, ABoundOfZeroHoldsNothing) {
     EXPECT_EQ(cache.bytes(), 0u);
 }
 
-std::vector<StoredMessage> messagesWithIds(std::initializer_list<const char*> ids) {
-    std::vector<StoredMessage> out;
+std::vector<domain::StoredMessage> messagesWithIds(std::initializer_list<const char*> ids) {
+    std::vector<domain::StoredMessage> out;
     for (auto id : ids) out.emplace_back().id = id;
     return out;
 }

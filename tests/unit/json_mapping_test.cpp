@@ -9,7 +9,7 @@
 namespace omnichat {
 namespace {
 
-nlohmann::json documented(const StoredMessage& m) {
+nlohmann::json documented(const domain::StoredMessage& m) {
     nlohmann::json j = {{"id", m.id},
                         {"role", m.role == OMNICHAT_ROLE_ASSISTANT ? "assistant" : "user"},
                         {"content", m.content},
@@ -19,11 +19,11 @@ nlohmann::json documented(const StoredMessage& m) {
     j["provider"] = m.provider;
     j["model"] = m.model;
     j["finish_reason"] = m.finishReason.empty() ? nlohmann::json(nullptr) : nlohmann::json(m.finishReason);
-    j["usage"] = {{"prompt_tokens", count(m.promptTokens)},
-                  {"completion_tokens", count(m.completionTokens)},
-                  {"cached_tokens", count(m.cachedTokens)},
-                  {"reasoning_tokens", count(m.reasoningTokens)}};
-    j["cost"] = m.cost ? nlohmann::json(*m.cost) : nlohmann::json(nullptr);
+    j["usage"] = {{"prompt_tokens", count(m.usage.promptTokens)},
+                  {"completion_tokens", count(m.usage.completionTokens)},
+                  {"cached_tokens", count(m.usage.cachedTokens)},
+                  {"reasoning_tokens", count(m.usage.reasoningTokens)}};
+    j["cost"] = m.usage.cost ? nlohmann::json(*m.usage.cost) : nlohmann::json(nullptr);
     j["latency_ms"] = count(m.latencyMs);
     return j;
 }
@@ -32,25 +32,25 @@ TEST(HistoryJson, MatchesTheDocumentByteForByte) {
     std::string every;
     for (int c = 0; c < 128; ++c) every += static_cast<char>(c);
     every += "h\xC3\xA9llo \xE2\x9C\x93 \xF0\x9D\x84\x9E \"quoted\" back\\slash";
-    StoredMessage user;
+    domain::StoredMessage user;
     user.id = newUuid();
     user.content = every;
     user.createdAtMs = 1795724326064;
-    StoredMessage reply = user;
+    domain::StoredMessage reply = user;
     reply.id = newUuid();
     reply.role = OMNICHAT_ROLE_ASSISTANT;
     reply.content = "plain";
     reply.provider = "openrouter";
     reply.model = "openai/gpt-4o-mini";
     reply.finishReason = "stop";
-    reply.promptTokens = 20;
-    reply.completionTokens = 6;
+    reply.usage.promptTokens = 20;
+    reply.usage.completionTokens = 6;
     reply.latencyMs = 0;
-    reply.cost = 0.000123;
-    StoredMessage unreported = reply;  // nothing but the text
+    reply.usage.cost = 0.000123;
+    domain::StoredMessage unreported = reply;  // nothing but the text
     unreported.finishReason.clear();
-    unreported.promptTokens = unreported.completionTokens = unreported.latencyMs = -1;
-    unreported.cost.reset();
+    unreported.usage.promptTokens = unreported.usage.completionTokens = unreported.latencyMs = -1;
+    unreported.usage.cost.reset();
 
     EXPECT_EQ(historyJson({}), "[]");
     auto expected = nlohmann::json::array({documented(user), documented(reply), documented(unreported)});
@@ -58,7 +58,7 @@ TEST(HistoryJson, MatchesTheDocumentByteForByte) {
 }
 
 TEST(ReplyJson, MatchesTheDocumentByteForByte) {
-    StoredMessage reply;
+    domain::StoredMessage reply;
     reply.id = newUuid();
     reply.role = OMNICHAT_ROLE_ASSISTANT;
     for (int c = 0; c < 128; ++c) reply.content += static_cast<char>(c);

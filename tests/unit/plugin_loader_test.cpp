@@ -3,13 +3,15 @@
 #include <gtest/gtest.h>
 
 #include "plugins/plugin_config.hpp"
+#include "ports/host_table.hpp"
+#include "ports/plugin_providers.hpp"
 
 namespace omnichat {
 namespace {
 
 std::string loadError(const std::string& dir, const std::string& name) {
     try {
-        loadPlugin(dir, name);
+        loadPlugin(dir, name, hostTable());
     } catch (const PluginError& e) {
         return e.what();
     }
@@ -17,17 +19,19 @@ std::string loadError(const std::string& dir, const std::string& name) {
 }
 
 TEST(PluginLoader, LoadsFirstPartyPluginsAndTheirOptions) {
-    auto lib = loadPlugin(OMNICHAT_PLUGIN_DIR, "openai");
+    auto lib = loadPlugin(OMNICHAT_PLUGIN_DIR, "openai", hostTable());
     EXPECT_EQ(lib->kind(), OMNICHAT_PLUGIN_PROVIDER);
     EXPECT_EQ(lib->name(), "openai");
     bool hasKey = false;
     for (const auto& o : lib->options())
         if (o.name == "api_key") hasKey = o.required && o.type == OMNICHAT_OPTION_SECRET;
     EXPECT_TRUE(hasKey);
-    EXPECT_EQ(loadPlugin(OMNICHAT_PLUGIN_DIR, "sqlite")->kind(), OMNICHAT_PLUGIN_STORAGE);
+    EXPECT_EQ(loadPlugin(OMNICHAT_PLUGIN_DIR, "sqlite", hostTable())->kind(), OMNICHAT_PLUGIN_STORAGE);
 }
 
-TEST(PluginLoader, LoadsTheOutOfTreeEchoExample) { EXPECT_EQ(loadPlugin(OMNICHAT_PLUGIN_DIR, "echo")->name(), "echo"); }
+TEST(PluginLoader, LoadsTheOutOfTreeEchoExample) {
+    EXPECT_EQ(loadPlugin(OMNICHAT_PLUGIN_DIR, "echo", hostTable())->name(), "echo");
+}
 
 TEST(PluginLoader, NamesFileAndReasonForBrokenPlugins) {
     const std::string dir = OMNICHAT_TEST_PLUGIN_DIR;
@@ -47,7 +51,7 @@ TEST(PluginLoader, NamesFileAndReasonForBrokenPlugins) {
 }
 
 TEST(PluginLoader, ValidatesOptionsAgainstTheDeclaration) {
-    auto lib = loadPlugin(OMNICHAT_PLUGIN_DIR, "openai");
+    auto lib = loadPlugin(OMNICHAT_PLUGIN_DIR, "openai", hostTable());
     PluginInstanceConfig ok{"openai", {{"api_key", {"sk", "f.yaml:3"}}}, "f.yaml:1"};
     auto config = validateOptions(*lib, ok, "providers.openai");
     EXPECT_EQ(config->values.at("api_key"), "sk");
@@ -71,16 +75,43 @@ TEST(PluginLoader, ValidatesOptionsAgainstTheDeclaration) {
 
 TEST(PluginLoader, RefusesAPluginOfTheWrongKind) {
     PluginInstanceConfig storageAsProvider{"sqlite", {}, "f.yaml:1"};
-    PluginLibraries plugins(OMNICHAT_PLUGIN_DIR);
+    PluginLibraries plugins(OMNICHAT_PLUGIN_DIR, hostTable());
     EXPECT_THROW(plugins.createInstance(storageAsProvider, "providers.x", OMNICHAT_PLUGIN_PROVIDER), PluginError);
 }
 
 TEST(PluginLoader, InstancesOfOnePluginShareItsLibrary) {
-    PluginLibraries plugins(OMNICHAT_PLUGIN_DIR);
+    PluginLibraries plugins(OMNICHAT_PLUGIN_DIR, hostTable());
     PluginInstanceConfig echo{"echo", {}, "f.yaml:1"};
     auto first = plugins.createInstance(echo, "providers.a", OMNICHAT_PLUGIN_PROVIDER);
     auto second = plugins.createInstance(echo, "providers.b", OMNICHAT_PLUGIN_PROVIDER);
     EXPECT_EQ(&first->library(), &second->library());  // omnichat_plugin_init ran once
+}
+
+// A provider built against SDK 1.5 (tests/fixtures/sdk_1_5) loads and
+// answers through this host unchanged.
+TEST(PluginLoader, APluginBuiltAgainstSdk15LoadsAndServes) {
+    PluginLibraries plugins(OMNICHAT_TEST_PLUGIN_DIR, hostTable());
+    std::map<std::string, std::unique_ptr<PluginInstance>> instances;
+    instances["old"] =
+        plugins.createInstance({"echo-sdk-1-5", {}, "f.yaml:1"}, "providers.old", OMNICHAT_PLUGIN_PROVIDER);
+    EXPECT_EQ(instances["old"]->library().name(), "echo-sdk-1-5");
+    PluginProviders providers(std::move(instances));
+    ProviderRequest request;
+    request.model = "m";
+    request.messages = {{OMNICHAT_ROLE_USER, "hello"}};
+    std::string text;
+    std::optional<domain::ProviderReply> reply;
+    providers.start("old", request,
+                    {[&](std::string_view piece) {
+                         text += piece;
+                         return true;
+                     },
+                     [&](domain::ProviderReply&& r) { reply = std::move(r); }});
+    ASSERT_TRUE(reply);  // the echo answers before start_chat returns
+    EXPECT_EQ(reply->status, OMNICHAT_OK);
+    EXPECT_EQ(text, "echo-1.5: hello");
+    EXPECT_EQ(reply->text, "echo-1.5: hello");
+    EXPECT_EQ(reply->usage.promptTokens, 1);
 }
 
 }  // namespace

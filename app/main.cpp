@@ -20,13 +20,14 @@
 #include "api/http_server.hpp"
 #include "auth/jwt.hpp"
 #include "chat/chat_service.hpp"
-#include "chat/storage_client.hpp"
 #include "common/ids.hpp"
 #include "config/config.hpp"
-#include "host/host_api.hpp"
-#include "host/http_client.hpp"
+#include "http/http_client.hpp"
 #include "observability/metrics.hpp"
 #include "plugins/plugin_loader.hpp"
+#include "ports/host_table.hpp"
+#include "ports/plugin_providers.hpp"
+#include "ports/plugin_storage.hpp"
 #include "runtime/timer.hpp"
 #include "runtime/worker_pool.hpp"
 
@@ -115,8 +116,8 @@ std::string docsDirectory() {
     return (fs::read_symlink("/proc/self/exe").parent_path().parent_path() / "share" / "docs").string();
 }
 
-std::unique_ptr<StorageClient> openStorage(const Config& config, PluginLibraries& plugins, Metrics& metrics) {
-    auto storage = std::make_unique<StorageClient>(
+std::unique_ptr<PluginStorage> openStorage(const Config& config, PluginLibraries& plugins, Metrics& metrics) {
+    auto storage = std::make_unique<PluginStorage>(
         plugins.createInstance(config.storage, "storage", OMNICHAT_PLUGIN_STORAGE), &metrics);
     // The database may still be starting (containers, CI): retry a bounded
     // time, then fail with the last reason.
@@ -179,29 +180,30 @@ int serve(const Config& config, bool checkOnly) {
     spdlog::debug("descriptor limit {}: at most {} client and {} provider connections open at once", descriptors,
                   effective.maxConnections, providerConnections);
 
-    PluginLibraries plugins(pluginDirectory(config));
+    PluginLibraries plugins(pluginDirectory(config), hostTable());
     HttpClient http(config.maxInFlight, providerConnections);
     attachHttpClient(&http);
     Metrics metrics;
     auto storage = openStorage(config, plugins, metrics);
     // The default and fallback providers must start; another instance's
     // missing key is no error.
-    std::map<std::string, std::unique_ptr<PluginInstance>> providers;
+    std::map<std::string, std::unique_ptr<PluginInstance>> instances;
     std::vector<std::string> used{config.defaultProvider};
     for (const auto& f : config.fallbacks) used.push_back(f.provider);
     for (const auto& name : used)
-        if (!providers.count(name))
-            providers[name] =
+        if (!instances.count(name))
+            instances[name] =
                 plugins.createInstance(config.providers.at(name), "providers." + name, OMNICHAT_PLUGIN_PROVIDER);
     // The others start when they can, for conversations that choose them.
     for (const auto& [name, instance] : config.providers) {
-        if (providers.count(name)) continue;
+        if (instances.count(name)) continue;
         try {
-            providers[name] = plugins.createInstance(instance, "providers." + name, OMNICHAT_PLUGIN_PROVIDER);
+            instances[name] = plugins.createInstance(instance, "providers." + name, OMNICHAT_PLUGIN_PROVIDER);
         } catch (const std::exception& e) {
             spdlog::info("provider instance '{}' not started: {}", name, e.what());
         }
     }
+    PluginProviders providers(std::move(instances));
     if (checkOnly) {
         std::cout << "configuration OK (" << config.source << ")\n";
         return 0;
@@ -227,14 +229,14 @@ int serve(const Config& config, bool checkOnly) {
         metrics.addGauge("omnichat_history_cache_entries", "Conversation histories held in memory.",
                          [&chat] { return static_cast<double>(chat.histories().entries()); });
         // The storage plugin's pool, when it reports one (ABI 1.3).
-        if (storage->stats().connections_open >= 0) {
+        if (storage->stats().connectionsOpen >= 0) {
             metrics.addGauge("omnichat_storage_connections", "Storage connections held, idle or in use.",
-                             [&storage] { return static_cast<double>(storage->stats().connections_open); });
+                             [&storage] { return static_cast<double>(storage->stats().connectionsOpen); });
             metrics.addGauge("omnichat_storage_connections_in_use", "Storage connections lent to a call now.",
-                             [&storage] { return static_cast<double>(storage->stats().connections_in_use); });
+                             [&storage] { return static_cast<double>(storage->stats().connectionsInUse); });
             metrics.addSampledCounter("omnichat_storage_connection_waits_total",
                                       "Storage calls that found every connection busy and waited.",
-                                      [&storage] { return static_cast<double>(storage->stats().connection_waits); });
+                                      [&storage] { return static_cast<double>(storage->stats().connectionWaits); });
         }
         metrics.addGauge("omnichat_heap_bytes", "Heap memory allocated and not freed.", heapBytesInUse);
         metrics.addGauge("process_resident_memory_bytes", "Resident memory size in bytes.", residentBytes);

@@ -1,4 +1,4 @@
-#include "host/http_client.hpp"
+#include "http/http_client.hpp"
 
 #include <curl/curl.h>
 #include <sys/epoll.h>

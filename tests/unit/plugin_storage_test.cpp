@@ -1,4 +1,5 @@
-#include "chat/storage_client.hpp"
+#include "ports/plugin_storage.hpp"
+#include "ports/host_table.hpp"
 
 #include <gtest/gtest.h>
 
@@ -10,9 +11,9 @@
 namespace omnichat {
 namespace {
 
-TEST(StorageClient, LoadsAConversationFromAPluginBuiltBeforeConversationLoad) {
-    PluginLibraries plugins(OMNICHAT_TEST_PLUGIN_DIR);
-    StorageClient storage(
+TEST(PluginStorage, LoadsAConversationFromAPluginBuiltBeforeConversationLoad) {
+    PluginLibraries plugins(OMNICHAT_TEST_PLUGIN_DIR, hostTable());
+    PluginStorage storage(
         plugins.createInstance({"storage-abi-1-1", {}, "f.yaml:1"}, "storage", OMNICHAT_PLUGIN_STORAGE));
     auto loaded = storage.loadConversation("c1", "u1");
     ASSERT_TRUE(loaded);
@@ -26,25 +27,25 @@ TEST(StorageClient, LoadsAConversationFromAPluginBuiltBeforeConversationLoad) {
     // Nor the conditional append of ABI 1.5: sends read before they append.
     EXPECT_FALSE(storage.appendsIfUnchanged());
     // Nor the stats hook of ABI 1.3: every count reads -1.
-    EXPECT_EQ(storage.stats().connections_open, -1);
-    EXPECT_EQ(storage.stats().connection_waits, -1);
+    EXPECT_EQ(storage.stats().connectionsOpen, -1);
+    EXPECT_EQ(storage.stats().connectionWaits, -1);
 }
 
 // A sqlite database holding one conversation of user "u" with one exchange.
 class SqliteStorageClient : public ::testing::Test {
 protected:
     void SetUp() override {
-        storage_ = std::make_unique<StorageClient>(
+        storage_ = std::make_unique<PluginStorage>(
             plugins_.createInstance({"sqlite", {{"path", {(folder_ / "db.sqlite").string(), "f.yaml:2"}}}, "f.yaml:1"},
                                     "storage", OMNICHAT_PLUGIN_STORAGE));
         storage_->migrate();
-        Conversation c;
+        domain::Conversation c;
         c.id = id_;
         c.projectId = "p";
         c.userId = "u";
         c.systemPrompt = "Be brief.";
         storage_->createConversation(c);
-        StoredMessage question, answer;
+        domain::StoredMessage question, answer;
         question.id = newUuid();
         question.conversationId = id_;
         question.content = "hello";
@@ -60,8 +61,8 @@ protected:
     }
 
     std::filesystem::path folder_ = std::filesystem::temp_directory_path() / ("omnichat-storage-" + newUuid());
-    PluginLibraries plugins_{OMNICHAT_PLUGIN_DIR};
-    std::unique_ptr<StorageClient> storage_;
+    PluginLibraries plugins_{OMNICHAT_PLUGIN_DIR, hostTable()};
+    std::unique_ptr<PluginStorage> storage_;
     std::string id_ = newUuid();
 };
 
@@ -94,11 +95,11 @@ TEST_F(SqliteStorageClient, SkipsTheMessagesTheHostHolds) {
 // The conditional append (ABI 1.5) appends only to the history it names:
 // that many messages, the last with that id.
 TEST_F(SqliteStorageClient, AppendsOnlyToTheHistoryItExpects) {
-    using Appended = StorageClient::Appended;
+    using Appended = StoragePort::Appended;
     ASSERT_TRUE(storage_->appendsIfUnchanged());
     const std::string lastId = storage_->loadConversation(id_, "u")->history.back().id;
     auto exchange = [&](const std::string& conversationId, const char* text) {
-        std::pair<StoredMessage, StoredMessage> pair;
+        std::pair<domain::StoredMessage, domain::StoredMessage> pair;
         pair.first.id = newUuid();
         pair.first.conversationId = conversationId;
         pair.first.content = text;
@@ -125,7 +126,7 @@ TEST_F(SqliteStorageClient, AppendsOnlyToTheHistoryItExpects) {
     EXPECT_EQ(storage_->appendExchangeIfUnchanged(lost, lostAnswer, 0, ""), Appended::Gone);
 
     // An empty history names no last message.
-    Conversation empty;
+    domain::Conversation empty;
     empty.id = newUuid();
     empty.projectId = "p";
     empty.userId = "u";
