@@ -22,9 +22,11 @@
 #include "chat/chat_service.hpp"
 #include "common/ids.hpp"
 #include "config/config.hpp"
+#include "config/settings.hpp"
 #include "http/http_client.hpp"
 #include "observability/metrics.hpp"
 #include "plugins/plugin_loader.hpp"
+#include "plugins/provider_setup.hpp"
 #include "ports/host_table.hpp"
 #include "ports/plugin_providers.hpp"
 #include "ports/plugin_storage.hpp"
@@ -39,7 +41,8 @@ namespace {
 constexpr const char* kUsage =
     "usage: omnichat serve [--config FILE]\n"
     "       omnichat check-config [--config FILE]\n"
-    "       omnichat token --sub USER [--ttl SECONDS] [--config FILE]\n";
+    "       omnichat token --sub USER [--ttl SECONDS] [--config FILE]\n"
+    "       omnichat settings   (every setting, as the README's table)\n";
 
 struct Args {
     std::string command;
@@ -134,6 +137,17 @@ std::unique_ptr<PluginStorage> openStorage(const Config& config, PluginLibraries
     }
 }
 
+// Every setting, its value and where the value came from; secrets masked.
+void printSettings(const Config& config) {
+    for (const auto& setting : settings()) {
+        const auto& w = config.written.at(setting.key);
+        std::string value = setting.kind == Setting::Kind::Secret ? (w.text.empty() ? "(none)" : "(set)")
+                            : w.text.empty()                      ? "(none)"
+                                                                  : w.text;
+        std::cout << setting.key << " = " << value << "  (" << w.origin << ")\n";
+    }
+}
+
 // glibc gives each thread that allocates under contention an arena of its
 // own, up to eight per core. The held histories churn (least recently used
 // out, new in) through every worker's arena, and each arena keeps its own
@@ -145,7 +159,7 @@ void limitMallocArenas() {
     mallopt(M_ARENA_MAX, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
 }
 
-int serve(const Config& config, bool checkOnly) {
+int serve(Config config, const Environment& env, bool checkOnly) {
     sigset_t signals;
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
@@ -175,12 +189,12 @@ int serve(const Config& config, bool checkOnly) {
                              ? config.maxInFlight
                              : std::max<size_t>(16, (descriptors - std::min(descriptors, kReservedDescriptors)) / 3);
     const size_t providerConnections = descriptors == RLIM_INFINITY ? config.maxInFlight : share;
-    Config effective = config;
-    if (descriptors != RLIM_INFINITY) effective.maxConnections = std::min(effective.maxConnections, share);
+    if (descriptors != RLIM_INFINITY) config.maxConnections = std::min(config.maxConnections, share);
     spdlog::debug("descriptor limit {}: at most {} client and {} provider connections open at once", descriptors,
-                  effective.maxConnections, providerConnections);
+                  config.maxConnections, providerConnections);
 
     PluginLibraries plugins(pluginDirectory(config), hostTable());
+    resolveProviders(config, plugins, env);
     HttpClient http(config.maxInFlight, providerConnections);
     attachHttpClient(&http);
     Metrics metrics;
@@ -205,6 +219,7 @@ int serve(const Config& config, bool checkOnly) {
     }
     PluginProviders providers(std::move(instances));
     if (checkOnly) {
+        printSettings(config);
         std::cout << "configuration OK (" << config.source << ")\n";
         return 0;
     }
@@ -215,7 +230,7 @@ int serve(const Config& config, bool checkOnly) {
         WorkerPool pool(config.workerThreads, config.queueDepth, metrics);
         ChatService chat(config, *storage, providers, pool, timer, metrics);
         JwtAuthenticator auth(config.jwtSecret, JwtPolicy{config.maxTokenLifetimeSeconds});
-        HttpServer server(effective, chat, auth, timer, metrics, docsDirectory());
+        HttpServer server(config, chat, auth, timer, metrics, docsDirectory());
         metrics.addGauge("omnichat_sends_in_flight", "Sends admitted and not yet answered.",
                          [&chat] { return static_cast<double>(chat.sendsInFlight()); });
         metrics.addGauge("omnichat_worker_queue_depth", "Storage tasks waiting for a worker thread.",
@@ -286,6 +301,10 @@ int main(int argc, char** argv) {
         return 2;
     }
     try {
+        if (args.command == "settings") {
+            std::cout << settingsMarkdown();
+            return 0;
+        }
         auto env = processEnvironment();
         auto config = loadConfig(configPath(args, env), env);
         auto logger = spdlog::stderr_color_mt("omnichat");
@@ -293,7 +312,7 @@ int main(int argc, char** argv) {
         spdlog::set_level(spdlog::level::from_str(config.logLevel));
         if (config.logJson) useJsonLogLines();
         if (args.command == "serve" || args.command == "check-config")
-            return serve(config, args.command == "check-config");
+            return serve(std::move(config), env, args.command == "check-config");
         if (args.command == "token") {
             if (args.sub.empty()) throw std::invalid_argument("token needs --sub USER");
             std::cout << JwtAuthenticator(config.jwtSecret).mint(args.sub, args.ttl, nowUnixMs() / 1000) << "\n";

@@ -1,5 +1,7 @@
 #include "config/config.hpp"
 
+#include "config/settings.hpp"
+
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
@@ -49,36 +51,6 @@ void requireKnownKeys(const std::string& file, const YAML::Node& map, const std:
     }
 }
 
-template <class T>
-T number(const std::string& file, const YAML::Node& node, const std::string& key, T min, T max) {
-    auto text = scalar(file, node, key);
-    try {
-        size_t used = 0;
-        long long v = std::stoll(text, &used);
-        if (used != text.size() || v < static_cast<long long>(min) || v > static_cast<long long>(max))
-            throw std::out_of_range(key);
-        return static_cast<T>(v);
-    } catch (const std::logic_error&) {
-        throw ConfigError(where(file, node) + ": '" + key + "' must be an integer between " + std::to_string(min) +
-                          " and " + std::to_string(max) + ", got '" + text + "'");
-    }
-}
-
-ListenAddress parseListen(const std::string& value, const std::string& origin) {
-    auto colon = value.rfind(':');
-    if (colon == std::string::npos) throw ConfigError(origin + ": an address must be host:port, got '" + value + "'");
-    std::string host = value.substr(0, colon);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-    try {
-        size_t used = 0;
-        int port = std::stoi(value.substr(colon + 1), &used);
-        if (used != value.size() - colon - 1 || port < 0 || port > 65535) throw std::out_of_range("port");
-        return {host.empty() ? "0.0.0.0" : host, static_cast<uint16_t>(port)};
-    } catch (const std::logic_error&) {
-        throw ConfigError(origin + ": a port must be 0-65535, got '" + value + "'");
-    }
-}
-
 PluginInstanceConfig pluginInstance(const std::string& file, const YAML::Node& node, const std::string& section,
                                     std::set<std::string> extraKeys = {}) {
     extraKeys.insert({"plugin", "options"});
@@ -99,11 +71,116 @@ PluginInstanceConfig pluginInstance(const std::string& file, const YAML::Node& n
     return out;
 }
 
-void defaultProviders(Config& c) {
+// The structured defaults: the storage and the provider instances a host
+// has when its configuration names none. A default provider is the first
+// of the candidates whose plugin's required options are all set.
+void structuredDefaults(Config& c) {
     const std::string origin = "built-in default";
-    c.providers["echo"] = {"echo", {}, origin};
-    c.providers["openai"] = {"openai", {}, origin};
-    c.providers["openrouter"] = {"openrouter", {}, origin};
+    c.storage = {"sqlite", {{"path", {"data/omnichat.db", origin}}}, origin};
+    for (const char* name : {"echo", "openai", "openrouter"}) c.providers[name] = {name, {}, origin};
+    c.defaultProviderCandidates = {"openrouter", "openai", "echo"};
+}
+
+// The settings whose key begins with `prefix` (a section, with its dot).
+bool anySettingUnder(const std::string& prefix) {
+    for (const auto& s : settings())
+        if (s.key.rfind(prefix, 0) == 0) return true;
+    return false;
+}
+
+const Setting* settingNamed(const std::string& key) {
+    for (const auto& s : settings())
+        if (s.key == key) return &s;
+    return nullptr;
+}
+
+void store(Config& c, const Setting& setting, const std::string& value, const std::string& origin) {
+    if (auto problem = checkSetting(setting, value); !problem.empty())
+        throw ConfigError(origin + ": '" + setting.key + "' must be " + problem);
+    setting.store(c, value);
+    c.written[setting.key] = {value, origin};
+}
+
+// Keys of a section that are not settings of the table.
+const std::map<std::string, std::set<std::string>>& structuredKeys() {
+    static const std::map<std::string, std::set<std::string>> keys{
+        {"", {"providers"}}, {"storage.", {"plugin", "options"}}, {"chat.", {"fallbacks"}}};
+    return keys;
+}
+
+void readStructured(const std::string& file, const std::string& path, const YAML::Node& node, Config& c,
+                    std::vector<std::string>& fallbackOrigins);
+
+// A mapping of the document at `prefix` ("" for the top, "server." ...):
+// every key a setting, a section of settings, or a structured part.
+void readSection(const std::string& file, const YAML::Node& map, const std::string& prefix, Config& c,
+                 std::vector<std::string>& fallbackOrigins) {
+    const std::string section = prefix.empty() ? "top level" : prefix.substr(0, prefix.size() - 1);
+    if (!map.IsMap()) throw ConfigError(where(file, map) + ": '" + section + "' must be a mapping");
+    // Another plugin's default options do not carry over to the one named.
+    if (prefix == "storage." && map["plugin"])
+        c.storage = {scalar(file, map["plugin"], "plugin"), {}, where(file, map)};
+    auto structured = structuredKeys().find(prefix);
+    for (const auto& kv : map) {
+        const auto name = keyName(file, kv.first);
+        const auto path = prefix + name;
+        if (const auto* setting = settingNamed(path)) {
+            if (kv.second.IsNull()) continue;  // written empty: the default stands
+            store(c, *setting, scalar(file, kv.second, name), where(file, kv.second));
+        } else if (structured != structuredKeys().end() && structured->second.count(name)) {
+            readStructured(file, path, kv.second, c, fallbackOrigins);
+        } else if (anySettingUnder(path + ".")) {
+            readSection(file, kv.second, path + ".", c, fallbackOrigins);
+        } else {
+            std::set<std::string> known;
+            for (const auto& s : settings())
+                if (s.key.rfind(prefix, 0) == 0)
+                    known.insert(s.key.substr(prefix.size(), s.key.find('.', prefix.size()) - prefix.size()));
+            if (structured != structuredKeys().end())
+                known.insert(structured->second.begin(), structured->second.end());
+            std::string list;
+            for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+            throw ConfigError(where(file, kv.first) + ": unknown key '" + name + "' in '" + section +
+                              "' (known: " + list + ")");
+        }
+    }
+}
+
+void readStructured(const std::string& file, const std::string& path, const YAML::Node& node, Config& c,
+                    std::vector<std::string>& fallbackOrigins) {
+    if (path == "storage.plugin") {
+        return;  // read with its section (readSection)
+    } else if (path == "storage.options") {
+        if (!node.IsMap() && !node.IsNull())
+            throw ConfigError(where(file, node) + ": 'storage.options' must be a mapping");
+        if (node.IsMap())
+            for (const auto& kv : node) {
+                auto key = keyName(file, kv.first);
+                c.storage.options[key] = {scalar(file, kv.second, key), where(file, kv.first)};
+            }
+    } else if (path == "providers") {
+        if (!node.IsMap()) throw ConfigError(where(file, node) + ": 'providers' must be a mapping of named instances");
+        c.providers.clear();
+        for (const auto& kv : node) {
+            auto name = keyName(file, kv.first);
+            auto instance = pluginInstance(file, kv.second, "providers." + name, {"models"});
+            if (auto models = kv.second["models"]) {
+                if (!models.IsSequence())
+                    throw ConfigError(where(file, models) + ": 'providers." + name + ".models' must be a list");
+                for (const auto& m : models) instance.models.push_back(scalar(file, m, "models"));
+            }
+            c.providers[name] = std::move(instance);
+        }
+    } else if (path == "chat.fallbacks") {
+        if (!node.IsSequence()) throw ConfigError(where(file, node) + ": 'chat.fallbacks' must be a list");
+        for (const auto& item : node) {
+            requireKnownKeys(file, item, "chat.fallbacks", {"provider", "model"});
+            if (!item["provider"]) throw ConfigError(where(file, item) + ": a fallback needs a 'provider'");
+            c.fallbacks.push_back({scalar(file, item["provider"], "provider"),
+                                   item["model"] ? scalar(file, item["model"], "model") : ""});
+            fallbackOrigins.push_back(where(file, item));
+        }
+    }
 }
 
 // `text` is the YAML document; `file` names it in messages.
@@ -115,161 +192,7 @@ void readYaml(const std::string& text, const std::string& file, Config& c, std::
         throw ConfigError(file + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
     }
     if (root.IsNull()) return;
-    requireKnownKeys(file, root, "top level",
-                     {"server", "auth", "storage", "providers", "chat", "limits", "plugins", "logging"});
-
-    if (auto s = root["server"]) {
-        requireKnownKeys(file, s, "server",
-                         {"listen", "metrics_listen", "reactor_threads", "worker_threads", "queue_depth",
-                          "max_body_bytes", "max_in_flight", "shutdown_grace_seconds", "header_timeout_seconds",
-                          "body_timeout_seconds", "keepalive_timeout_seconds", "send_timeout_seconds",
-                          "max_header_bytes", "max_connections", "max_connections_per_address"});
-        if (s["listen"]) c.listen = parseListen(scalar(file, s["listen"], "listen"), where(file, s["listen"]));
-        if (s["metrics_listen"] && !s["metrics_listen"].IsNull())
-            c.metricsListen =
-                parseListen(scalar(file, s["metrics_listen"], "metrics_listen"), where(file, s["metrics_listen"]));
-        if (s["reactor_threads"])
-            c.reactorThreads = number<unsigned>(file, s["reactor_threads"], "reactor_threads", 1, 256);
-        if (s["worker_threads"])
-            c.workerThreads = number<unsigned>(file, s["worker_threads"], "worker_threads", 1, 1024);
-        if (s["queue_depth"]) c.queueDepth = number<size_t>(file, s["queue_depth"], "queue_depth", 1, 1000000);
-        if (s["max_in_flight"]) c.maxInFlight = number<size_t>(file, s["max_in_flight"], "max_in_flight", 1, 1000000);
-        for (auto [key, target] : {std::pair{"header_timeout_seconds", &c.headerTimeoutSeconds},
-                                   {"body_timeout_seconds", &c.bodyTimeoutSeconds},
-                                   {"keepalive_timeout_seconds", &c.keepaliveTimeoutSeconds},
-                                   {"send_timeout_seconds", &c.sendTimeoutSeconds}})
-            if (s[key]) *target = number<int64_t>(file, s[key], key, 1, 3600);
-        if (s["shutdown_grace_seconds"])
-            c.shutdownGraceSeconds =
-                number<int64_t>(file, s["shutdown_grace_seconds"], "shutdown_grace_seconds", 0, 3600);
-        if (s["max_body_bytes"])
-            c.maxBodyBytes = number<size_t>(file, s["max_body_bytes"], "max_body_bytes", 1024, 64 * 1024 * 1024);
-        if (s["max_header_bytes"])
-            c.maxHeaderBytes = number<size_t>(file, s["max_header_bytes"], "max_header_bytes", 1024, 1024 * 1024);
-        if (s["max_connections"])
-            c.maxConnections = number<size_t>(file, s["max_connections"], "max_connections", 1, 1000000);
-        if (s["max_connections_per_address"])
-            c.maxConnectionsPerAddress =
-                number<size_t>(file, s["max_connections_per_address"], "max_connections_per_address", 0, 1000000);
-    }
-    if (auto a = root["auth"]) {
-        requireKnownKeys(file, a, "auth", {"jwt_secret", "max_token_lifetime_seconds"});
-        if (a["jwt_secret"]) c.jwtSecret = scalar(file, a["jwt_secret"], "jwt_secret");
-        if (a["max_token_lifetime_seconds"])
-            c.maxTokenLifetimeSeconds = number<int64_t>(file, a["max_token_lifetime_seconds"],
-                                                        "max_token_lifetime_seconds", 0, 100LL * 365 * 86400);
-    }
-    if (auto s = root["storage"]) {
-        c.storage = pluginInstance(file, s, "storage", {"startup_timeout_seconds", "history_cache_mb"});
-        if (s["startup_timeout_seconds"])
-            c.storageStartupTimeoutSeconds =
-                number<unsigned>(file, s["startup_timeout_seconds"], "startup_timeout_seconds", 0, 3600);
-        if (s["history_cache_mb"])
-            c.historyCacheBytes = number<size_t>(file, s["history_cache_mb"], "history_cache_mb", 0, 1 << 20) << 20;
-    }
-    if (auto p = root["providers"]) {
-        if (!p.IsMap()) throw ConfigError(where(file, p) + ": 'providers' must be a mapping of named instances");
-        c.providers.clear();
-        for (const auto& kv : p) {
-            auto name = keyName(file, kv.first);
-            auto instance = pluginInstance(file, kv.second, "providers." + name, {"models"});
-            if (auto models = kv.second["models"]) {
-                if (!models.IsSequence())
-                    throw ConfigError(where(file, models) + ": 'providers." + name + ".models' must be a list");
-                for (const auto& m : models) instance.models.push_back(scalar(file, m, "models"));
-            }
-            c.providers[name] = std::move(instance);
-        }
-    }
-    if (auto l = root["limits"]) {
-        requireKnownKeys(file, l, "limits",
-                         {"requests_per_minute", "burst", "concurrent_streams", "max_conversations_per_user",
-                          "max_messages_per_conversation", "max_conversation_bytes"});
-        for (auto [key, target] : {std::pair{"max_conversations_per_user", &c.limits.maxConversationsPerUser},
-                                   {"max_messages_per_conversation", &c.limits.maxMessagesPerConversation},
-                                   {"max_conversation_bytes", &c.limits.maxConversationBytes}})
-            if (l[key]) *target = number<size_t>(file, l[key], key, 0, size_t{1} << 40);
-        if (l["requests_per_minute"])
-            c.limits.requestsPerMinute =
-                number<unsigned>(file, l["requests_per_minute"], "requests_per_minute", 0, 1000000);
-        if (l["burst"]) c.limits.burst = number<unsigned>(file, l["burst"], "burst", 0, 1000000);
-        if (l["concurrent_streams"])
-            c.limits.concurrentStreams =
-                number<unsigned>(file, l["concurrent_streams"], "concurrent_streams", 0, 1000000);
-    }
-
-    if (auto ch = root["chat"]) {
-        requireKnownKeys(file, ch, "chat",
-                         {"default_provider", "default_model", "system_prompt", "fallbacks", "retry", "timeouts",
-                          "heartbeat_ms", "context"});
-        if (auto ctx = ch["context"]) {
-            requireKnownKeys(file, ctx, "chat.context", {"max_messages", "max_chars"});
-            if (ctx["max_messages"])
-                c.contextMaxMessages = number<size_t>(file, ctx["max_messages"], "max_messages", 0, 1000000);
-            if (ctx["max_chars"])
-                c.contextMaxChars = number<size_t>(file, ctx["max_chars"], "max_chars", 0, 1000000000);
-        }
-        if (ch["default_provider"]) c.defaultProvider = scalar(file, ch["default_provider"], "default_provider");
-        if (ch["default_model"]) c.defaultModel = scalar(file, ch["default_model"], "default_model");
-        if (ch["system_prompt"]) c.systemPrompt = scalar(file, ch["system_prompt"], "system_prompt");
-        if (ch["heartbeat_ms"]) c.heartbeatMs = number<int64_t>(file, ch["heartbeat_ms"], "heartbeat_ms", 10, 600000);
-        if (auto f = ch["fallbacks"]) {
-            if (!f.IsSequence()) throw ConfigError(where(file, f) + ": 'chat.fallbacks' must be a list");
-            for (const auto& item : f) {
-                requireKnownKeys(file, item, "chat.fallbacks", {"provider", "model"});
-                if (!item["provider"]) throw ConfigError(where(file, item) + ": a fallback needs a 'provider'");
-                domain::Route r{scalar(file, item["provider"], "provider"),
-                                item["model"] ? scalar(file, item["model"], "model") : ""};
-                c.fallbacks.push_back(r);
-                fallbackOrigins.push_back(where(file, item));
-            }
-        }
-        if (auto r = ch["retry"]) {
-            requireKnownKeys(file, r, "chat.retry",
-                             {"max_attempts", "initial_backoff_ms", "max_backoff_ms", "max_retry_after_ms"});
-            if (r["max_attempts"])
-                c.retry.maxAttempts = number<unsigned>(file, r["max_attempts"], "max_attempts", 1, 10);
-            if (r["initial_backoff_ms"])
-                c.retry.initialBackoffMs =
-                    number<int64_t>(file, r["initial_backoff_ms"], "initial_backoff_ms", 0, 600000);
-            if (r["max_backoff_ms"])
-                c.retry.maxBackoffMs = number<int64_t>(file, r["max_backoff_ms"], "max_backoff_ms", 0, 600000);
-            if (r["max_retry_after_ms"])
-                c.retry.maxRetryAfterMs =
-                    number<int64_t>(file, r["max_retry_after_ms"], "max_retry_after_ms", 0, 3600000);
-        }
-        if (auto t = ch["timeouts"]) {
-            requireKnownKeys(file, t, "chat.timeouts", {"connect_ms", "first_token_ms", "idle_ms", "total_ms"});
-            auto ms = [&](const char* key, int64_t& out) {
-                if (t[key]) out = number<int64_t>(file, t[key], key, 1, 3600000);
-            };
-            ms("connect_ms", c.connectTimeoutMs);
-            ms("first_token_ms", c.firstTokenTimeoutMs);
-            ms("idle_ms", c.idleTimeoutMs);
-            ms("total_ms", c.totalTimeoutMs);
-        }
-    }
-    if (auto pl = root["plugins"]) {
-        requireKnownKeys(file, pl, "plugins", {"directory"});
-        if (pl["directory"]) c.pluginDirectory = scalar(file, pl["directory"], "directory");
-    }
-    if (auto l = root["logging"]) {
-        requireKnownKeys(file, l, "logging", {"level", "format"});
-        if (l["format"]) {
-            auto format = scalar(file, l["format"], "format");
-            if (format != "text" && format != "json")
-                throw ConfigError(where(file, l["format"]) + ": logging.format must be text or json");
-            c.logJson = format == "json";
-        }
-        if (l["level"]) {
-            c.logLevel = scalar(file, l["level"], "level");
-            static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "off"};
-            if (!levels.count(c.logLevel))
-                throw ConfigError(where(file, l["level"]) +
-                                  ": logging.level must be one of trace, debug, info, "
-                                  "warn, error, off");
-        }
-    }
+    readSection(file, root, "", c, fallbackOrigins);
 }
 
 // SQLAlchemy's URL forms of the service omnichat replaces.
@@ -297,41 +220,13 @@ PluginInstanceConfig storageFromDatabaseUrl(const std::string& url) {
 }
 
 void applyEnvironment(const Environment& env, Config& c) {
-    auto get = [&](const char* k) -> const std::string* {
-        auto it = env.find(k);
-        return it == env.end() || it->second.empty() ? nullptr : &it->second;
-    };
-    if (auto v = get("DATABASE_URL")) c.storage = storageFromDatabaseUrl(*v);
-    if (auto v = get("JWT_SECRET")) c.jwtSecret = *v;
-    if (auto v = get("LLM_PROVIDER")) c.defaultProvider = *v;
-    if (auto v = get("LLM_MODEL")) c.defaultModel = *v;
-    if (auto v = get("OMNICHAT_LISTEN")) c.listen = parseListen(*v, "environment OMNICHAT_LISTEN");
-    if (auto v = get("OMNICHAT_METRICS_LISTEN"))
-        c.metricsListen = parseListen(*v, "environment OMNICHAT_METRICS_LISTEN");
-    struct Mapping {
-        const char* var;
-        const char* instance;
-        const char* option;
-    };
-    for (auto m : {Mapping{"OPENAI_API_KEY", "openai", "api_key"}, Mapping{"OPENAI_BASE_URL", "openai", "base_url"},
-                   Mapping{"OPENROUTER_API_KEY", "openrouter", "api_key"},
-                   Mapping{"OPENROUTER_BASE_URL", "openrouter", "base_url"}}) {
-        auto v = get(m.var);
-        if (!v) continue;
-        auto it = c.providers.find(m.instance);
-        if (it == c.providers.end()) c.providers[m.instance] = {m.instance, {}, std::string("environment ") + m.var};
-        c.providers[m.instance].options[m.option] = {*v, std::string("environment ") + m.var};
+    for (const auto& setting : settings()) {
+        if (setting.env.empty()) continue;
+        auto it = env.find(setting.env);
+        if (it != env.end() && !it->second.empty()) store(c, setting, it->second, "environment " + setting.env);
     }
-    // Without an explicit choice, the first provider that has a key, else the
-    // offline echo provider.
-    if (c.defaultProvider.empty()) {
-        if (get("OPENROUTER_API_KEY"))
-            c.defaultProvider = "openrouter";
-        else if (get("OPENAI_API_KEY"))
-            c.defaultProvider = "openai";
-        else
-            c.defaultProvider = "echo";
-    }
+    if (auto it = env.find("DATABASE_URL"); it != env.end() && !it->second.empty())
+        c.storage = storageFromDatabaseUrl(it->second);
 }
 
 }  // namespace
@@ -374,17 +269,17 @@ Environment processEnvironment(const std::string& dotenvPath) {
 namespace {
 
 Config buildConfig(const std::optional<std::string>& yamlText, const std::string& source, const Environment& env) {
-    Config c;
+    Config c = defaultConfig();
     c.source = source;
-    c.storage = {"sqlite", {{"path", {"data/omnichat.db", "built-in default"}}}, "built-in default"};
-    defaultProviders(c);
     std::vector<std::string> fallbackOrigins;
     if (yamlText) readYaml(*yamlText, source, c, fallbackOrigins);
     applyEnvironment(env, c);
 
-    if (c.jwtSecret.empty())
-        throw ConfigError(c.source + ": no JWT secret: set auth.jwt_secret or the JWT_SECRET environment variable");
-    if (!c.providers.count(c.defaultProvider))
+    for (const auto& setting : settings())
+        if (setting.required && c.written[setting.key].origin == "default")
+            throw ConfigError(c.source + ": '" + setting.key + "' is required" +
+                              (setting.env.empty() ? "" : " (or the " + setting.env + " environment variable)"));
+    if (!c.defaultProvider.empty() && !c.providers.count(c.defaultProvider))
         throw ConfigError(c.source + ": default provider '" + c.defaultProvider +
                           "' is not a configured provider instance");
     for (size_t i = 0; i < c.fallbacks.size(); ++i)
@@ -398,6 +293,31 @@ Config buildConfig(const std::optional<std::string>& yamlText, const std::string
 }
 
 }  // namespace
+
+ListenAddress parseListen(const std::string& value, const std::string& origin) {
+    auto colon = value.rfind(':');
+    if (colon == std::string::npos) throw ConfigError(origin + ": an address must be host:port, got '" + value + "'");
+    std::string host = value.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    try {
+        size_t used = 0;
+        int port = std::stoi(value.substr(colon + 1), &used);
+        if (used != value.size() - colon - 1 || port < 0 || port > 65535) throw std::out_of_range("port");
+        return {host.empty() ? "0.0.0.0" : host, static_cast<uint16_t>(port)};
+    } catch (const std::logic_error&) {
+        throw ConfigError(origin + ": a port must be 0-65535, got '" + value + "'");
+    }
+}
+
+Config defaultConfig() {
+    Config c;
+    for (const auto& setting : settings()) {
+        c.written[setting.key] = {setting.defaultValue, "default"};
+        if (!setting.defaultValue.empty()) setting.store(c, setting.defaultValue);
+    }
+    structuredDefaults(c);
+    return c;
+}
 
 Config loadConfig(const std::optional<std::string>& path, const Environment& env) {
     if (!path) return buildConfig(std::nullopt, "built-in defaults", env);

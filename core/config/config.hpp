@@ -37,12 +37,12 @@ struct PluginInstanceConfig {
     std::vector<std::string> models;
 };
 
-// The official OpenAI SDK's policy, with its defaults.
+// The official OpenAI SDK's retry policy.
 struct RetrySettings {
-    unsigned maxAttempts = 3;  // per route, the first try included
-    int64_t initialBackoffMs = 500;
-    int64_t maxBackoffMs = 8000;
-    int64_t maxRetryAfterMs = 60000;  // a longer Retry-After is not waited for
+    unsigned maxAttempts = 0;  // per route, the first try included
+    int64_t initialBackoffMs = 0;
+    int64_t maxBackoffMs = 0;
+    int64_t maxRetryAfterMs = 0;  // a longer Retry-After is not waited for
 };
 
 struct ListenAddress {
@@ -50,80 +50,85 @@ struct ListenAddress {
     uint16_t port = 0;  // 0: any free port
 };
 
+// The host's configuration. Each scalar is a row of the settings table
+// (config/settings.cpp), which says its key, default, range, environment
+// variable and meaning; the loader fills every one from there. The
+// structured parts (storage and provider instances, fallbacks) are read
+// here, their defaults written beside them in config.cpp.
 struct Config {
     std::string source;  // the YAML file read, for messages
+    // Each setting as it was written, and where ("file:line",
+    // "environment X", "default"), by key.
+    struct Written {
+        std::string text, origin;
+    };
+    std::map<std::string, Written> written;
 
     // server
-    ListenAddress listen{"0.0.0.0", 8002};
-    // GET /metrics on an address of its own (kept off the public one);
-    // none: on the public address.
-    std::optional<ListenAddress> metricsListen;
-    unsigned reactorThreads = 2;
-    unsigned workerThreads = 8;
-    size_t queueDepth = 1024;
-    size_t maxBodyBytes = 1024 * 1024;
-    size_t maxHeaderBytes = 16 * 1024;  // request line and headers; beyond: 431
-    // Client connections at once, in all and from one address (0: no cap);
-    // beyond: 503 and the connection closed.
-    size_t maxConnections = 10000;
-    size_t maxConnectionsPerAddress = 1024;
-    size_t maxInFlight = 10000;         // provider calls at once; beyond: 503
-    int64_t shutdownGraceSeconds = 30;  // SIGTERM: how long open requests may run on
-    // Slow or silent clients: the request line and headers, then the body,
-    // must arrive within these; an idle keep-alive connection is closed after
-    // the last.
-    int64_t headerTimeoutSeconds = 30;
-    int64_t bodyTimeoutSeconds = 60;
-    int64_t keepaliveTimeoutSeconds = 300;
-    // A client that takes none of its answer for this long is dropped.
-    int64_t sendTimeoutSeconds = 60;
+    ListenAddress listen;
+    std::optional<ListenAddress> metricsListen;  // none: /metrics on `listen`
+    unsigned reactorThreads = 0;
+    unsigned workerThreads = 0;
+    size_t queueDepth = 0;
+    size_t maxBodyBytes = 0;
+    size_t maxHeaderBytes = 0;
+    size_t maxConnections = 0;
+    size_t maxConnectionsPerAddress = 0;
+    size_t maxInFlight = 0;
+    int64_t shutdownGraceSeconds = 0;
+    int64_t headerTimeoutSeconds = 0;
+    int64_t bodyTimeoutSeconds = 0;
+    int64_t keepaliveTimeoutSeconds = 0;
+    int64_t sendTimeoutSeconds = 0;
 
     // auth
     std::string jwtSecret;
-    int64_t maxTokenLifetimeSeconds = 0;  // exp at most this far ahead (and after iat); 0: no bound
+    int64_t maxTokenLifetimeSeconds = 0;
 
     // per user; 0: no limit
     struct Limits {
         unsigned requestsPerMinute = 0;
-        unsigned burst = 0;  // requests at once before the rate applies; 0: a tenth of a minute's
+        unsigned burst = 0;
         unsigned concurrentStreams = 0;
-        // What a user may keep: beyond them 409 (too_many_conversations,
-        // conversation_full).
-        size_t maxConversationsPerUser = 10000;
-        size_t maxMessagesPerConversation = 10000;
-        size_t maxConversationBytes = 16 << 20;  // the text of its messages
+        size_t maxConversationsPerUser = 0;
+        size_t maxMessagesPerConversation = 0;
+        size_t maxConversationBytes = 0;
     } limits;
 
     // storage
     PluginInstanceConfig storage;
-    unsigned storageStartupTimeoutSeconds = 10;
-    // Histories held in memory so a send reads only what was appended
-    // since; 0: none.
-    size_t historyCacheBytes = 64 << 20;
+    unsigned storageStartupTimeoutSeconds = 0;
+    size_t historyCacheBytes = 0;
 
     // providers and chat
     std::map<std::string, PluginInstanceConfig> providers;
-    std::string defaultProvider;  // resolved: never empty after loading
+    // Tried in this order for a default provider when none is chosen.
+    std::vector<std::string> defaultProviderCandidates;
+    std::string defaultProvider;  // empty until chosen (see plugins/provider_setup)
     std::string defaultModel;     // empty: the provider's own default
     std::string systemPrompt;
     std::vector<domain::Route> fallbacks;  // tried in order after the default fails
     RetrySettings retry;
-    int64_t connectTimeoutMs = 10000;
-    int64_t firstTokenTimeoutMs = 60000;
-    int64_t idleTimeoutMs = 60000;
-    int64_t totalTimeoutMs = 300000;  // the whole exchange, retries included
-    int64_t heartbeatMs = 15000;      // SSE comment after this much silence
-    // Context budget: history sent upstream per request, oldest dropped
-    // first (the system prompt is always kept); 0: no limit. A long history
-    // does not go upstream whole on every turn unless the operator says so.
-    size_t contextMaxMessages = 200;
-    size_t contextMaxChars = 400000;
+    int64_t connectTimeoutMs = 0;
+    int64_t firstTokenTimeoutMs = 0;
+    int64_t idleTimeoutMs = 0;
+    int64_t totalTimeoutMs = 0;
+    int64_t heartbeatMs = 0;
+    size_t contextMaxMessages = 0;  // 0: no limit
+    size_t contextMaxChars = 0;
 
     // plugins and logging
-    std::string pluginDirectory;  // empty: <executable dir>/../plugins
-    std::string logLevel = "info";
-    bool logJson = false;  // one JSON object per line instead of text
+    std::string pluginDirectory;  // empty: beside the executable
+    std::string logLevel;
+    bool logJson = false;
 };
+
+// "host:port" (also "[v6]:port", ":port"); throws ConfigError naming
+// `origin`.
+ListenAddress parseListen(const std::string& value, const std::string& origin);
+
+// Every setting at its default, nothing read: what a test starts from.
+Config defaultConfig();
 
 using Environment = std::map<std::string, std::string>;
 

@@ -75,7 +75,7 @@ std::shared_ptr<PluginLibrary> loadPlugin(const std::string& directory, const st
         if (!o.name) throw PluginError(path + ": option " + std::to_string(i) + " has no name");
         out->options_.push_back({o.name, o.type,
                                  o.default_value ? std::optional<std::string>(o.default_value) : std::nullopt,
-                                 o.required, o.description ? o.description : ""});
+                                 o.required, o.description ? o.description : "", o.environment ? o.environment : ""});
     }
     if (d.kind == OMNICHAT_PLUGIN_PROVIDER) {
         if (!d.provider) throw PluginError(path + ": provider plugin without a provider table");

@@ -26,6 +26,7 @@ struct OptionSpec {
     std::optional<std::string> defaultValue;
     bool required;
     std::string description;
+    std::string environment;  // the variable that sets it (ABI 1.6), if any
 };
 
 // One loaded shared library and what it declared. Everything a plugin

@@ -32,7 +32,8 @@ HttpResponse firstExchange(uint16_t port, const std::string& token, const std::s
 }
 
 TEST(Startup, MissingSecret) {
-    expectStartupError(ServerProcess::run({"check-config"}, {}, "server:\n  listen: 127.0.0.1:0\n"), "JWT secret");
+    expectStartupError(ServerProcess::run({"check-config"}, {}, "server:\n  listen: 127.0.0.1:0\n"),
+                       "'auth.jwt_secret' is required (or the JWT_SECRET environment variable)");
 }
 
 TEST(Startup, BadYamlNamesTheLine) {
@@ -85,6 +86,21 @@ TEST(Cli, TokenIsAcceptedByTheServer) {
     ASSERT_EQ(exit.code, 0) << exit.output;
     std::string token = exit.output.substr(0, exit.output.find('\n'));
     EXPECT_EQ(JwtAuthenticator("tok-secret").verify(token, nowUnixMs() / 1000), "carol");
+}
+
+// check-config says each setting's value and where it came from, and never
+// prints a secret.
+TEST(Cli, CheckConfigShowsEachSettingAndItsOrigin) {
+    auto exit = ServerProcess::run({"check-config"}, {{"OMNICHAT_LISTEN", "127.0.0.1:0"}},
+                                   kBase + "chat:\n  heartbeat_ms: 20\n");
+    ASSERT_EQ(exit.code, 0) << exit.output;
+    EXPECT_NE(exit.output.find("chat.heartbeat_ms = 20  ("), std::string::npos) << exit.output;
+    EXPECT_NE(exit.output.find("omnichat.yaml:10)"), std::string::npos) << exit.output;  // its line
+    EXPECT_NE(exit.output.find("server.listen = 127.0.0.1:0  (environment OMNICHAT_LISTEN)"), std::string::npos);
+    EXPECT_NE(exit.output.find("server.max_body_bytes = 1048576  (default)"), std::string::npos);
+    EXPECT_NE(exit.output.find("auth.jwt_secret = (set)"), std::string::npos);
+    EXPECT_EQ(exit.output.find("s3cret"), std::string::npos) << "a secret was printed";
+    EXPECT_NE(exit.output.find("chat.default_provider = echo"), std::string::npos) << exit.output;
 }
 
 // The echo example is built out of tree against the installed SDK; the

@@ -1,9 +1,14 @@
 #include "config/config.hpp"
 
+#include "config/settings.hpp"
+#include "plugins/provider_setup.hpp"
+#include "ports/host_table.hpp"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 namespace omnichat {
 namespace {
@@ -27,8 +32,10 @@ TEST_F(ConfigTest, DefaultsNeedOnlyASecret) {
     EXPECT_EQ(c.listen.host, "0.0.0.0");
     EXPECT_EQ(c.listen.port, 8002);
     EXPECT_EQ(c.storage.plugin, "sqlite");
-    EXPECT_EQ(c.defaultProvider, "echo");
+    EXPECT_EQ(c.defaultProvider, "");  // chosen once the plugins are known (ProviderSetup)
     EXPECT_EQ(c.maxBodyBytes, 1024u * 1024u);
+    EXPECT_EQ(c.written.at("server.max_body_bytes").origin, "default");
+    EXPECT_EQ(c.written.at("auth.jwt_secret").origin, "environment JWT_SECRET");
 }
 
 TEST_F(ConfigTest, MissingSecretIsAnError) { EXPECT_THROW(loadConfig(std::nullopt, {}), ConfigError); }
@@ -75,25 +82,43 @@ TEST_F(ConfigTest, OperationsKeysAreRead) {
 }
 
 TEST_F(ConfigTest, EnvironmentOverridesYaml) {
-    auto c = loadConfig(write("auth:\n  jwt_secret: from-yaml\nserver:\n  listen: 0.0.0.0:1\n"),
-                        {{"JWT_SECRET", "from-env"},
-                         {"OMNICHAT_LISTEN", "127.0.0.1:8123"},
-                         {"LLM_PROVIDER", "openai"},
-                         {"LLM_MODEL", "gpt-x"},
-                         {"OPENAI_API_KEY", "sk-1"},
-                         {"OPENAI_BASE_URL", "http://localhost:1/v1"}});
+    auto file = write("auth:\n  jwt_secret: from-yaml\nserver:\n  listen: 0.0.0.0:1\n");
+    auto c = loadConfig(file, {{"JWT_SECRET", "from-env"},
+                               {"OMNICHAT_LISTEN", "127.0.0.1:8123"},
+                               {"LLM_PROVIDER", "openai"},
+                               {"LLM_MODEL", "gpt-x"}});
     EXPECT_EQ(c.jwtSecret, "from-env");
     EXPECT_EQ(c.listen.port, 8123);
     EXPECT_EQ(c.defaultProvider, "openai");
     EXPECT_EQ(c.defaultModel, "gpt-x");
-    EXPECT_EQ(c.providers.at("openai").options.at("api_key").value, "sk-1");
-    EXPECT_EQ(c.providers.at("openai").options.at("base_url").value, "http://localhost:1/v1");
+    EXPECT_EQ(c.written.at("server.listen").origin, "environment OMNICHAT_LISTEN");
+    EXPECT_EQ(loadConfig(file, {}).written.at("server.listen").origin, file + ":4");
 }
 
-TEST_F(ConfigTest, ProviderDefaultsToTheOneWithAKey) {
-    EXPECT_EQ(loadConfig(std::nullopt, {{"JWT_SECRET", "x"}, {"OPENAI_API_KEY", "k"}}).defaultProvider, "openai");
-    EXPECT_EQ(loadConfig(std::nullopt, {{"JWT_SECRET", "x"}, {"OPENROUTER_API_KEY", "k"}}).defaultProvider,
+// A plugin declares the variables of its options; the host names none.
+TEST_F(ConfigTest, PluginVariablesSetTheirInstanceAndChooseTheDefault) {
+    PluginLibraries plugins(OMNICHAT_PLUGIN_DIR, hostTable());
+    auto resolved = [&](const Environment& env) {
+        auto c = loadConfig(std::nullopt, env);
+        resolveProviders(c, plugins, env);
+        return c;
+    };
+    auto c = resolved({{"JWT_SECRET", "x"}, {"OPENAI_API_KEY", "sk-1"}, {"OPENAI_BASE_URL", "http://localhost:1/v1"}});
+    EXPECT_EQ(c.defaultProvider, "openai");
+    EXPECT_EQ(c.providers.at("openai").options.at("api_key").value, "sk-1");
+    EXPECT_EQ(c.providers.at("openai").options.at("api_key").origin, "environment OPENAI_API_KEY");
+    EXPECT_EQ(c.providers.at("openai").options.at("base_url").value, "http://localhost:1/v1");
+    EXPECT_EQ(resolved({{"JWT_SECRET", "x"}, {"OPENROUTER_API_KEY", "k"}, {"OPENAI_API_KEY", "k"}}).defaultProvider,
               "openrouter");
+    EXPECT_EQ(resolved({{"JWT_SECRET", "x"}}).defaultProvider, "echo");
+    // Declared in YAML without the built-in instances: a variable brings its
+    // plugin's instance back, and sets only the instance named after it.
+    auto yaml = loadConfig(write("auth: {jwt_secret: x}\nproviders:\n  mine: {plugin: openai, options: {api_key: "
+                                 "sk-yaml}}\nchat: {default_provider: mine}\n"),
+                           {});
+    resolveProviders(yaml, plugins, {{"OPENAI_API_KEY", "sk-env"}});
+    EXPECT_EQ(yaml.providers.at("mine").options.at("api_key").value, "sk-yaml");
+    EXPECT_EQ(yaml.providers.at("openai").options.at("api_key").value, "sk-env");
 }
 
 TEST_F(ConfigTest, DatabaseUrlSelectsTheStoragePlugin) {
@@ -148,6 +173,31 @@ TEST_F(ConfigTest, InvalidYamlNamesTheLine) {
     } catch (const ConfigError& e) {
         EXPECT_NE(std::string(e.what()).find(file + ":"), std::string::npos) << e.what();
         EXPECT_NE(std::string(e.what()).find("invalid YAML"), std::string::npos) << e.what();
+    }
+}
+
+// The README's configuration table is the settings table, rendered.
+TEST(Settings, TheReadmeShowsTheTable) {
+    std::ifstream file(OMNICHAT_README);
+    std::stringstream readme;
+    readme << file.rdbuf();
+    EXPECT_NE(readme.str().find(settingsMarkdown()), std::string::npos)
+        << "README.md's configuration table differs from `omnichat settings`:\n"
+        << settingsMarkdown();
+}
+
+// Every setting's default passes its own checks, and each key is written in
+// config/omnichat.yaml, which documents them all.
+TEST(Settings, DefaultsAreValidAndEveryKeyIsInTheExampleFile) {
+    std::ifstream file(OMNICHAT_EXAMPLE_CONFIG);
+    std::stringstream example;
+    example << file.rdbuf();
+    for (const auto& s : settings()) {
+        if (!s.defaultValue.empty()) {
+            EXPECT_EQ(checkSetting(s, s.defaultValue), "") << s.key;
+        }
+        const auto leaf = s.key.substr(s.key.rfind('.') + 1);
+        EXPECT_NE(example.str().find(leaf + ":"), std::string::npos) << s.key << " is not in config/omnichat.yaml";
     }
 }
 

@@ -22,7 +22,7 @@ TEST(RetryPolicy, RetriesWhatTheOpenAiSdkRetries) {
 }
 
 TEST(RetryPolicy, HonoursRetryAfterUpToTheCap) {
-    RetrySettings s;
+    RetrySettings s = defaultConfig().retry;
     EXPECT_EQ(retryDelayMs(s, 1, 2000, 0.5), 2000);
     EXPECT_EQ(retryDelayMs(s, 1, 0, 0.5), 0);
     EXPECT_EQ(retryDelayMs(s, 1, 60000, 0.0), 60000);
@@ -31,7 +31,7 @@ TEST(RetryPolicy, HonoursRetryAfterUpToTheCap) {
 }
 
 TEST(RetryPolicy, BacksOffExponentiallyWithJitter) {
-    RetrySettings s;
+    RetrySettings s = defaultConfig().retry;
     EXPECT_EQ(retryDelayMs(s, 1, -1, 0.0), 500);
     EXPECT_EQ(retryDelayMs(s, 2, -1, 0.0), 1000);
     EXPECT_EQ(retryDelayMs(s, 3, -1, 0.0), 2000);

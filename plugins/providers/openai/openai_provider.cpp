@@ -4,7 +4,7 @@
 namespace {
 
 const omnichat_option_t kOptions[] = {
-    OPENAI_COMPATIBLE_OPTIONS("https://api.openai.com/v1", "gpt-4o-mini", "OPENAI_API_KEY"),
+    OPENAI_COMPATIBLE_OPTIONS("https://api.openai.com/v1", "gpt-4o-mini", "OPENAI"),
 };
 
 class OpenAiProvider : public openai_compatible::Provider {

@@ -363,14 +363,15 @@ private:
     std::map<omnichat_call_t*, omnichat_http_exchange_t*> running_;
 };
 
-// Options both plugins declare, with their own defaults.
-#define OPENAI_COMPATIBLE_OPTIONS(defaultBaseUrl, defaultModel, keyVariable)                                \
-    omnichat::option("api_key", OMNICHAT_OPTION_SECRET, nullptr, true, "API key (or " keyVariable ")."),    \
-        omnichat::option("base_url", OMNICHAT_OPTION_STRING, defaultBaseUrl, false,                         \
-                         "Base URL of an OpenAI-compatible API."),                                          \
-        omnichat::option("model", OMNICHAT_OPTION_STRING, defaultModel, false,                              \
-                         "Model used when the chat configuration names none."),                             \
-        omnichat::option("connect_timeout_ms", OMNICHAT_OPTION_INT, "10000", false, "Connection timeout."), \
+// Options both plugins declare, with their own defaults and environment
+// variables (PREFIX_API_KEY, PREFIX_BASE_URL).
+#define OPENAI_COMPATIBLE_OPTIONS(defaultBaseUrl, defaultModel, variablePrefix)                                \
+    omnichat::option("api_key", OMNICHAT_OPTION_SECRET, nullptr, true, "API key.", variablePrefix "_API_KEY"), \
+        omnichat::option("base_url", OMNICHAT_OPTION_STRING, defaultBaseUrl, false,                            \
+                         "Base URL of an OpenAI-compatible API.", variablePrefix "_BASE_URL"),                 \
+        omnichat::option("model", OMNICHAT_OPTION_STRING, defaultModel, false,                                 \
+                         "Model used when the chat configuration names none."),                                \
+        omnichat::option("connect_timeout_ms", OMNICHAT_OPTION_INT, "10000", false, "Connection timeout."),    \
         omnichat::option("timeout_ms", OMNICHAT_OPTION_INT, "120000", false, "Timeout of a whole request.")
 
 inline Settings commonSettings(const omnichat::Host& host) {

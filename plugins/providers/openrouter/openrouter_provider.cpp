@@ -4,7 +4,7 @@
 namespace {
 
 const omnichat_option_t kOptions[] = {
-    OPENAI_COMPATIBLE_OPTIONS("https://openrouter.ai/api/v1", "openai/gpt-4o-mini", "OPENROUTER_API_KEY"),
+    OPENAI_COMPATIBLE_OPTIONS("https://openrouter.ai/api/v1", "openai/gpt-4o-mini", "OPENROUTER"),
     omnichat::option("http_referer", OMNICHAT_OPTION_STRING, nullptr, false,
                      "Sent as HTTP-Referer: your site, for OpenRouter's rankings."),
     omnichat::option("x_title", OMNICHAT_OPTION_STRING, "omnichat", false, "Sent as X-Title: your app's name."),

@@ -77,9 +77,11 @@ omnichat_status_t guarded(omnichat_error_t* error, F&& body) noexcept {
 }
 
 // Declares one option for a plugin's option table.
+// `environment`: a variable that sets the option for the instance named
+// after the plugin (ABI 1.6), or nullptr.
 constexpr omnichat_option_t option(const char* name, omnichat_option_type_t type, const char* defaultValue,
-                                   bool required, const char* description) {
-    return omnichat_option_t{sizeof(omnichat_option_t), name, type, defaultValue, required, description};
+                                   bool required, const char* description, const char* environment = nullptr) {
+    return omnichat_option_t{sizeof(omnichat_option_t), name, type, defaultValue, required, description, environment};
 }
 
 }  // namespace omnichat

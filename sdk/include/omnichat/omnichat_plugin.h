@@ -127,6 +127,11 @@ typedef struct omnichat_option {
     const char* default_value; /* NULL: no default */
     bool required;
     const char* description;
+    /* Since 1.6. An environment variable that sets this option, over YAML,
+     * for the instance named after the plugin (e.g. OPENAI_API_KEY for
+     * providers.openai); a default instance missing from the configuration
+     * is started when one of its plugin's variables is set. NULL: none. */
+    const char* environment;
 } omnichat_option_t;
 
 /* Opaque: the validated options of one plugin instance. Read through
