@@ -178,10 +178,11 @@ bool ChatService::sendMessage(std::string userId, std::string conversationId, st
     // Checked at the append: without a stream nothing reaches the client
     // before the append, so a storage that checks the history there
     // confirms it there. The send reads nothing and starts here, without a
-    // worker: the unloaded exchange loses the read's round trip (issue 4's
-    // send-1conn: 0.82 -> 0.62 ms p50 when it came in). A conversation
-    // another host wrote lately reads first: its call would more likely be
-    // lost at the append than withdrawn early by a read.
+    // worker. Measured (scripts/bench/run.sh --only throughput, this path
+    // off against on, in one session): send-64conn 1.52 times its storage
+    // floor against 1.97-2.38. A conversation another host wrote lately
+    // reads first: its call would more likely be lost at the append than
+    // withdrawn early by a read.
     if (held && !send->sink && !held->shared && store_.checksAtAppend()) {
         if (auto refused = refusal(*held->conversation, *held->history, send->user)) {
             send->reply(std::move(*refused));
@@ -227,8 +228,8 @@ void ChatService::sendFromStorage(const std::shared_ptr<Send>& send, std::option
     const std::string& conversationId = send->user.conversationId;
     // Early start: the call starts from the held history while storage is
     // read; what it produces is held back until storage confirms the same
-    // messages. A streamed next turn's first token comes a read sooner
-    // (issue 4's ttfb-omnichat-next-turn: 0.47 -> 0.41 ms when it came in).
+    // messages. Measured (run.sh --only throughput, off against on, one
+    // session): ttfb-omnichat-next-turn p50 0.517 ms against 0.302-0.411.
     std::shared_ptr<Exchange> early;
     if (held && !refusal(*held->conversation, *held->history, send->user)) {
         auto sent = held->history;
