@@ -197,7 +197,8 @@ sample_rss() {  # the largest VmRSS of $1 while it runs, in kB, into $2
   local max=0 v
   while kill -0 "$1" 2>/dev/null; do
     v=$(awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0)
-    [ "${v:-0}" -gt "$max" ] && max=$v && echo "$max" > "$2"
+    # Renamed into place: a reader never sees the file half written.
+    [ "${v:-0}" -gt "$max" ] && max=$v && echo "$max" > "$2.new" && mv "$2.new" "$2"
     sleep 0.5
   done
 }
