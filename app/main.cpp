@@ -178,16 +178,15 @@ int serve(Config config, const Environment& env, bool checkOnly) {
         setrlimit(RLIMIT_NOFILE, &files);
     }
     // The descriptors left after the process's own (storage connections,
-    // listeners, logs) are shared by thirds: a client connection holds two
-    // (Pistache's and the edge's own, see api/transport/README.md), a
-    // provider connection one. When both run short, a provider call waits
+    // listeners, logs) are shared by halves: one per client connection, one
+    // per provider connection. When both run short, a provider call waits
     // for a connection instead of failing to open one, and a client beyond
-    // its share is answered 503 instead of failing to be accepted.
+    // its half is answered 503 instead of failing to be accepted.
     constexpr rlim_t kReservedDescriptors = 256;
     const auto descriptors = getrlimit(RLIMIT_NOFILE, &files) == 0 ? files.rlim_cur : 1024;
     const size_t share = descriptors == RLIM_INFINITY
                              ? config.maxInFlight
-                             : std::max<size_t>(16, (descriptors - std::min(descriptors, kReservedDescriptors)) / 3);
+                             : std::max<size_t>(16, (descriptors - std::min(descriptors, kReservedDescriptors)) / 2);
     const size_t providerConnections = descriptors == RLIM_INFINITY ? config.maxInFlight : share;
     if (descriptors != RLIM_INFINITY) config.maxConnections = std::min(config.maxConnections, share);
     spdlog::debug("descriptor limit {}: at most {} client and {} provider connections open at once", descriptors,

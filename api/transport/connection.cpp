@@ -29,9 +29,7 @@ Connection::Connection(Edge& edge, uint64_t id, int fd, std::string address, boo
     idleSince_ = lastProgress_ = Clock::now();
 }
 
-Connection::~Connection() {
-    if (fd_ >= 0) ::close(fd_);
-}
+Connection::~Connection() = default;
 
 // ---- Input ----
 
@@ -280,6 +278,11 @@ void Connection::abort() {
     if (after) after();
 }
 
+bool Connection::gone() const {
+    std::lock_guard lock(outMutex_);
+    return fd_ < 0 || broken_;
+}
+
 void Connection::writable() {
     std::function<void()> after;
     {
@@ -300,9 +303,10 @@ void Connection::closed() {
     }
     {
         std::lock_guard lock(outMutex_);
+        // Pistache closes the descriptor once this returns: from here on
+        // its number may be any other file's, and is never used again.
         if (fd_ >= 0) {
             edge_.unwatch(fd_);
-            ::close(fd_);
             fd_ = -1;
         }
         queue_.clear();

@@ -16,10 +16,10 @@ class Edge;
 
 // One client connection, as omnichat owns it.
 //
-// Its socket is written through a descriptor of our own (a dup of
-// Pistache's), opened when the connection arrives and closed by us, under
-// the output lock, when the connection ends: a write can only ever reach
-// this client's socket, whatever Pistache does with its own descriptor and
+// Its socket is written through Pistache's descriptor, and only under the
+// output lock while the connection holds it: Pistache closes a descriptor
+// only after it reported the disconnection (closed(), which gives the number
+// up under that lock), so a write can only ever reach this client's socket,
 // whatever number the kernel hands the next client. The bytes the socket
 // does not take at once wait here, tied to this connection, and the edge's
 // thread writes them when the socket has room; Pistache's write queue
@@ -70,13 +70,16 @@ public:
     void endAfterAnswer() { wantsKeepAlive_ = false; }
     // Ends the connection now: pending bytes are dropped.
     void abort();
+    // The client closed the connection, or it broke.
+    bool gone() const;
     // Answers with a whole response, written raw, before reading anything;
     // the connection ends after it.
     void answerAndClose(std::string response);
 
     // ---- Edge: input (a reactor thread, or whoever finished an answer) ----
     void received(const char* data, size_t size);
-    // The client is gone (Pistache's disconnection, on the reactor).
+    // The client is gone (Pistache's disconnection, on the reactor, before
+    // it closes the descriptor; or the edge shutting down).
     void closed();
     // The socket has room (the edge's thread).
     void writable();
@@ -129,7 +132,7 @@ private:
 
     // Output.
     mutable std::mutex outMutex_;
-    int fd_;                  // ours; -1 once closed
+    int fd_;                  // Pistache's; -1 once it reported the disconnection
     bool lingering_ = false;  // our FIN is out: waiting for the client's
     bool broken_ = false;     // shut down: nothing more is written
     std::deque<Segment> queue_;

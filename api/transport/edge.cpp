@@ -121,6 +121,19 @@ uint16_t Edge::listen(const std::string& host, uint16_t port) {
 }
 
 void Edge::shutdown() {
+    // Every connection gives its descriptor up first: Pistache may close
+    // them as it stops, without reporting each disconnection. Answers still
+    // being made (a worker finishing late) find their connection closed and
+    // touch nothing of the edge; a connection arriving meanwhile is refused.
+    std::unordered_map<uint64_t, std::shared_ptr<Connection>> left;
+    {
+        std::lock_guard lock(mutex_);
+        closing_ = true;
+        left.swap(connections_);
+        perAddress_.clear();
+        admitted_ = refusing_ = 0;
+    }
+    for (auto& [id, connection] : left) connection->closed();
     if (listener_->endpoint) {
         listener_->endpoint->shutdown();
         listener_->endpoint.reset();
@@ -131,16 +144,6 @@ void Edge::shutdown() {
         [[maybe_unused]] auto n = ::write(wake_, &one, sizeof one);
         thread_.join();
     }
-    // Answers still being made (a worker finishing late) find their
-    // connection closed and touch nothing of the edge.
-    std::unordered_map<uint64_t, std::shared_ptr<Connection>> left;
-    {
-        std::lock_guard lock(mutex_);
-        left.swap(connections_);
-        perAddress_.clear();
-        admitted_ = refusing_ = 0;
-    }
-    for (auto& [id, connection] : left) connection->closed();
 }
 
 size_t Edge::connections() const {
@@ -156,8 +159,10 @@ void Edge::connected(int fd, const std::string& address, const std::function<voi
         std::lock_guard lock(mutex_);
         auto counted = perAddress_.find(address);
         const size_t fromAddress = counted == perAddress_.end() ? 0 : counted->second;
-        if (admitted_ < settings_.maxConnections &&
-            (settings_.maxConnectionsPerAddress == 0 || fromAddress < settings_.maxConnectionsPerAddress)) {
+        if (closing_) {
+            // Stopping: dropped below.
+        } else if (admitted_ < settings_.maxConnections &&
+                   (settings_.maxConnectionsPerAddress == 0 || fromAddress < settings_.maxConnectionsPerAddress)) {
             kind = Kind::Admitted;
             ++admitted_;
             ++perAddress_[address];
@@ -167,16 +172,10 @@ void Edge::connected(int fd, const std::string& address, const std::function<voi
         }
         if (kind != Kind::Dropped) id = ++nextId_;
     }
-    int own = kind != Kind::Dropped ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
-    if (own < 0 && kind != Kind::Dropped) {
-        std::lock_guard lock(mutex_);
-        uncount(kind == Kind::Refused, address);
-        kind = Kind::Dropped;
-    }
     if (kind == Kind::Dropped) {
-        // Over every cap, or out of descriptors: a short answer the socket
-        // takes whole, then the end at once. Pistache's descriptor is safe to
-        // use here: it cannot close during its own onConnection.
+        // Over every cap, or stopping: a short answer the socket takes
+        // whole, then the end at once. The descriptor cannot close during
+        // Pistache's own onConnection.
         auto refusal = dispatcher_.connectionRefusal();
         [[maybe_unused]] auto sent = ::send(fd, refusal.data(), refusal.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
         ::shutdown(fd, SHUT_RDWR);
@@ -185,14 +184,14 @@ void Edge::connected(int fd, const std::string& address, const std::function<voi
     // A streamed reply is many small writes; Nagle's algorithm would hold
     // each one back until the client acknowledged the previous one.
     int on = 1;
-    ::setsockopt(own, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-    auto connection = std::make_shared<Connection>(*this, id, own, address, kind == Kind::Refused);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    auto connection = std::make_shared<Connection>(*this, id, fd, address, kind == Kind::Refused);
     // Edge-triggered: an event comes only after a write found the socket
     // full, once it has room again.
     epoll_event event{};
     event.events = EPOLLOUT | EPOLLET;
     event.data.u64 = id;
-    epoll_ctl(epoll_, EPOLL_CTL_ADD, own, &event);
+    epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &event);
     {
         std::lock_guard lock(mutex_);
         connections_[id] = connection;

@@ -76,7 +76,7 @@ public:
     // From the Pistache handler, on a reactor thread.
     void connected(int fd, const std::string& address, const std::function<void(std::shared_ptr<Connection>)>& keep);
     void disconnected(const std::shared_ptr<Connection>& connection);
-    // A connection's descriptor is about to close: stop watching it.
+    // A connection gives its descriptor up: stop watching it.
     void unwatch(int fd);
 
 private:
@@ -104,6 +104,7 @@ private:
     std::unordered_map<uint64_t, std::shared_ptr<Connection>> connections_;  // refused ones too
     size_t admitted_ = 0, refusing_ = 0;
     std::map<std::string, size_t, std::less<>> perAddress_;
+    bool closing_ = false;  // shutdown() began: every new connection is dropped
 };
 
 }  // namespace omnichat

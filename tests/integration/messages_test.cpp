@@ -420,21 +420,21 @@ TEST_P(UpstreamBurstTest, OnlyAConversationsOnlySendStartsEarly) {
 }
 
 // More clients at once than the server has descriptors for: it takes as
-// many as its descriptor budget gives clients (a third of what is left after
-// its own, each client costing two), and answers the others 503
+// many as its descriptor budget gives clients (half of what is left after
+// its own), and answers the others 503
 // too_many_connections at once, rather than fail to accept them. Every call
 // it took completes, each on a provider connection of its own share.
 class DescriptorBudgetTest : public UpstreamBurstTest {
 protected:
-    size_t serverDescriptorLimit() const override { return 600; }
+    size_t serverDescriptorLimit() const override { return 500; }
 };
 
 TEST_P(DescriptorBudgetTest, ClientsBeyondTheDescriptorBudgetAreRefusedAtOnce) {
     auto alice = token(user("alice"));
     constexpr size_t kCalls = 150;
-    // (600 - 256 kept for the rest) / 3 = 114 clients and as many provider
+    // (500 - 256 kept for the rest) / 2 = 122 clients and as many provider
     // connections, on 16 lanes of 8 each.
-    constexpr size_t kClients = 114, kLaneConnections = 128;
+    constexpr size_t kClients = 122, kLaneConnections = 128;
     auto results = sendHeldAtTheUpstream(alice, createConversations(alice, kCalls));
     // Each call is either held at the upstream or already refused.
     auto ready = [&results] {
