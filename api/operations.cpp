@@ -1,5 +1,7 @@
 // Routes for probes, scrapers and API clients: GET /healthz, /readyz,
 // /metrics, /openapi.json, /docs. No token: they tell nothing about any user's data.
+#include <nlohmann/json.hpp>
+
 #include "chat/chat_service.hpp"
 #include "observability/metrics.hpp"
 #include "routes.hpp"
@@ -11,13 +13,18 @@ extern const char* const kOpenApiDocument;  // api/openapi/openapi.json, compile
 void healthz(RouteContext& ctx) { ctx.respond->json(200, R"({"status":"ok"})"); }
 
 // Ready: not draining, and storage answers (the plugins are loaded before
-// the port opens).
+// the port opens). Optional provider instances that did not start are
+// named: the service runs without them.
 void readyz(RouteContext& ctx) {
     if (ctx.server.draining) return ctx.respond->json(503, R"({"status":"draining"})");
     auto respond = ctx.respond;
-    if (!ctx.chat.ping([respond](domain::Outcome<domain::Done> out) {
-            if (std::holds_alternative<domain::Done>(out)) return respond->json(200, R"({"status":"ready"})");
-            respond->json(503, R"({"status":"storage_unavailable"})");
+    auto missing = nlohmann::json::array();
+    for (const auto& name : ctx.chat.missingProviders()) missing.push_back(name);
+    if (!ctx.chat.ping([respond, missing = std::move(missing)](domain::Outcome<domain::Done> out) {
+            if (!std::holds_alternative<domain::Done>(out))
+                return respond->json(503, R"({"status":"storage_unavailable"})");
+            if (missing.empty()) return respond->json(200, R"({"status":"ready"})");
+            respond->json(200, nlohmann::json{{"status", "ready"}, {"missing_providers", missing}}.dump());
         }))
         ctx.respond->json(503, R"({"status":"overloaded"})");
 }

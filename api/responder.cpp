@@ -74,6 +74,8 @@ Responder::~Responder() {
 
 bool Responder::keepAlive() const { return !closeAfter_ && connection_->keepAlive(); }
 
+bool Responder::clientGone() const { return connection_->gone(); }
+
 std::string Responder::head(int status, const char* contentType, int64_t contentLength, int retryAfterSeconds) const {
     // Written by hand: the Connection header follows the request (HTTP/1.1
     // keeps the connection unless asked not to), and every header is ours.

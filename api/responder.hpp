@@ -72,6 +72,8 @@ public:
     // part, the connection serves the next request or ends.
     bool write(std::string bytes, bool last);
     bool keepAlive() const;
+    // The client closed its connection: no one reads the answer.
+    bool clientGone() const;
     // Ask the client to close the connection (the server is draining).
     void closeAfterResponse() { closeAfter_ = true; }
     RequestRecord& record() { return record_; }

@@ -42,7 +42,8 @@ constexpr const char* kUsage =
     "usage: omnichat serve [--config FILE]\n"
     "       omnichat check-config [--config FILE]\n"
     "       omnichat token --sub USER [--ttl SECONDS] [--config FILE]\n"
-    "       omnichat settings   (every setting, as the README's table)\n";
+    "       omnichat settings   (every setting, as the README's table)\n"
+    "       omnichat --help | --version\n";
 
 struct Args {
     std::string command;
@@ -55,6 +56,11 @@ Args parseArgs(int argc, char** argv) {
     if (argc < 2) throw std::invalid_argument("missing command");
     Args a;
     a.command = argv[1];
+    for (int i = 1; i < argc; ++i) {
+        const std::string flag = argv[i];
+        if (flag == "--help" || flag == "-h" || flag == "help") return {"help", std::nullopt, "", 0};
+        if (flag == "--version" || flag == "version") return {"version", std::nullopt, "", 0};
+    }
     for (int i = 2; i < argc; ++i) {
         std::string k = argv[i];
         if (i + 1 >= argc) throw std::invalid_argument("missing value for " + k);
@@ -80,10 +86,12 @@ std::optional<std::string> configPath(const Args& args, const Environment& env) 
     return std::nullopt;
 }
 
-std::string pluginDirectory(const Config& config) {
-    if (!config.pluginDirectory.empty()) return config.pluginDirectory;
-    // First-party plugins sit beside the executable's folder: build/plugins.
-    return (fs::read_symlink("/proc/self/exe").parent_path().parent_path() / "plugins").string();
+// OMNICHAT_PLUGIN_PATH's directories, plugins.path's, then the built-in one:
+// the first-party plugins beside the executable's folder (build/plugins).
+std::vector<std::string> pluginSearchPath(const Config& config) {
+    auto path = config.pluginPath;
+    path.push_back((fs::read_symlink("/proc/self/exe").parent_path().parent_path() / "plugins").string());
+    return path;
 }
 
 // The message as a JSON string's contents, for JSON log lines.
@@ -135,6 +143,44 @@ std::unique_ptr<PluginStorage> openStorage(const Config& config, PluginLibraries
             std::this_thread::sleep_for(std::chrono::milliseconds(500));
         }
     }
+}
+
+struct ProviderInstances {
+    std::map<std::string, std::unique_ptr<PluginInstance>> started;
+    std::vector<std::string> missing;  // optional instances that did not start
+};
+
+// Every configured provider instance. The default and fallback instances
+// must start. The others: one whose required option is unset (an API key
+// not given) is not started; one that fails otherwise (its plugin cannot be
+// loaded, an option is wrong, create() refuses) stops startup with the
+// reason, unless it is optional or a built-in default.
+ProviderInstances startProviders(const Config& config, PluginLibraries& plugins) {
+    ProviderInstances out;
+    std::vector<std::string> used{config.defaultProvider};
+    for (const auto& f : config.fallbacks) used.push_back(f.provider);
+    for (const auto& name : used)
+        if (!out.started.count(name))
+            out.started[name] =
+                plugins.createInstance(config.providers.at(name), "providers." + name, OMNICHAT_PLUGIN_PROVIDER);
+    for (const auto& [name, instance] : config.providers) {
+        if (out.started.count(name)) continue;
+        try {
+            out.started[name] = plugins.createInstance(instance, "providers." + name, OMNICHAT_PLUGIN_PROVIDER);
+        } catch (const MissingOptionError& e) {
+            spdlog::info("provider instance '{}' not started: {}", name, e.what());
+        } catch (const std::exception& e) {
+            if (instance.origin == kBuiltInOrigin) {
+                spdlog::info("provider instance '{}' not started: {}", name, e.what());
+            } else if (instance.optional) {
+                spdlog::warn("optional provider instance '{}' not started: {}", name, e.what());
+                out.missing.push_back(name);
+            } else {
+                throw;
+            }
+        }
+    }
+    return out;
 }
 
 // Every setting, its value and where the value came from; secrets masked.
@@ -192,33 +238,17 @@ int serve(Config config, const Environment& env, bool checkOnly) {
     spdlog::debug("descriptor limit {}: at most {} client and {} provider connections open at once", descriptors,
                   config.maxConnections, providerConnections);
 
-    PluginLibraries plugins(pluginDirectory(config), hostTable());
+    PluginLibraries plugins(pluginSearchPath(config), hostTable());
     resolveProviders(config, plugins, env);
     HttpClient http(config.maxInFlight, providerConnections);
     attachHttpClient(&http);
     Metrics metrics;
     auto storage = openStorage(config, plugins, metrics);
-    // The default and fallback providers must start; another instance's
-    // missing key is no error.
-    std::map<std::string, std::unique_ptr<PluginInstance>> instances;
-    std::vector<std::string> used{config.defaultProvider};
-    for (const auto& f : config.fallbacks) used.push_back(f.provider);
-    for (const auto& name : used)
-        if (!instances.count(name))
-            instances[name] =
-                plugins.createInstance(config.providers.at(name), "providers." + name, OMNICHAT_PLUGIN_PROVIDER);
-    // The others start when they can, for conversations that choose them.
-    for (const auto& [name, instance] : config.providers) {
-        if (instances.count(name)) continue;
-        try {
-            instances[name] = plugins.createInstance(instance, "providers." + name, OMNICHAT_PLUGIN_PROVIDER);
-        } catch (const std::exception& e) {
-            spdlog::info("provider instance '{}' not started: {}", name, e.what());
-        }
-    }
-    PluginProviders providers(std::move(instances));
+    auto instances = startProviders(config, plugins);
+    PluginProviders providers(std::move(instances.started), std::move(instances.missing));
     if (checkOnly) {
         printSettings(config);
+        for (const auto& directory : pluginSearchPath(config)) std::cout << "plugin directory " << directory << "\n";
         std::cout << "configuration OK (" << config.source << ")\n";
         return 0;
     }
@@ -268,15 +298,21 @@ int serve(Config config, const Environment& env, bool checkOnly) {
         server.drain();
         // After drain(): a reader of this line finds the server draining.
         spdlog::warn("signal {} received: draining (up to {} s)", sig, config.shutdownGraceSeconds);
-        // What was accepted runs on, up to the grace period. Polled: the
-        // main thread has nothing else to do, and this happens once.
+        // What was accepted runs on, up to the grace period; a send whose
+        // client is gone (now or while draining) has no one to wait for and
+        // is cancelled at once. Polled: the main thread has nothing else to
+        // do, and this happens once.
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(config.shutdownGraceSeconds);
-        while (server.openRequests() > 0 && std::chrono::steady_clock::now() < deadline)
+        while (server.openRequests() > 0 && std::chrono::steady_clock::now() < deadline) {
+            if (size_t n = chat.cancelSends(ChatService::Cancel::ClientGone))
+                spdlog::info("cancelled {} send(s) whose client is gone; nothing of theirs is stored", n);
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
         if (int open = server.openRequests(); open > 0) {
             spdlog::warn("grace period over: cancelling {} open request(s); nothing of theirs is stored", open);
-            // Pending provider calls complete as cancelled, so their
-            // clients get a 503 (or an error event) before the sockets close.
+            // Their clients get a 503 (or an error event) before the sockets
+            // close, even from a provider that never completes its calls.
+            chat.cancelSends(ChatService::Cancel::All);
             http.stop();
             const auto last = std::chrono::steady_clock::now() + std::chrono::seconds(2);
             while (server.openRequests() > 0 && std::chrono::steady_clock::now() < last)
@@ -300,6 +336,15 @@ int main(int argc, char** argv) {
         return 2;
     }
     try {
+        if (args.command == "help") {
+            std::cout << "omnichat: a chat service for applications\n" << kUsage;
+            return 0;
+        }
+        if (args.command == "version") {
+            std::cout << "omnichat " << OMNICHAT_VERSION << " (plugin ABI " << OMNICHAT_ABI_MAJOR << "."
+                      << OMNICHAT_ABI_MINOR << ")\n";
+            return 0;
+        }
         if (args.command == "settings") {
             std::cout << settingsMarkdown();
             return 0;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes the parsers of untrusted input with libFuzzer (clang, ASan+UBSan):
-# HTTP requests as the edge reads them, request bodies, JWTs, provider event streams, their chunks and the YAML
-# configuration.
+# HTTP requests as the edge reads them, request bodies, JWTs, provider event streams, their chunks, the SDK's
+# JSON reader and the YAML configuration.
 # Usage: scripts/fuzz.sh [SECONDS per target, default 30] [TARGET...]
 # Each target starts from tests/fuzz/seeds/<target> and the inputs that once
 # crashed it (tests/fuzz/regressions/<target>), with the tokens of
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-30}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(http_request request_bodies jwt sse chunk config)
+[ ${#targets[@]} -eq 0 ] && targets=(http_request request_bodies jwt sse chunk json config)
 build_dir=${FUZZ_BUILD_DIR:-build-fuzz}
 
 CC=clang CXX=clang++ cmake -S . -B "$build_dir" -DOMNICHAT_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

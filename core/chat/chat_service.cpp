@@ -26,6 +26,9 @@ struct ChatService::Send {
     domain::StoredMessage user;
     std::shared_ptr<StreamSink> sink;
     Reply<domain::StoredMessage> reply;  // ends the admission too
+    std::function<bool()> clientGone;    // empty: the client is always there
+    std::mutex mutex;                    // exchange
+    std::weak_ptr<Exchange> exchange;    // the latest one started
 };
 
 ChatService::ChatService(const Config& config, StoragePort& storage, ProviderPort& providers, WorkerPool& pool,
@@ -152,7 +155,8 @@ bool ChatService::listMessages(std::string userId, std::string id, std::string a
 }
 
 bool ChatService::sendMessage(std::string userId, std::string conversationId, std::string content,
-                              std::shared_ptr<StreamSink> sink, Reply<domain::StoredMessage> reply) {
+                              std::shared_ptr<StreamSink> sink, Reply<domain::StoredMessage> reply,
+                              std::function<bool()> clientGone) {
     // Admission: a bound on provider calls in flight keeps memory bounded
     // however slow the provider is.
     if (inFlight_.fetch_add(1) >= config_.maxInFlight) {
@@ -167,7 +171,17 @@ bool ChatService::sendMessage(std::string userId, std::string conversationId, st
     send->user.role = OMNICHAT_ROLE_USER;
     send->user.content = std::move(content);
     send->sink = std::move(sink);
-    send->reply = [this, conversationId, reply = std::move(reply)](Outcome<domain::StoredMessage> out) {
+    send->clientGone = std::move(clientGone);
+    {
+        std::lock_guard lock(liveMutex_);
+        live_[send.get()] = send;
+    }
+    send->reply = [this, conversationId, key = send.get(),
+                   reply = std::move(reply)](Outcome<domain::StoredMessage> out) {
+        {
+            std::lock_guard lock(liveMutex_);
+            live_.erase(key);
+        }
         endSend(conversationId);
         inFlight_.fetch_sub(1);
         reply(std::move(out));
@@ -200,11 +214,37 @@ bool ChatService::sendMessage(std::string userId, std::string conversationId, st
     }
     bool queued = pool_.trySubmit([this, send, held]() mutable { sendFromStorage(send, std::move(held)); });
     if (!queued) {
+        {
+            std::lock_guard lock(liveMutex_);
+            live_.erase(send.get());
+        }
         endSend(conversationId);
         inFlight_.fetch_sub(1);
     }
     return queued;
 }
+
+size_t ChatService::cancelSends(Cancel which) {
+    std::vector<std::pair<std::shared_ptr<Exchange>, Exchange::Why>> cancel;
+    {
+        std::lock_guard lock(liveMutex_);
+        for (const auto& [key, weak] : live_) {
+            auto send = weak.lock();
+            if (!send) continue;
+            const bool gone = send->clientGone && send->clientGone();
+            if (which == Cancel::ClientGone && !gone) continue;
+            std::lock_guard sendLock(send->mutex);
+            if (auto exchange = send->exchange.lock())
+                cancel.emplace_back(std::move(exchange), gone ? Exchange::Why::ClientGone : Exchange::Why::Stopping);
+        }
+    }
+    // Outside the lock: an exchange that ends replies, which takes it.
+    size_t cancelled = 0;
+    for (const auto& [exchange, why] : cancel) cancelled += exchange->cancel(why) ? 1 : 0;
+    return cancelled;
+}
+
+std::vector<std::string> ChatService::missingProviders() const { return providers_.missing(); }
 
 std::shared_ptr<Exchange> ChatService::exchange(
     const std::shared_ptr<Send>& send, const domain::Conversation& conversation, HistoryCache::History history,
@@ -219,9 +259,12 @@ std::shared_ptr<Exchange> ChatService::exchange(
                               send->user = std::move(user);
                               pool_.submit([this, send] { sendFromStorage(send, std::nullopt); });
                           }};
-    return std::make_shared<Exchange>(config_, Exchange::Ports{providers_, timer_, pool_, &metrics_}, conversation,
-                                      std::move(history), std::move(routes), send->user, send->sink, std::move(owner),
-                                      confirmed);
+    auto made = std::make_shared<Exchange>(config_, Exchange::Ports{providers_, timer_, pool_, &metrics_}, conversation,
+                                           std::move(history), std::move(routes), send->user, send->sink,
+                                           std::move(owner), confirmed);
+    std::lock_guard lock(send->mutex);
+    send->exchange = made;
+    return made;
 }
 
 void ChatService::sendFromStorage(const std::shared_ptr<Send>& send, std::optional<HistoryCache::Held> held) {

@@ -1,5 +1,6 @@
 #pragma once
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -60,10 +61,19 @@ public:
     // timeouts included), then stores both messages in one transaction.
     // Replies with the stored assistant message. With a `sink`, deltas are
     // delivered to it as they arrive.
+    // `clientGone` says whether the client stopped waiting (cancelSends).
     bool sendMessage(std::string userId, std::string conversationId, std::string content,
-                     std::shared_ptr<StreamSink> sink, domain::Reply<domain::StoredMessage> reply);
+                     std::shared_ptr<StreamSink> sink, domain::Reply<domain::StoredMessage> reply,
+                     std::function<bool()> clientGone = {});
     // Sends admitted and not yet answered.
     size_t sendsInFlight() const { return inFlight_.load(); }
+    // Cancels the provider calls of sends in flight (a draining server):
+    // those whose client is gone, or all. They end at once, stored nothing,
+    // whether or not the provider ever completes its call. Returns how many.
+    enum class Cancel { ClientGone, All };
+    size_t cancelSends(Cancel which);
+    // Configured provider instances that are optional and did not start.
+    std::vector<std::string> missingProviders() const;
     // Whether storage answers, for /readyz.
     bool ping(domain::Reply<domain::Done> reply);
 
@@ -113,6 +123,9 @@ private:
     };
     std::mutex sendingMutex_;
     std::unordered_map<std::string, Sending> sending_;
+    // Every send in flight, for cancelSends.
+    std::mutex liveMutex_;
+    std::unordered_map<const Send*, std::weak_ptr<Send>> live_;
 };
 
 }  // namespace omnichat

@@ -108,7 +108,7 @@ void Exchange::openStream() {
     streamOpened_ = true;
     std::weak_ptr<Exchange> weak = shared_from_this();
     sink_->started([weak] {
-        if (auto self = weak.lock()) self->abort();
+        if (auto self = weak.lock()) self->cancel();
     });
 }
 
@@ -316,20 +316,26 @@ void Exchange::onBackoffOver(uint64_t attempt) {
     launch();
 }
 
-void Exchange::abort() {
+bool Exchange::cancel(Why why) {
     After after;
     {
         std::lock_guard lock(mutex_);
-        if (state_ != State::Calling && state_ != State::BackingOff) return;
+        if (state_ != State::Calling && state_ != State::BackingOff) return false;
         after.cancel = std::move(call_);
         if (state_ == State::Calling) observeAttempt("cancelled");
         ++attempt_;
+        // A client still there is told its call was cancelled (503, try
+        // again); one that left is logged as gone (499).
         finish(Ending::Cancelled,
-               Failure{Failure::Source::Service, OMNICHAT_ERR_CANCELLED, -1, "client disconnected", ""}, after);
+               why == Why::ClientGone
+                   ? Failure{Failure::Source::Service, OMNICHAT_ERR_CANCELLED, -1, "no one waits for the reply"}
+                   : Failure{Failure::Source::Provider, OMNICHAT_ERR_CANCELLED, -1, "the server is stopping"},
+               after);
     }
-    spdlog::info("client left mid-stream in conversation {}; upstream call cancelled, nothing stored",
+    spdlog::info("send in conversation {} cancelled (its client left, or the server is stopping); nothing stored",
                  conversation_.id);
     after.run(*this);
+    return true;
 }
 
 void Exchange::decide(Failure failure, bool retryable, int64_t retryAfterMs, After& after) {

@@ -46,7 +46,7 @@ class Metrics;
 //   BackingOff  delay over                              Calling      the next attempt
 //   Calling,
 //   BackingOff  total timeout                           Done Failed  the call cancelled (provider_timeout)
-//               client gone                             Done Cancelled
+//               cancel (client gone, server stopping)   Done Cancelled the call cancelled; its reply is not awaited
 //   Confirming  confirm                                 Storing      held deltas out; the append runs
 //                                                       Done Failed  held deltas out; the failure answered
 //   Calling,
@@ -97,6 +97,11 @@ public:
     void confirm();
     // It does not: the call is cancelled and what it produced dropped.
     void withdraw();
+    // No one waits for the reply any more (the client left), or the server
+    // is stopping: while the provider is called, the call is cancelled and
+    // the exchange ends Cancelled at once. Returns whether it did.
+    enum class Why { ClientGone, Stopping };
+    bool cancel(Why why = Why::ClientGone);
 
     State state() const;
 
@@ -121,7 +126,6 @@ private:
     void onReply(uint64_t attempt, domain::ProviderReply&& reply);
     void onTimeout(uint64_t attempt, Timeout kind);
     void onBackoffOver(uint64_t attempt);
-    void abort();
     // With the lock held: after a failed attempt, retry, fall back or fail.
     void decide(domain::Failure failure, bool retryable, int64_t retryAfterMs, After& after);
     // With the lock held: ends (or, unconfirmed, waits in Confirming).

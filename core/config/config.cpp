@@ -75,10 +75,10 @@ PluginInstanceConfig pluginInstance(const std::string& file, const YAML::Node& n
 // has when its configuration names none. A default provider is the first
 // of the candidates whose plugin's required options are all set.
 void structuredDefaults(Config& c) {
-    const std::string origin = "built-in default";
+    const std::string origin = kBuiltInOrigin;
     c.storage = {"sqlite", {{"path", {"data/omnichat.db", origin}}}, origin};
-    for (const char* name : {"echo", "openai", "openrouter"}) c.providers[name] = {name, {}, origin};
-    c.defaultProviderCandidates = {"openrouter", "openai", "echo"};
+    for (const char* name : {"echo", "openai", "openrouter", "anthropic"}) c.providers[name] = {name, {}, origin};
+    c.defaultProviderCandidates = {"openrouter", "openai", "anthropic", "echo"};
 }
 
 // The settings whose key begins with `prefix` (a section, with its dot).
@@ -104,7 +104,7 @@ void store(Config& c, const Setting& setting, const std::string& value, const st
 // Keys of a section that are not settings of the table.
 const std::map<std::string, std::set<std::string>>& structuredKeys() {
     static const std::map<std::string, std::set<std::string>> keys{
-        {"", {"providers"}}, {"storage.", {"plugin", "options"}}, {"chat.", {"fallbacks"}}};
+        {"", {"providers", "plugins"}}, {"storage.", {"plugin", "options"}}, {"chat.", {"fallbacks"}}};
     return keys;
 }
 
@@ -163,7 +163,14 @@ void readStructured(const std::string& file, const std::string& path, const YAML
         c.providers.clear();
         for (const auto& kv : node) {
             auto name = keyName(file, kv.first);
-            auto instance = pluginInstance(file, kv.second, "providers." + name, {"models"});
+            auto instance = pluginInstance(file, kv.second, "providers." + name, {"models", "optional"});
+            if (auto optional = kv.second["optional"]) {
+                auto value = scalar(file, optional, "optional");
+                if (value != "true" && value != "false")
+                    throw ConfigError(where(file, optional) + ": 'providers." + name +
+                                      ".optional' must be true or false");
+                instance.optional = value == "true";
+            }
             if (auto models = kv.second["models"]) {
                 if (!models.IsSequence())
                     throw ConfigError(where(file, models) + ": 'providers." + name + ".models' must be a list");
@@ -171,6 +178,13 @@ void readStructured(const std::string& file, const std::string& path, const YAML
             }
             c.providers[name] = std::move(instance);
         }
+    } else if (path == "plugins") {
+        if (node.IsNull()) return;
+        requireKnownKeys(file, node, "plugins", {"path"});
+        const auto list = node["path"];
+        if (!list || list.IsNull()) return;
+        if (!list.IsSequence()) throw ConfigError(where(file, list) + ": 'plugins.path' must be a list of directories");
+        for (const auto& directory : list) c.pluginPath.push_back(scalar(file, directory, "path"));
     } else if (path == "chat.fallbacks") {
         if (!node.IsSequence()) throw ConfigError(where(file, node) + ": 'chat.fallbacks' must be a list");
         for (const auto& item : node) {
@@ -227,6 +241,14 @@ void applyEnvironment(const Environment& env, Config& c) {
     }
     if (auto it = env.find("DATABASE_URL"); it != env.end() && !it->second.empty())
         c.storage = storageFromDatabaseUrl(it->second);
+    // In front of plugins.path, as PATH is searched: colon-separated.
+    if (auto it = env.find("OMNICHAT_PLUGIN_PATH"); it != env.end()) {
+        std::vector<std::string> front;
+        std::istringstream in(it->second);
+        for (std::string directory; std::getline(in, directory, ':');)
+            if (!directory.empty()) front.push_back(directory);
+        c.pluginPath.insert(c.pluginPath.begin(), front.begin(), front.end());
+    }
 }
 
 }  // namespace

@@ -30,12 +30,18 @@ struct PluginInstanceConfig {
           options(std::move(options)),
           origin(std::move(origin)),
           models(std::move(models)) {}
-    std::string plugin;
+    std::string plugin;  // a name looked up on the plugin path, or a file's path
     std::map<std::string, OptionValue> options;
     std::string origin;
     // Providers only: models a conversation may choose; empty: any.
     std::vector<std::string> models;
+    // Providers only: an instance that fails to start is reported (a warning,
+    // and /readyz) instead of stopping startup.
+    bool optional = false;
 };
+
+// Where the instances a host has without configuration come from.
+inline constexpr const char* kBuiltInOrigin = "built-in default";
 
 // The official OpenAI SDK's retry policy.
 struct RetrySettings {
@@ -117,8 +123,11 @@ struct Config {
     size_t contextMaxMessages = 0;  // 0: no limit
     size_t contextMaxChars = 0;
 
-    // plugins and logging
-    std::string pluginDirectory;  // empty: beside the executable
+    // Directories searched for plugins, in order: OMNICHAT_PLUGIN_PATH's,
+    // then plugins.path's (the built-in directory comes after them all).
+    std::vector<std::string> pluginPath;
+
+    // logging
     std::string logLevel;
     bool logJson = false;
 };

@@ -72,7 +72,7 @@ std::vector<Setting> table() {
         integer("server.max_header_bytes", 16 << 10, 1024, 1 << 20, FIELD(maxHeaderBytes),
                 "a larger request line and headers get 431"),
         integer("server.max_connections", 10000, 1, 1000000, FIELD(maxConnections),
-                "client connections at once (also at most a third of the descriptors left after the process's "
+                "client connections at once (also at most half of the descriptors left after the process's "
                 "own); beyond them 503"),
         integer("server.max_connections_per_address", 1024, 0, 1000000, FIELD(maxConnectionsPerAddress),
                 "client connections from one address (0: no cap; raise it behind a proxy); beyond them 503"),
@@ -125,7 +125,8 @@ std::vector<Setting> table() {
         integer("limits.max_conversation_bytes", 16 << 20, 0, 1LL << 40, FIELD(limits.maxConversationBytes),
                 "a conversation's message text; beyond it 409 `conversation_full` (0: no cap)"),
         text("chat.default_provider", "", FIELD(defaultProvider),
-             "instance used for replies (none: the first of `openrouter`, `openai`, `echo` whose required options "
+             "instance used for replies (none: the first of `openrouter`, `openai`, `anthropic`, `echo` whose required "
+             "options "
              "are all set)",
              "LLM_PROVIDER"),
         text("chat.default_model", "", FIELD(defaultModel), "model of the default instance (none: its `model` option)",
@@ -150,7 +151,6 @@ std::vector<Setting> table() {
                 "history messages sent upstream each turn; oldest dropped first, the system prompt kept (0: all)"),
         integer("chat.context.max_chars", 400000, 0, 1000000000, FIELD(contextMaxChars),
                 "characters of history and message sent upstream each turn (0: all)"),
-        text("plugins.directory", "", FIELD(pluginDirectory), "where plugins are (none: beside the executable)"),
         {"logging.level",
          Kind::Choice,
          "info",

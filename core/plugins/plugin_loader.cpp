@@ -17,14 +17,27 @@ namespace {
 std::string versionText(uint32_t v) { return std::to_string(v >> 16) + "." + std::to_string(v & 0xffff); }
 
 // Copies a plugin-provided struct into a zeroed host struct, honouring the
-// plugin's struct_size in both directions.
+// plugin's struct_size in both directions. A struct smaller than its 1.0
+// layout (`minimum`) is refused by name: read as zeros it would make the
+// plugin look like something it is not.
 template <class T>
-T copyVersioned(const T* from) {
+T copyVersioned(const T* from, size_t minimum, const std::string& path, const char* what) {
     T to{};
-    if (from) std::memcpy(&to, from, std::min<size_t>(from->struct_size, sizeof(T)));
+    if (!from) return to;
+    if (from->struct_size < minimum)
+        throw PluginError(path + ": " + what + " struct_size is " + std::to_string(from->struct_size) +
+                          ", smaller than ABI 1.0's " + std::to_string(minimum) +
+                          " bytes (is struct_size set to sizeof the struct?)");
+    std::memcpy(&to, from, std::min<size_t>(from->struct_size, sizeof(T)));
     to.struct_size = sizeof(T);
     return to;
 }
+
+// The size of each struct a plugin fills, as ABI 1.0 laid it out.
+constexpr size_t kDescriptor10 = sizeof(omnichat_plugin_descriptor_t);
+constexpr size_t kOption10 = offsetof(omnichat_option_t, environment);
+constexpr size_t kProvider10 = sizeof(omnichat_provider_vtable_t);
+constexpr size_t kStorage10 = offsetof(omnichat_storage_vtable_t, conversation_load);
 
 bool isInteger(const std::string& s) {
     if (s.empty()) return false;
@@ -39,12 +52,23 @@ bool isInteger(const std::string& s) {
 
 PluginLibrary::~PluginLibrary() = default;
 
-std::shared_ptr<PluginLibrary> loadPlugin(const std::string& directory, const std::string& name,
-                                          const omnichat_host_api_t* host) {
+std::string findPlugin(const std::vector<std::string>& searchPath, const std::string& name) {
     namespace fs = std::filesystem;
-    auto path = (fs::path(directory) / ("libomnichat-" + name + ".so")).string();
-    if (!fs::exists(path)) throw PluginError(path + ": plugin '" + name + "' not found (no such file)");
+    if (name.find('/') != std::string::npos) {
+        if (!fs::exists(name)) throw PluginError(name + ": plugin not found (no such file)");
+        return name;
+    }
+    std::string searched;
+    for (const auto& directory : searchPath) {
+        auto path = (fs::path(directory) / ("libomnichat-" + name + ".so")).string();
+        if (fs::exists(path)) return path;
+        searched += (searched.empty() ? "" : ", ") + directory;
+    }
+    throw PluginError("libomnichat-" + name + ".so: plugin '" + name +
+                      "' not found (searched: " + (searched.empty() ? std::string("no directory") : searched) + ")");
+}
 
+std::shared_ptr<PluginLibrary> loadPlugin(const std::string& path, const omnichat_host_api_t* host) {
     auto lib = std::make_shared<boost::dll::shared_library>();
     try {
         lib->load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
@@ -62,16 +86,17 @@ std::shared_ptr<PluginLibrary> loadPlugin(const std::string& directory, const st
     const auto* raw =
         lib->get<const omnichat_plugin_descriptor_t*(const omnichat_host_api_t*)>(OMNICHAT_PLUGIN_INIT_SYMBOL)(host);
     if (!raw) throw PluginError(path + ": omnichat_plugin_init() refused to start with this host");
-    auto d = copyVersioned(raw);
+    auto d = copyVersioned(raw, kDescriptor10, path, "the descriptor's");
 
     auto out = std::shared_ptr<PluginLibrary>(new PluginLibrary());
     out->handle_ = lib;
     out->host_ = host;
     out->path_ = path;
-    out->name_ = d.name ? d.name : name;
+    if (!d.name || !*d.name) throw PluginError(path + ": the descriptor names no plugin");
+    out->name_ = d.name;
     out->kind_ = d.kind;
     for (size_t i = 0; i < d.option_count; ++i) {
-        auto o = copyVersioned(d.options[i]);
+        auto o = copyVersioned(d.options[i], kOption10, path, ("option " + std::to_string(i) + "'s").c_str());
         if (!o.name) throw PluginError(path + ": option " + std::to_string(i) + " has no name");
         out->options_.push_back({o.name, o.type,
                                  o.default_value ? std::optional<std::string>(o.default_value) : std::nullopt,
@@ -79,18 +104,18 @@ std::shared_ptr<PluginLibrary> loadPlugin(const std::string& directory, const st
     }
     if (d.kind == OMNICHAT_PLUGIN_PROVIDER) {
         if (!d.provider) throw PluginError(path + ": provider plugin without a provider table");
-        out->provider_ = copyVersioned(d.provider);
+        out->provider_ = copyVersioned(d.provider, kProvider10, path, "the provider table's");
         if (!out->provider_.create || !out->provider_.destroy || !out->provider_.start_chat)
             throw PluginError(path + ": provider table lacks create, destroy or start_chat");
     } else if (d.kind == OMNICHAT_PLUGIN_STORAGE) {
         if (!d.storage) throw PluginError(path + ": storage plugin without a storage table");
-        out->storage_ = copyVersioned(d.storage);
+        out->storage_ = copyVersioned(d.storage, kStorage10, path, "the storage table's");
         const auto& s = out->storage_;
         if (!s.create || !s.destroy || !s.migrate || !s.ping || !s.conversation_create || !s.conversation_get ||
             !s.conversation_list || !s.conversation_delete || !s.messages_list || !s.exchange_append)
             throw PluginError(path + ": storage table lacks a required hook");
     } else {
-        throw PluginError(path + ": unknown plugin kind " + std::to_string(d.kind));
+        throw PluginError(path + ": unknown plugin kind " + std::to_string(d.kind) + " (1: provider, 2: storage)");
     }
     return out;
 }
@@ -118,8 +143,8 @@ std::unique_ptr<omnichat_config> validateOptions(const PluginLibrary& library, c
         if (o.defaultValue)
             config->values[o.name] = *o.defaultValue;
         else if (o.required)
-            throw ConfigError(instance.origin + ": " + instanceName + " needs option '" + o.name + "' (" +
-                              o.description + ")");
+            throw MissingOptionError(instance.origin + ": " + instanceName + " needs option '" + o.name + "' (" +
+                                     o.description + (o.environment.empty() ? "" : "; or set " + o.environment) + ")");
     }
     return config;
 }
@@ -150,7 +175,7 @@ PluginInstance::~PluginInstance() {
 
 std::shared_ptr<PluginLibrary> PluginLibraries::get(const std::string& name) {
     auto& library = loaded_[name];
-    if (!library) library = loadPlugin(directory_, name, host_);
+    if (!library) library = loadPlugin(findPlugin(searchPath_, name), host_);
     return library;
 }
 

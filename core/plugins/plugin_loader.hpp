@@ -20,6 +20,13 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+// An instance lacks a required option (an API key not given): it cannot
+// start, but its configuration is not wrong.
+class MissingOptionError : public ConfigError {
+public:
+    using ConfigError::ConfigError;
+};
+
 struct OptionSpec {
     std::string name;
     omnichat_option_type_t type;
@@ -46,8 +53,7 @@ public:
     const omnichat_host_api_t* host() const { return host_; }
 
 private:
-    friend std::shared_ptr<PluginLibrary> loadPlugin(const std::string&, const std::string&,
-                                                     const omnichat_host_api_t*);
+    friend std::shared_ptr<PluginLibrary> loadPlugin(const std::string&, const omnichat_host_api_t*);
     std::shared_ptr<void> handle_;
     std::string path_, name_;
     omnichat_plugin_kind_t kind_{};
@@ -57,14 +63,19 @@ private:
     const omnichat_host_api_t* host_ = nullptr;
 };
 
-// Loads `<directory>/libomnichat-<name>.so`, checks its ABI version and
-// descriptor, initializes it with `host` (see ports/host_table.hpp). Throws
-// PluginError naming the file and the reason.
-std::shared_ptr<PluginLibrary> loadPlugin(const std::string& directory, const std::string& name,
-                                          const omnichat_host_api_t* host);
+// The file of plugin `name`: `name` itself when it is a path (holds a
+// '/'), else the first `<directory>/libomnichat-<name>.so` of `searchPath`.
+// Throws PluginError naming the directories searched.
+std::string findPlugin(const std::vector<std::string>& searchPath, const std::string& name);
+
+// Loads the plugin file `path`, checks its ABI version and descriptor,
+// initializes it with `host` (see ports/host_table.hpp). Throws PluginError
+// naming the file and the reason.
+std::shared_ptr<PluginLibrary> loadPlugin(const std::string& path, const omnichat_host_api_t* host);
 
 // Checks an instance's options against what the plugin declares and applies
-// defaults. Throws ConfigError naming where the bad option was written.
+// defaults. Throws ConfigError naming where the bad option was written, or
+// MissingOptionError.
 std::unique_ptr<omnichat_config> validateOptions(const PluginLibrary& library, const PluginInstanceConfig& instance,
                                                  const std::string& instanceName);
 
@@ -92,12 +103,15 @@ private:
     void* instance_ = nullptr;
 };
 
-// The plugins of one directory, each loaded (and initialized) once however
-// many instances use it. Main thread, startup only.
+// The plugins found on a search path (see findPlugin), each loaded (and
+// initialized) once however many instances use it. Main thread, startup
+// only.
 class PluginLibraries {
 public:
+    PluginLibraries(std::vector<std::string> searchPath, const omnichat_host_api_t* host)
+        : searchPath_(std::move(searchPath)), host_(host) {}
     PluginLibraries(std::string directory, const omnichat_host_api_t* host)
-        : directory_(std::move(directory)), host_(host) {}
+        : PluginLibraries(std::vector<std::string>{std::move(directory)}, host) {}
     std::shared_ptr<PluginLibrary> get(const std::string& name);
     // Loads the plugin `instance.plugin` of the expected kind, validates
     // the options and creates the instance. Throws PluginError or
@@ -106,7 +120,7 @@ public:
                                                    const std::string& instanceName, omnichat_plugin_kind_t kind);
 
 private:
-    std::string directory_;
+    std::vector<std::string> searchPath_;
     const omnichat_host_api_t* host_;
     std::map<std::string, std::shared_ptr<PluginLibrary>> loaded_;
 };

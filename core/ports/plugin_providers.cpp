@@ -2,6 +2,8 @@
 
 #include <omnichat/basics.hpp>
 
+#include <spdlog/spdlog.h>
+
 #include <atomic>
 #include <cstring>
 #include <mutex>
@@ -23,6 +25,7 @@ public:
     void (*cancelHook)(void*, omnichat_call*) = nullptr;
     void* instance = nullptr;
     ProviderPort::Events events;
+    std::shared_ptr<std::atomic<int64_t>> open;  // the instance's open calls
 
     void cancel() override {
         cancelled = true;
@@ -45,19 +48,34 @@ struct omnichat_call {
 
 namespace omnichat {
 
-PluginProviders::PluginProviders(std::map<std::string, std::unique_ptr<PluginInstance>> instances)
-    : instances_(std::move(instances)) {}
+PluginProviders::PluginProviders(std::map<std::string, std::unique_ptr<PluginInstance>> instances,
+                                 std::vector<std::string> missing)
+    : missing_(std::move(missing)) {
+    for (auto& [name, instance] : instances) instances_[name].plugin = std::move(instance);
+}
+
+PluginProviders::~PluginProviders() {
+    // Kept reachable, so leak checkers see a choice, not a leak.
+    static auto* abandoned = new std::vector<std::unique_ptr<PluginInstance>>();
+    for (auto& [name, instance] : instances_)
+        if (int64_t open = instance.open->load(); open > 0) {
+            spdlog::warn("provider instance '{}' never completed {} call(s): left loaded, not destroyed", name, open);
+            abandoned->push_back(std::move(instance.plugin));
+        }
+}
 
 std::optional<std::string> PluginProviders::option(const std::string& provider, const std::string& name) const {
     auto it = instances_.find(provider);
     if (it == instances_.end()) return std::nullopt;
-    return it->second->option(name);
+    return it->second.plugin->option(name);
 }
 
 std::shared_ptr<ProviderPort::Call> PluginProviders::start(const std::string& provider, const ProviderRequest& request,
                                                            Events events) {
-    const auto& instance = *instances_.at(provider);
+    const auto& entry = instances_.at(provider);
+    const auto& instance = *entry.plugin;
     auto control = std::make_shared<CallControl>();
+    control->open = entry.open;
     control->cancelHook = instance.library().provider().cancel_chat;
     control->instance = instance.handle();
     control->events = std::move(events);
@@ -81,7 +99,23 @@ std::shared_ptr<ProviderPort::Call> PluginProviders::start(const std::string& pr
 
     auto* call = new omnichat_call{{}, control};
     control->call = call;
-    instance.library().provider().start_chat(instance.handle(), &raw, call);
+    control->open->fetch_add(1);
+    try {
+        instance.library().provider().start_chat(instance.handle(), &raw, call);
+    } catch (...) {
+        // The C ABI forbids it, but a C++ plugin's exception can come
+        // through: the call fails as the provider's (502 provider_error),
+        // unless the plugin completed it before it threw.
+        bool open = false;
+        {
+            std::lock_guard lock(control->mutex);
+            open = !control->completed;
+        }
+        if (open) {
+            omnichat_error_t error = makeError(OMNICHAT_ERR_INTERNAL, "the plugin threw an exception from start_chat");
+            complete(call, nullptr, &error);
+        }
+    }
     return control;
 }
 
@@ -117,6 +151,7 @@ void PluginProviders::complete(omnichat_call_t* call, const omnichat_chat_result
         std::lock_guard lock(control->mutex);
         control->completed = true;
     }
+    control->open->fetch_sub(1);
     domain::ProviderReply reply;
     if (error && error->struct_size >= sizeof(omnichat_error_t) && error->status != OMNICHAT_OK) {
         reply.status = error->status;

@@ -50,6 +50,8 @@ public:
 
     // Whether `provider` names an instance that started.
     virtual bool has(const std::string& provider) const = 0;
+    // Configured instances that are optional and did not start.
+    virtual std::vector<std::string> missing() const { return {}; }
     // An instance's option as validated (its declared default when unset).
     virtual std::optional<std::string> option(const std::string& provider, const std::string& name) const = 0;
     // Starts a call of instance `provider` and returns at once; `done` may

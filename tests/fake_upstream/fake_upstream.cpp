@@ -17,6 +17,7 @@
 namespace omnichat::testing {
 
 struct FakeUpstream::State {
+    Protocol protocol = Protocol::OpenAi;
     mutable std::mutex mutex;
     std::condition_variable released;
     bool stopping = false;
@@ -79,6 +80,49 @@ std::string completion(const std::string& text) {
     return j.dump();
 }
 
+// The same reply in Anthropic's Messages API: its events, streamed, or the
+// whole message.
+std::string streamedMessage(const std::string& text) {
+    auto event = [](const char* name, nlohmann::json data) {
+        return std::string("event: ") + name + "\ndata: " + data.dump() + "\n\n";
+    };
+    std::string out = event("message_start", {{"type", "message_start"},
+                                              {"message",
+                                               {{"id", "msg_fake"},
+                                                {"type", "message"},
+                                                {"role", "assistant"},
+                                                {"model", "claude-fake"},
+                                                {"content", nlohmann::json::array()},
+                                                {"usage", {{"input_tokens", 11}, {"output_tokens", 1}}}}}});
+    out += event("content_block_start",
+                 {{"type", "content_block_start"}, {"index", 0}, {"content_block", {{"type", "text"}, {"text", ""}}}});
+    for (size_t start = 0; start < text.size();) {
+        size_t end = text.find(' ', start);
+        end = end == std::string::npos ? text.size() : end + 1;
+        out += event("content_block_delta",
+                     {{"type", "content_block_delta"},
+                      {"index", 0},
+                      {"delta", {{"type", "text_delta"}, {"text", text.substr(start, end - start)}}}});
+        start = end;
+    }
+    out += event("content_block_stop", {{"type", "content_block_stop"}, {"index", 0}});
+    out += event("message_delta", {{"type", "message_delta"},
+                                   {"delta", {{"stop_reason", "end_turn"}, {"stop_sequence", nullptr}}},
+                                   {"usage", {{"output_tokens", 7}}}});
+    return out + event("message_stop", {{"type", "message_stop"}});
+}
+
+std::string message(const std::string& text) {
+    return nlohmann::json{{"id", "msg_fake"},
+                          {"type", "message"},
+                          {"role", "assistant"},
+                          {"model", "claude-fake"},
+                          {"content", {{{"type", "text"}, {"text", text}}}},
+                          {"stop_reason", "end_turn"},
+                          {"usage", {{"input_tokens", 11}, {"output_tokens", 7}}}}
+        .dump();
+}
+
 class Handler : public Poco::Net::HTTPRequestHandler {
 public:
     explicit Handler(std::shared_ptr<FakeUpstream::State> state) : state_(std::move(state)) {}
@@ -117,18 +161,21 @@ public:
 
         response.setContentType("application/json");
         switch (mode) {
-            case FakeUpstream::Mode::Reply: {
+            case FakeUpstream::Mode::Reply:
+            case FakeUpstream::Mode::WholeReply: {
                 std::string last;
                 auto parsed = nlohmann::json::parse(r.body, nullptr, false);
                 if (parsed.is_object() && parsed["messages"].is_array())
                     for (const auto& m : parsed["messages"])
                         if (m.value("role", "") == "user") last = m.value("content", "");
-                if (parsed.is_object() && parsed.value("stream", false)) {
+                const bool anthropic = state_->protocol == FakeUpstream::Protocol::Anthropic;
+                const std::string text = "reply to: " + last;
+                if (mode == FakeUpstream::Mode::Reply && parsed.is_object() && parsed.value("stream", false)) {
                     response.setContentType("text/event-stream");
                     response.setChunkedTransferEncoding(true);
-                    response.send() << streamedCompletion("reply to: " + last);
+                    response.send() << (anthropic ? streamedMessage(text) : streamedCompletion(text));
                 } else {
-                    response.send() << completion("reply to: " + last);
+                    response.send() << (anthropic ? message(text) : completion(text));
                 }
                 return;
             }
@@ -200,7 +247,8 @@ private:
 
 }  // namespace
 
-FakeUpstream::FakeUpstream() : state_(std::make_shared<State>()) {
+FakeUpstream::FakeUpstream(Protocol protocol) : state_(std::make_shared<State>()) {
+    state_->protocol = protocol;
     Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0));
     auto* params = new Poco::Net::HTTPServerParams;
     params->setMaxThreads(kMaxConnections);
@@ -224,11 +272,19 @@ FakeUpstream::~FakeUpstream() {
 
 uint16_t FakeUpstream::port() const { return server_->port(); }
 size_t FakeUpstream::connectionCount() const { return static_cast<size_t>(server_->totalConnections()); }
-std::string FakeUpstream::baseUrl() const { return "http://127.0.0.1:" + std::to_string(port()) + "/v1"; }
+std::string FakeUpstream::baseUrl() const {
+    return "http://127.0.0.1:" + std::to_string(port()) + (state_->protocol == Protocol::OpenAi ? "/v1" : "");
+}
 
 void FakeUpstream::reply() {
     std::lock_guard lock(state_->mutex);
     state_->mode = Mode::Reply;
+    state_->released.notify_all();
+}
+
+void FakeUpstream::replyWhole() {
+    std::lock_guard lock(state_->mutex);
+    state_->mode = Mode::WholeReply;
     state_->released.notify_all();
 }
 

@@ -19,15 +19,18 @@ class HTTPServer;
 namespace omnichat::testing {
 
 // A real HTTP server on loopback speaking OpenAI's chat-completions
-// protocol. It records every request and answers according to its mode.
+// protocol, or Anthropic's Messages API. It records every request and
+// answers according to its mode.
 class FakeUpstream {
 public:
+    enum class Protocol { OpenAi, Anthropic };
     struct Recorded {
         std::string method, path, body;
         std::map<std::string, std::string> headers;  // names lowercased
     };
     enum class Mode {
         Reply,         // 200 with a completion whose text is "reply to: <last user message>"
+        WholeReply,    // the same, never streamed, even when the request asks for a stream
         Status,        // `status` with `statusBody` and `extraHeaders`
         NotJson,       // 200 with a body that is not JSON
         EmptyChoices,  // 200 with "choices": []
@@ -42,13 +45,16 @@ public:
         bool gated = false;
     };
 
-    FakeUpstream();
+    explicit FakeUpstream(Protocol protocol = Protocol::OpenAi);
     ~FakeUpstream();
 
     uint16_t port() const;
-    std::string baseUrl() const;  // http://127.0.0.1:PORT/v1
+    // The plugin's base_url: http://127.0.0.1:PORT/v1 for OpenAI's protocol,
+    // http://127.0.0.1:PORT for Anthropic's (its plugin adds /v1/messages).
+    std::string baseUrl() const;
 
     void reply();
+    void replyWhole();
     void fail(int status, std::string body, std::map<std::string, std::string> headers = {});
     void notJson();
     void emptyChoices();

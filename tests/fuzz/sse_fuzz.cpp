@@ -22,19 +22,19 @@ struct Run {
 
 Run run(std::string_view bytes, size_t chunk) {
     Run r;
-    omnichat::SseParser parser(
-        [&](const omnichat::SseEvent& e) { r.events.push_back(e.event + "|" + e.id + "|" + e.data); },
-        [&](std::string_view c) { r.comments.emplace_back(c); });
-    openai_compatible::CompletionStream stream([&](std::string_view delta) {
-        r.text += delta;
-        return true;
-    });
+    openai_compatible::CompletionStream stream;
     bool streaming = true;
-    for (size_t at = 0; at < bytes.size(); at += chunk) {
-        auto piece = bytes.substr(at, chunk);
-        parser.feed(piece);
-        if (streaming) streaming = stream.feed(piece);
-    }
+    omnichat::SseParser parser(
+        [&](const omnichat::SseEvent& e) {
+            r.events.push_back(e.event + "|" + e.id + "|" + e.data);
+            if (streaming)
+                streaming = stream.event(e, [&](std::string_view delta) {
+                    r.text += delta;
+                    return true;
+                });
+        },
+        [&](std::string_view c) { r.comments.emplace_back(c); });
+    for (size_t at = 0; at < bytes.size(); at += chunk) parser.feed(bytes.substr(at, chunk));
     r.midEvent = parser.midEvent();
     auto outcome = stream.finish();
     r.status = outcome.status;

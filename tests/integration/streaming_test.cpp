@@ -231,23 +231,13 @@ TEST_P(StreamTest, ManyConcurrentStreamsCompleteIntact) {
 }
 
 // A third party's provider that ends pieces inside characters, or emits
-// bytes that are no UTF-8 (tests/fixtures/bytes_provider.cpp), loaded from
-// a plugin folder holding it beside the first-party plugins.
+// bytes that are no UTF-8 (tests/fixtures/bytes_provider.cpp), found on
+// plugins.path.
 class ThirdPartyBytesTest : public StreamTest {
 protected:
-    void SetUp() override {
-        plugins_ = makeScratchFolder();
-        for (const auto& entry : std::filesystem::directory_iterator(OMNICHAT_PLUGIN_DIR))
-            std::filesystem::create_symlink(entry.path(), plugins_ + "/" + entry.path().filename().string());
-        std::filesystem::create_symlink(std::string(OMNICHAT_TEST_PLUGIN_DIR) + "/libomnichat-bytes.so",
-                                        plugins_ + "/libomnichat-bytes.so");
-        StreamTest::SetUp();
+    std::string extraTopLevelYaml() const override {
+        return "plugins:\n  path: [" + std::string(OMNICHAT_TEST_PLUGIN_DIR) + "]\n";
     }
-    void TearDown() override {
-        StreamTest::TearDown();
-        std::filesystem::remove_all(plugins_);
-    }
-    std::string extraTopLevelYaml() const override { return "plugins:\n  directory: " + plugins_ + "\n"; }
     // The model names the bytes the fixture answers with.
     std::string extraProvidersYaml() const override {
         return "  bytes:\n    plugin: bytes\n    models: [split, invalid]\n";
@@ -258,7 +248,6 @@ protected:
         EXPECT_EQ(r.status, 201) << r.body;
         return r.json().at("id").get<std::string>();
     }
-    std::string plugins_;
 };
 
 // Characters split between pieces reach the client whole: every delta is

@@ -1,9 +1,10 @@
 // The chat-completions protocol of the openai and openrouter plugins: the
 // streaming parser on recorded transcripts fed in two pieces split at every
-// byte, Retry-After, and the request body.
+// byte, and the request body.
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "openai_compatible.hpp"
@@ -23,30 +24,43 @@ struct Run {
     openai_compatible::Outcome outcome;
 };
 
+// A stream read from bytes as the provider reads it: events parsed from
+// the bytes, each event's text appended to `text`.
+struct Reading {
+    Run run;
+    openai_compatible::CompletionStream stream;
+    bool going = true;
+    omnichat::SseParser parser{[this](const omnichat::SseEvent& e) {
+        if (going)
+            going = stream.event(e, [this](std::string_view d) {
+                run.text += d;
+                return true;
+            });
+    }};
+    bool feed(std::string_view bytes) {
+        parser.feed(bytes);
+        return going;
+    }
+    Run finish() {
+        run.outcome = stream.finish();
+        return std::move(run);
+    }
+};
+
 // Every split point, and one byte at a time, give the same result as
 // feeding the whole transcript.
 std::vector<Run> runAllSplits(const std::string& bytes) {
     std::vector<Run> runs;
     {
-        Run run;
-        openai_compatible::CompletionStream stream([&](std::string_view d) {
-            run.text += d;
-            return true;
-        });
-        for (size_t i = 0; i < bytes.size() && stream.feed(std::string_view(bytes).substr(i, 1)); ++i) {
+        Reading reading;
+        for (size_t i = 0; i < bytes.size() && reading.feed(std::string_view(bytes).substr(i, 1)); ++i) {
         }
-        run.outcome = stream.finish();
-        runs.push_back(std::move(run));
+        runs.push_back(reading.finish());
     }
     for (size_t split = 0; split <= bytes.size(); ++split) {
-        Run run;
-        openai_compatible::CompletionStream stream([&](std::string_view d) {
-            run.text += d;
-            return true;
-        });
-        if (stream.feed(std::string_view(bytes).substr(0, split))) stream.feed(std::string_view(bytes).substr(split));
-        run.outcome = stream.finish();
-        runs.push_back(std::move(run));
+        Reading reading;
+        if (reading.feed(std::string_view(bytes).substr(0, split))) reading.feed(std::string_view(bytes).substr(split));
+        runs.push_back(reading.finish());
     }
     return runs;
 }
@@ -95,8 +109,13 @@ TEST(CompletionStream, CutStreamIsAFailure) {
 }
 
 TEST(CompletionStream, RefusedDeltaStopsTheStream) {
-    openai_compatible::CompletionStream stream([](std::string_view) { return false; });
-    EXPECT_FALSE(stream.feed(transcript("openai.sse")));
+    openai_compatible::CompletionStream stream;
+    int refused = 0;
+    omnichat::SseParser parser([&](const omnichat::SseEvent& e) {
+        if (!stream.event(e, [&](std::string_view) { return false; })) ++refused;
+    });
+    parser.feed(transcript("openai.sse"));
+    EXPECT_GT(refused, 0);
     EXPECT_EQ(stream.finish().status, OMNICHAT_ERR_CANCELLED);
 }
 
@@ -171,34 +190,6 @@ TEST(SseParser, FieldsCommentsAndLineEndings) {
     EXPECT_FALSE(parser.midEvent());
     parser.feed("data: x");
     EXPECT_TRUE(parser.midEvent());
-}
-
-TEST(RetryAfter, SecondsMillisecondsAndHttpDates) {
-    omnichat::HttpResponseHead head;
-    head.headers = {{"Retry-After", "3"}};
-    EXPECT_EQ(openai_compatible::retryAfterMs(head, 0), 3000);
-    head.headers = {{"retry-after-ms", "250"}, {"Retry-After", "3"}};
-    EXPECT_EQ(openai_compatible::retryAfterMs(head, 0), 250);
-    head.headers = {{"Retry-After", "Wed, 21 Oct 2015 07:28:00 GMT"}};
-    EXPECT_EQ(openai_compatible::retryAfterMs(head, 1445412480000 - 5000), 5000);
-    head.headers = {{"Retry-After", "soon"}};
-    EXPECT_EQ(openai_compatible::retryAfterMs(head, 0), -1);
-}
-
-// Whatever a server sends, the value stays a defined, bounded wait.
-TEST(RetryAfter, AbsurdValuesAreBoundedOrIgnored) {
-    constexpr int64_t kYearMs = 365LL * 24 * 3600 * 1000;
-    omnichat::HttpResponseHead head;
-    head.headers = {{"Retry-After", "1e300"}};
-    EXPECT_EQ(openai_compatible::retryAfterMs(head, 0), kYearMs);
-    head.headers = {{"retry-after-ms", "inf"}};
-    EXPECT_EQ(openai_compatible::retryAfterMs(head, 0), kYearMs);
-    head.headers = {{"retry-after-ms", "nan"}, {"Retry-After", "2"}};
-    EXPECT_EQ(openai_compatible::retryAfterMs(head, 0), 2000);
-    head.headers = {{"retry-after-ms", "-5"}, {"Retry-After", "-1"}};
-    EXPECT_EQ(openai_compatible::retryAfterMs(head, 0), -1);
-    head.headers = {{"retry-after-ms", "250 ms"}};
-    EXPECT_EQ(openai_compatible::retryAfterMs(head, 0), -1);
 }
 
 // A request as the host passes it to start_chat; `messages` must outlive it.

@@ -11,7 +11,7 @@ namespace {
 
 std::string loadError(const std::string& dir, const std::string& name) {
     try {
-        loadPlugin(dir, name, hostTable());
+        PluginLibraries(dir, hostTable()).get(name);
     } catch (const PluginError& e) {
         return e.what();
     }
@@ -19,18 +19,18 @@ std::string loadError(const std::string& dir, const std::string& name) {
 }
 
 TEST(PluginLoader, LoadsFirstPartyPluginsAndTheirOptions) {
-    auto lib = loadPlugin(OMNICHAT_PLUGIN_DIR, "openai", hostTable());
+    auto lib = PluginLibraries(OMNICHAT_PLUGIN_DIR, hostTable()).get("openai");
     EXPECT_EQ(lib->kind(), OMNICHAT_PLUGIN_PROVIDER);
     EXPECT_EQ(lib->name(), "openai");
     bool hasKey = false;
     for (const auto& o : lib->options())
         if (o.name == "api_key") hasKey = o.required && o.type == OMNICHAT_OPTION_SECRET;
     EXPECT_TRUE(hasKey);
-    EXPECT_EQ(loadPlugin(OMNICHAT_PLUGIN_DIR, "sqlite", hostTable())->kind(), OMNICHAT_PLUGIN_STORAGE);
+    EXPECT_EQ(PluginLibraries(OMNICHAT_PLUGIN_DIR, hostTable()).get("sqlite")->kind(), OMNICHAT_PLUGIN_STORAGE);
 }
 
 TEST(PluginLoader, LoadsTheOutOfTreeEchoExample) {
-    EXPECT_EQ(loadPlugin(OMNICHAT_PLUGIN_DIR, "echo", hostTable())->name(), "echo");
+    EXPECT_EQ(PluginLibraries(OMNICHAT_PLUGIN_DIR, hostTable()).get("echo")->name(), "echo");
 }
 
 TEST(PluginLoader, NamesFileAndReasonForBrokenPlugins) {
@@ -48,10 +48,30 @@ TEST(PluginLoader, NamesFileAndReasonForBrokenPlugins) {
         << minor;
     EXPECT_NE(loadError(dir, "init-refuses").find("refused"), std::string::npos);
     EXPECT_NE(loadError(dir, "no-table").find("without a provider table"), std::string::npos);
+    auto small = loadError(dir, "small-descriptor");
+    EXPECT_NE(small.find("the descriptor's struct_size is 8, smaller than ABI 1.0's"), std::string::npos) << small;
+}
+
+// Plugins are looked for in each directory of the path in turn, or named
+// by their file.
+TEST(PluginLoader, SearchesThePathInOrderAndTakesAFileByItsPath) {
+    EXPECT_EQ(findPlugin({"/nonexistent", OMNICHAT_TEST_PLUGIN_DIR, OMNICHAT_PLUGIN_DIR}, "bytes"),
+              std::string(OMNICHAT_TEST_PLUGIN_DIR) + "/libomnichat-bytes.so");
+    EXPECT_EQ(findPlugin({OMNICHAT_PLUGIN_DIR, OMNICHAT_TEST_PLUGIN_DIR}, "echo"),
+              std::string(OMNICHAT_PLUGIN_DIR) + "/libomnichat-echo.so");
+    const std::string file = std::string(OMNICHAT_TEST_PLUGIN_DIR) + "/libomnichat-bytes.so";
+    EXPECT_EQ(findPlugin({}, file), file);
+    EXPECT_EQ(PluginLibraries(std::vector<std::string>{}, hostTable()).get(file)->name(), "bytes");
+    try {
+        findPlugin({"/nonexistent", "/also-not"}, "bytes");
+        FAIL();
+    } catch (const PluginError& e) {
+        EXPECT_NE(std::string(e.what()).find("searched: /nonexistent, /also-not"), std::string::npos) << e.what();
+    }
 }
 
 TEST(PluginLoader, ValidatesOptionsAgainstTheDeclaration) {
-    auto lib = loadPlugin(OMNICHAT_PLUGIN_DIR, "openai", hostTable());
+    auto lib = PluginLibraries(OMNICHAT_PLUGIN_DIR, hostTable()).get("openai");
     PluginInstanceConfig ok{"openai", {{"api_key", {"sk", "f.yaml:3"}}}, "f.yaml:1"};
     auto config = validateOptions(*lib, ok, "providers.openai");
     EXPECT_EQ(config->values.at("api_key"), "sk");
@@ -88,30 +108,57 @@ TEST(PluginLoader, InstancesOfOnePluginShareItsLibrary) {
 }
 
 // A provider built against SDK 1.5 (tests/fixtures/sdk_1_5) loads and
-// answers through this host unchanged.
-TEST(PluginLoader, APluginBuiltAgainstSdk15LoadsAndServes) {
+// answers through this host unchanged; its source, unchanged, builds against
+// today's SDK with g++ and with clang++ (tests/sdk), and those load and
+// answer too.
+TEST(PluginLoader, APluginOfSdk15LoadsAndServesBuiltEitherWay) {
+    const std::string compat = OMNICHAT_SDK_COMPAT_DIR;
+    for (const std::string& directory : {std::string(OMNICHAT_TEST_PLUGIN_DIR), compat + "/g++", compat + "/clang++"}) {
+        SCOPED_TRACE(directory);
+        PluginLibraries plugins(directory, hostTable());
+        std::map<std::string, std::unique_ptr<PluginInstance>> instances;
+        instances["old"] =
+            plugins.createInstance({"echo-sdk-1-5", {}, "f.yaml:1"}, "providers.old", OMNICHAT_PLUGIN_PROVIDER);
+        EXPECT_EQ(instances["old"]->library().name(), "echo-sdk-1-5");
+        PluginProviders providers(std::move(instances));
+        ProviderRequest request;
+        request.model = "m";
+        request.messages = {{OMNICHAT_ROLE_USER, "hello"}};
+        std::string text;
+        std::optional<domain::ProviderReply> reply;
+        providers.start("old", request,
+                        {[&](std::string_view piece) {
+                             text += piece;
+                             return true;
+                         },
+                         [&](domain::ProviderReply&& r) { reply = std::move(r); }});
+        ASSERT_TRUE(reply);  // the echo answers before start_chat returns
+        EXPECT_EQ(reply->status, OMNICHAT_OK);
+        EXPECT_EQ(text, "echo-1.5: hello");
+        EXPECT_EQ(reply->text, "echo-1.5: hello");
+        EXPECT_EQ(reply->usage.promptTokens, 1);
+    }
+}
+
+// An exception a plugin lets through start_chat fails the call as the
+// provider's, however the plugin was written.
+TEST(PluginProviders, AnExceptionAcrossTheAbiFailsTheCallAsTheProvidersError) {
     PluginLibraries plugins(OMNICHAT_TEST_PLUGIN_DIR, hostTable());
     std::map<std::string, std::unique_ptr<PluginInstance>> instances;
-    instances["old"] =
-        plugins.createInstance({"echo-sdk-1-5", {}, "f.yaml:1"}, "providers.old", OMNICHAT_PLUGIN_PROVIDER);
-    EXPECT_EQ(instances["old"]->library().name(), "echo-sdk-1-5");
+    instances["raw"] =
+        plugins.createInstance({"raw-throwing", {}, "f.yaml:1"}, "providers.raw", OMNICHAT_PLUGIN_PROVIDER);
+    instances["sdk"] = plugins.createInstance({"bytes", {}, "f.yaml:1"}, "providers.sdk", OMNICHAT_PLUGIN_PROVIDER);
     PluginProviders providers(std::move(instances));
-    ProviderRequest request;
-    request.model = "m";
-    request.messages = {{OMNICHAT_ROLE_USER, "hello"}};
-    std::string text;
-    std::optional<domain::ProviderReply> reply;
-    providers.start("old", request,
-                    {[&](std::string_view piece) {
-                         text += piece;
-                         return true;
-                     },
-                     [&](domain::ProviderReply&& r) { reply = std::move(r); }});
-    ASSERT_TRUE(reply);  // the echo answers before start_chat returns
-    EXPECT_EQ(reply->status, OMNICHAT_OK);
-    EXPECT_EQ(text, "echo-1.5: hello");
-    EXPECT_EQ(reply->text, "echo-1.5: hello");
-    EXPECT_EQ(reply->usage.promptTokens, 1);
+    for (const char* provider : {"raw", "sdk"}) {
+        ProviderRequest request;
+        request.model = "throw";
+        std::optional<domain::ProviderReply> reply;
+        providers.start(
+            provider, request,
+            {[](std::string_view) { return true; }, [&](domain::ProviderReply&& r) { reply = std::move(r); }});
+        ASSERT_TRUE(reply) << provider;
+        EXPECT_EQ(reply->status, OMNICHAT_ERR_INTERNAL) << provider;
+    }
 }
 
 }  // namespace

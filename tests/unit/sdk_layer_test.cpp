@@ -1,10 +1,12 @@
 // The SDK's C++ layer against a fake host table, as a plugin's unit tests
 // would use it.
 #include <gtest/gtest.h>
+#include <omnichat/json_reader.hpp>
 #include <omnichat/json_text.hpp>
 #include <omnichat/plugin.hpp>
 #include <omnichat/utf8.hpp>
 
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -145,7 +147,7 @@ private:
 const omnichat_option_t kOptions[] = {omnichat::option("mode", OMNICHAT_OPTION_STRING, "throw", false, "test")};
 
 TEST(SdkProviderGlue, DescriptorAndEntryPointsWork) {
-    const auto* d = omnichat::detail::providerDescriptor<ThrowingProvider>("t", "1", kOptions);
+    const auto* d = omnichat::detail::descriptor<ThrowingProvider>("t", "1", kOptions);
     EXPECT_EQ(d->struct_size, sizeof(omnichat_plugin_descriptor_t));
     EXPECT_EQ(d->abi_version, OMNICHAT_ABI_VERSION);
     ASSERT_EQ(d->option_count, 1u);
@@ -210,13 +212,13 @@ public:
 // The conditional append has no correct default: a storage offers it only
 // by overriding it, itself or through a base class.
 TEST(SdkStorageGlue, OffersTheConditionalAppendOnlyWhenOverridden) {
-    const auto* plain = omnichat::detail::storageDescriptor<RecordingStorage>("s", "1", kOptions);
+    const auto* plain = omnichat::detail::descriptor<RecordingStorage>("s", "1", kOptions);
     EXPECT_EQ(plain->storage->exchange_append_if_unchanged, nullptr);
     EXPECT_NE(plain->storage->exchange_append, nullptr);
-    const auto* derived = omnichat::detail::storageDescriptor<DerivedFromChecking>("d", "1", kOptions);
+    const auto* derived = omnichat::detail::descriptor<DerivedFromChecking>("d", "1", kOptions);
     EXPECT_NE(derived->storage->exchange_append_if_unchanged, nullptr);
 
-    const auto* checking = omnichat::detail::storageDescriptor<CheckingStorage>("c", "1", kOptions);
+    const auto* checking = omnichat::detail::descriptor<CheckingStorage>("c", "1", kOptions);
     ASSERT_NE(checking->storage->exchange_append_if_unchanged, nullptr);
     void* instance = nullptr;
     omnichat_error_t e{};
@@ -338,6 +340,68 @@ TEST(SdkJsonText, EscapesAsNlohmannAtEveryOffset) {
     std::string out;
     omnichat::appendJsonString(out, every + every);
     EXPECT_EQ(out, nlohmann::json(every + every).dump());
+}
+
+// Retry-After in its three forms (omnichat/upstream_errors.hpp).
+TEST(RetryAfter, SecondsMillisecondsAndHttpDates) {
+    omnichat::HttpResponseHead head;
+    head.headers = {{"Retry-After", "3"}};
+    EXPECT_EQ(omnichat::retryAfterMs(head, 0), 3000);
+    head.headers = {{"retry-after-ms", "250"}, {"Retry-After", "3"}};
+    EXPECT_EQ(omnichat::retryAfterMs(head, 0), 250);
+    head.headers = {{"Retry-After", "Wed, 21 Oct 2015 07:28:00 GMT"}};
+    EXPECT_EQ(omnichat::retryAfterMs(head, 1445412480000 - 5000), 5000);
+    head.headers = {{"Retry-After", "soon"}};
+    EXPECT_EQ(omnichat::retryAfterMs(head, 0), -1);
+}
+
+// Whatever a server sends, the value stays a defined, bounded wait.
+TEST(RetryAfter, AbsurdValuesAreBoundedOrIgnored) {
+    constexpr int64_t kYearMs = 365LL * 24 * 3600 * 1000;
+    omnichat::HttpResponseHead head;
+    head.headers = {{"Retry-After", "1e300"}};
+    EXPECT_EQ(omnichat::retryAfterMs(head, 0), kYearMs);
+    head.headers = {{"retry-after-ms", "inf"}};
+    EXPECT_EQ(omnichat::retryAfterMs(head, 0), -1);
+    head.headers = {{"retry-after-ms", "nan"}, {"Retry-After", "2"}};
+    EXPECT_EQ(omnichat::retryAfterMs(head, 0), 2000);
+    head.headers = {{"retry-after-ms", "-5"}, {"Retry-After", "-1"}};
+    EXPECT_EQ(omnichat::retryAfterMs(head, 0), -1);
+    head.headers = {{"retry-after-ms", "250 ms"}};
+    EXPECT_EQ(omnichat::retryAfterMs(head, 0), -1);
+}
+
+// The SDK's small JSON document: lookups that may miss, the last of a
+// repeated key, integers only within int64, and refusals.
+TEST(JsonValue, ReadsWhatAPluginLooksUp) {
+    auto doc = omnichat::JsonValue::parse(
+        R"({"error":{"type":"rate_limit_error"},"n":[1,2.5,-0,9223372036854775808],"k":1,"k":"last"})");
+    ASSERT_TRUE(doc);
+    EXPECT_EQ((*doc)["error"]["type"].text(), "rate_limit_error");
+    EXPECT_EQ((*doc)["missing"]["deeper"][3].text("none"), "none");
+    EXPECT_EQ((*doc)["n"][0].integer(), 1);
+    EXPECT_EQ((*doc)["n"][1].integer(), std::nullopt);
+    EXPECT_EQ((*doc)["n"][1].number(), 2.5);
+    EXPECT_EQ((*doc)["n"][2].integer(), 0);
+    EXPECT_EQ((*doc)["n"][3].integer(), std::nullopt);  // beyond int64
+    EXPECT_EQ((*doc)["n"][3].number(), 9223372036854775808.0);
+    EXPECT_EQ((*doc)["k"].text(), "last");
+    EXPECT_EQ((*doc)["n"].size(), 4u);
+    for (const char* bad : {"", "{", "[1,]", "{\"a\"}", "\"\\x\"", "01", "nul", "{} {}"})
+        EXPECT_FALSE(omnichat::JsonValue::parse(bad)) << bad;
+    const std::string deep = std::string(100, '[') + std::string(100, ']');
+    EXPECT_FALSE(omnichat::JsonValue::parse(deep)) << "nesting beyond kMaxDepth is refused";
+}
+
+TEST(JsonText, NumbersAreWrittenToReadBackTheSame) {
+    for (double v : {0.7, 1.0, -2.5e-8, 1e300, 0.1 + 0.2}) {
+        std::string out;
+        omnichat::appendJsonNumber(out, v);
+        EXPECT_EQ(nlohmann::json::parse(out).get<double>(), v) << out;
+    }
+    std::string out;
+    omnichat::appendJsonNumber(out, std::numeric_limits<double>::infinity());
+    EXPECT_EQ(out, "null");
 }
 
 }  // namespace

@@ -4,16 +4,14 @@
 // headers.
 #pragma once
 
+#include <omnichat/json_reader.hpp>
 #include <omnichat/json_text.hpp>
 #include <omnichat/plugin.hpp>
-#include <omnichat/sse.hpp>
 
 #include "completion_chunk.hpp"
 
 #include <algorithm>
-#include <ctime>
 #include <functional>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
@@ -27,43 +25,6 @@ struct Settings {
     int64_t timeoutMs = 120000;
     std::vector<std::pair<std::string, std::string>> extraHeaders;
 };
-
-constexpr size_t kMaxResponseBytes = 16 * 1024 * 1024;
-
-// A header's number of milliseconds, or -1 unless it is one. Capped at a
-// year: whatever a server sends, the cast must stay defined (and the core
-// caps the wait far lower anyway).
-inline int64_t headerMs(const std::string& text, double unitMs) {
-    try {
-        size_t used = 0;
-        double ms = std::stod(text, &used) * unitMs;
-        if (used != text.size() || !(ms >= 0)) return -1;
-        return static_cast<int64_t>(std::min(ms, 365.0 * 24 * 3600 * 1000));
-    } catch (...) {
-        return -1;
-    }
-}
-
-// Retry-After in seconds or as an HTTP date, and OpenAI's retry-after-ms.
-inline int64_t retryAfterMs(const omnichat::HttpResponseHead& head, int64_t nowUnixMs) {
-    if (auto text = head.header("retry-after-ms"))
-        if (auto ms = headerMs(*text, 1); ms >= 0) return ms;
-    auto value = head.header("retry-after");
-    if (!value) return -1;
-    if (auto ms = headerMs(*value, 1000); ms >= 0) return ms;
-    std::tm tm{};
-    if (strptime(value->c_str(), "%a, %d %b %Y %H:%M:%S", &tm))
-        return std::max<int64_t>(0, timegm(&tm) * 1000LL - nowUnixMs);
-    return -1;
-}
-
-inline omnichat_status_t statusForHttp(int32_t status) {
-    if (status == 401 || status == 403) return OMNICHAT_ERR_AUTH;
-    if (status == 429) return OMNICHAT_ERR_RATE_LIMITED;
-    if (status == 408) return OMNICHAT_ERR_TIMEOUT;
-    if (status == 400 || status == 404 || status == 413 || status == 422) return OMNICHAT_ERR_BAD_REQUEST;
-    return OMNICHAT_ERR_UPSTREAM;
-}
 
 inline const char* roleName(omnichat_role_t role) {
     switch (role) {
@@ -91,31 +52,24 @@ inline std::string requestBody(const omnichat::ChatRequestView& request, std::st
         out += '}';
     }
     out += "],\"stream\":true,\"stream_options\":{\"include_usage\":true}";
-    if (auto temperature = request.temperature()) out += ",\"temperature\":" + nlohmann::json(*temperature).dump();
+    if (auto temperature = request.temperature()) {
+        out += ",\"temperature\":";
+        omnichat::appendJsonNumber(out, *temperature);
+    }
     if (auto maxTokens = request.maxTokens()) out += ",\"max_tokens\":" + std::to_string(*maxTokens);
     out += '}';
     return out;
 }
 
-inline int64_t tokens(const nlohmann::json& object, const char* key) {
-    auto it = object.find(key);
-    return it != object.end() && it->is_number_integer() ? it->get<int64_t>() : -1;
-}
-
-inline void readUsage(const nlohmann::json& usage, omnichat::Usage& out) {
-    if (!usage.is_object()) return;
-    out.promptTokens = tokens(usage, "prompt_tokens");
-    out.completionTokens = tokens(usage, "completion_tokens");
-    if (auto d = usage.find("prompt_tokens_details"); d != usage.end() && d->is_object())
-        out.cachedTokens = tokens(*d, "cached_tokens");
-    if (auto d = usage.find("completion_tokens_details"); d != usage.end() && d->is_object())
-        out.reasoningTokens = tokens(*d, "reasoning_tokens");
-    if (auto cost = usage.find("cost"); cost != usage.end() && cost->is_number()) out.cost = cost->get<double>();
-}
-
-inline std::string stringField(const nlohmann::json& object, const char* key) {
-    auto it = object.find(key);
-    return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+inline void readUsage(const omnichat::JsonValue& usage, omnichat::Usage& out) {
+    if (!usage.isObject()) return;
+    out.promptTokens = usage["prompt_tokens"].integer().value_or(-1);
+    out.completionTokens = usage["completion_tokens"].integer().value_or(-1);
+    if (const auto& d = usage["prompt_tokens_details"]; d.isObject())
+        out.cachedTokens = d["cached_tokens"].integer().value_or(-1);
+    if (const auto& d = usage["completion_tokens_details"]; d.isObject())
+        out.reasoningTokens = d["reasoning_tokens"].integer().value_or(-1);
+    out.cost = usage["cost"].number();
 }
 
 // How a response ended, before it is reported to the host.
@@ -130,7 +84,7 @@ struct Outcome {
 // by its code: an HTTP status, or 0 when it gave none.
 inline Outcome errorObject(int32_t code) {
     Outcome out;
-    out.status = code ? statusForHttp(code) : OMNICHAT_ERR_UPSTREAM;
+    out.status = code ? omnichat::categoryForHttpStatus(code) : OMNICHAT_ERR_UPSTREAM;
     out.httpStatus = code;
     out.message = "provider reported an error" + (code ? " (code " + std::to_string(code) + ")" : std::string());
     return out;
@@ -142,14 +96,12 @@ inline Outcome errorObject(int32_t code) {
 // A stream that ends before a finish reason is a failure, not a reply.
 class CompletionStream {
 public:
-    explicit CompletionStream(std::function<bool(std::string_view)> onDelta)
-        : onDelta_(std::move(onDelta)), parser_([this](const omnichat::SseEvent& e) { onEvent(e); }) {}
-
-    // Returns false once the stream must stop: an error arrived or the
-    // delta was refused (the call was cancelled).
-    bool feed(std::string_view bytes) {
-        if (stopped_) return false;
-        parser_.feed(bytes);
+    // Reads one event, passing its text to `onDelta` (bool(string_view):
+    // false when the call was cancelled). Returns false once the stream
+    // must stop: an error arrived or a delta was refused.
+    template <class OnDelta>
+    bool event(const omnichat::SseEvent& e, OnDelta&& onDelta) {
+        if (!stopped_) read(e, onDelta);
         return !stopped_;
     }
 
@@ -172,8 +124,8 @@ private:
         stopped_ = true;
     }
 
-    void onEvent(const omnichat::SseEvent& e) {
-        if (stopped_) return;
+    template <class OnDelta>
+    void read(const omnichat::SseEvent& e, OnDelta& onDelta) {
         if (e.data == "[DONE]") {
             sawDone_ = true;
             return;
@@ -194,7 +146,7 @@ private:
             if (chunk_.reasoningTokens) usage.reasoningTokens = *chunk_.reasoningTokens;
             if (chunk_.cost) usage.cost = chunk_.cost;
         }
-        if (!chunk_.content.empty() && !onDelta_(chunk_.content)) {
+        if (!chunk_.content.empty() && !onDelta(std::string_view(chunk_.content))) {
             Outcome o;
             o.status = OMNICHAT_ERR_CANCELLED;
             o.message = "cancelled";
@@ -212,8 +164,6 @@ private:
         }
     }
 
-    std::function<bool(std::string_view)> onDelta_;
-    omnichat::SseParser parser_;
     CompletionChunk chunk_;  // reused, so that its strings keep their capacity
     omnichat::ChatResult result_;
     std::string finishReason_;
@@ -224,38 +174,38 @@ private:
 
 // A whole (non-streamed) chat-completions response, for servers that ignore
 // "stream": true. The text goes through `onDelta` as one piece.
-inline Outcome parseCompletion(const std::string& body, const std::function<bool(std::string_view)>& onDelta) {
+inline Outcome parseCompletion(std::string_view body, const std::function<bool(std::string_view)>& onDelta) {
     Outcome out;
     auto fail = [&](omnichat_status_t status, const char* message) {
         out.status = status;
         out.message = message;
         return out;
     };
-    auto json = nlohmann::json::parse(body, nullptr, false);
-    if (json.is_discarded() || !json.is_object())
-        return fail(OMNICHAT_ERR_BAD_RESPONSE, "response is not a JSON object");
-    if (auto err = json.find("error"); err != json.end() && !err->is_null()) {
-        auto code = err->is_object() ? err->find("code") : err->end();
-        return errorObject(code != err->end() && code->is_number_integer() ? code->get<int32_t>() : 0);
-    }
-    auto choices = json.find("choices");
-    if (choices == json.end() || !choices->is_array() || choices->empty() || !(*choices)[0].is_object())
-        return fail(OMNICHAT_ERR_BAD_RESPONSE, "response has no choices");
-    const auto& choice = (*choices)[0];
-    std::string finish = stringField(choice, "finish_reason");
-    auto message = choice.find("message");
-    if (message == choice.end() || !message->is_object())
-        return fail(OMNICHAT_ERR_BAD_RESPONSE, "choice has no message");
-    auto content = message->find("content");
-    if (content == message->end() || !content->is_string()) {
+    auto json = omnichat::JsonValue::parse(body);
+    if (!json || !json->isObject()) return fail(OMNICHAT_ERR_BAD_RESPONSE, "response is not a JSON object");
+    if (const auto& error = (*json)["error"]; !error.isNull())
+        return errorObject(static_cast<int32_t>(error["code"].integer().value_or(0)));
+    const auto& choice = (*json)["choices"][0];
+    if (!choice.isObject()) return fail(OMNICHAT_ERR_BAD_RESPONSE, "response has no choices");
+    const auto finish = choice["finish_reason"].text();
+    const auto& message = choice["message"];
+    if (!message.isObject()) return fail(OMNICHAT_ERR_BAD_RESPONSE, "choice has no message");
+    if (!message["content"].isString()) {
         if (finish == "content_filter") return fail(OMNICHAT_ERR_CONTENT_FILTERED, "content filtered");
         return fail(OMNICHAT_ERR_BAD_RESPONSE, "message has no text content");
     }
-    if (!onDelta(content->get<std::string>())) return fail(OMNICHAT_ERR_CANCELLED, "cancelled");
-    out.result.finishReason = finish.empty() ? "stop" : finish;
-    out.result.model = stringField(json, "model");
-    if (auto usage = json.find("usage"); usage != json.end()) readUsage(*usage, out.result.usage);
+    if (!onDelta(message["content"].text())) return fail(OMNICHAT_ERR_CANCELLED, "cancelled");
+    out.result.finishReason = finish.empty() ? "stop" : std::string(finish);
+    out.result.model = std::string((*json)["model"].text());
+    readUsage((*json)["usage"], out.result.usage);
     return out;
+}
+
+// Ends `call` with `outcome`.
+inline void report(omnichat::UpstreamCall& call, Outcome outcome) {
+    if (outcome.status != OMNICHAT_OK) return call.fail(outcome.status, outcome.message, outcome.httpStatus);
+    call.result() = std::move(outcome.result);
+    call.complete();
 }
 
 // A provider speaking chat completions through the host's HTTP client.
@@ -282,85 +232,22 @@ public:
             http.totalTimeoutMs =
                 std::clamp<int64_t>(request.deadlineUnixMs() - host().nowUnixMs(), 1, settings_.timeoutMs);
 
-        // Lives on the host's I/O thread: every handler runs there, in turn.
-        struct Exchange {
-            omnichat::HttpResponseHead head;
-            bool streaming = false;
-            std::string body;  // error bodies and non-streamed replies
-            bool tooLarge = false;
-            std::optional<CompletionStream> stream;
+        // The reader's handlers run one at a time on the host's I/O thread.
+        auto stream = std::make_shared<CompletionStream>();
+        omnichat::UpstreamReader reader;
+        reader.onEvent = [stream](omnichat::UpstreamCall& c, const omnichat::SseEvent& e) {
+            // An error or a cancellation found mid-stream ends the call at once.
+            if (!stream->event(e, [&c](std::string_view text) { return c.emit(text); })) report(c, stream->finish());
         };
-        auto ex = std::make_shared<Exchange>();
-        auto emit = [call](std::string_view text) { return call->emit(text); };
-        const omnichat::Host& h = host();
-        omnichat::HttpHandlers handlers;
-        handlers.onHeaders = [ex, emit](const omnichat::HttpResponseHead& head) {
-            ex->head = head;
-            auto type = head.header("content-type").value_or("");
-            ex->streaming = head.status >= 200 && head.status < 300 && type.find("text/event-stream") == 0;
-            if (ex->streaming) ex->stream.emplace(emit);
+        reader.onEnd = [stream](omnichat::UpstreamCall& c) { report(c, stream->finish()); };
+        reader.onBody = [](omnichat::UpstreamCall& c, std::string_view body) {
+            report(c, parseCompletion(body, [&c](std::string_view text) { return c.emit(text); }));
         };
-        handlers.onBody = [ex](std::string_view chunk) {
-            if (ex->streaming) return ex->stream->feed(chunk);
-            if (ex->body.size() + chunk.size() > kMaxResponseBytes) return !(ex->tooLarge = true);
-            ex->body.append(chunk);
-            return true;
-        };
-        handlers.onComplete = [this, ex, call, model, emit, &h](omnichat_http_transport_t transport, int32_t status,
-                                                                std::string_view message) {
-            forget(call->raw());
-            std::optional<Outcome> streamed;
-            if (ex->streaming) {
-                // An error or a cancellation found mid-stream ends it first.
-                streamed = ex->stream->finish();
-                if (streamed->status != OMNICHAT_OK && streamed->status != OMNICHAT_ERR_BAD_RESPONSE)
-                    return call->fail(streamed->status, streamed->message, streamed->httpStatus);
-            }
-            switch (transport) {
-                case OMNICHAT_HTTP_OK: break;
-                case OMNICHAT_HTTP_TIMEOUT: return call->fail(OMNICHAT_ERR_TIMEOUT, "upstream timed out");
-                case OMNICHAT_HTTP_CONNECT_TIMEOUT:
-                    return call->fail(OMNICHAT_ERR_CONNECT_TIMEOUT, "upstream connection timed out");
-                case OMNICHAT_HTTP_CANCELLED:
-                    if (ex->tooLarge) return call->fail(OMNICHAT_ERR_BAD_RESPONSE, "response too large");
-                    return call->fail(OMNICHAT_ERR_CANCELLED, "cancelled");
-                default:
-                    return call->fail(OMNICHAT_ERR_UNAVAILABLE, "upstream connection failed: " + std::string(message));
-            }
-            if (status < 200 || status > 299) {
-                int64_t retry = retryAfterMs(ex->head, h.nowUnixMs());
-                return call->fail(statusForHttp(status), "upstream answered HTTP " + std::to_string(status), status,
-                                  retry);
-            }
-            auto outcome = streamed ? std::move(*streamed) : parseCompletion(ex->body, emit);
-            if (outcome.status != OMNICHAT_OK) return call->fail(outcome.status, outcome.message, outcome.httpStatus);
-            if (outcome.result.model.empty()) outcome.result.model = model;
-            call->complete(outcome.result);
-        };
-        // Registered before the exchange can complete, so forget() in
-        // onComplete always finds what it removes.
-        std::lock_guard lock(mutex_);
-        auto* exchange = host().http(http, std::move(handlers));
-        if (!exchange) return call->fail(OMNICHAT_ERR_UNAVAILABLE, "host refused the request");
-        if (!call->done()) running_[call->raw()] = exchange;
-    }
-
-    void cancelChat(omnichat_call_t* raw) override {
-        std::lock_guard lock(mutex_);
-        if (auto it = running_.find(raw); it != running_.end()) host().cancelHttp(it->second);
+        callUpstream(std::move(call), http, std::move(reader));
     }
 
 private:
-    void forget(omnichat_call_t* raw) {
-        std::lock_guard lock(mutex_);
-        running_.erase(raw);
-    }
-
     Settings settings_;
-    // Upstream exchange of each running call, for cancelChat. An entry
-    // leaves before its exchange's handle stops being valid.
-    std::mutex mutex_;
-    std::map<omnichat_call_t*, omnichat_http_exchange_t*> running_;
 };
 
 // Options both plugins declare, with their own defaults and environment

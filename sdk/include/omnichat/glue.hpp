@@ -142,10 +142,9 @@ struct StorageGlue {
     }
 };
 
-template <class T, size_t N>
+template <class T>
 const omnichat_plugin_descriptor_t* providerDescriptor(const char* name, const char* version,
-                                                       const omnichat_option_t (&options)[N]) {
-    static const auto pointers = pointersTo(options);
+                                                       const omnichat_option_t* const* options, size_t count) {
     static const omnichat_provider_vtable_t vtable{sizeof(omnichat_provider_vtable_t), &create<Provider, T>,
                                                    &destroy<Provider>, &ProviderGlue::startChat,
                                                    &ProviderGlue::cancelChat};
@@ -154,8 +153,8 @@ const omnichat_plugin_descriptor_t* providerDescriptor(const char* name, const c
                                                          name,
                                                          version,
                                                          OMNICHAT_PLUGIN_PROVIDER,
-                                                         pointers.data(),
-                                                         N,
+                                                         options,
+                                                         count,
                                                          &vtable,
                                                          nullptr};
     return &descriptor;
@@ -172,10 +171,9 @@ constexpr bool overridesCountConversations() {
     return !std::is_same_v<decltype(&T::countConversations), decltype(&Storage::countConversations)>;
 }
 
-template <class T, size_t N>
+template <class T>
 const omnichat_plugin_descriptor_t* storageDescriptor(const char* name, const char* version,
-                                                      const omnichat_option_t (&options)[N]) {
-    static const auto pointers = pointersTo(options);
+                                                      const omnichat_option_t* const* options, size_t count) {
     static const omnichat_storage_vtable_t vtable{
         sizeof(omnichat_storage_vtable_t),
         &create<Storage, T>,
@@ -198,28 +196,51 @@ const omnichat_plugin_descriptor_t* storageDescriptor(const char* name, const ch
                                                          name,
                                                          version,
                                                          OMNICHAT_PLUGIN_STORAGE,
-                                                         pointers.data(),
-                                                         N,
+                                                         options,
+                                                         count,
                                                          nullptr,
                                                          &vtable};
     return &descriptor;
 }
 
+// The descriptor of plugin class T (Provider or Storage), with its options
+// or none.
+template <class T, size_t N>
+const omnichat_plugin_descriptor_t* descriptor(const char* name, const char* version,
+                                               const omnichat_option_t (&options)[N]) {
+    static const auto pointers = pointersTo(options);
+    if constexpr (std::is_base_of_v<Provider, T>)
+        return providerDescriptor<T>(name, version, pointers.data(), N);
+    else
+        return storageDescriptor<T>(name, version, pointers.data(), N);
+}
+template <class T>
+const omnichat_plugin_descriptor_t* descriptor(const char* name, const char* version) {
+    if constexpr (std::is_base_of_v<Provider, T>)
+        return providerDescriptor<T>(name, version, nullptr, 0);
+    else
+        return storageDescriptor<T>(name, version, nullptr, 0);
+}
+
 }  // namespace detail
 }  // namespace omnichat
 
-// Emits the two C entry points of a provider plugin. `Class` derives from
-// omnichat::Provider and is constructible from an omnichat::Host;
-// `options` is a static array of omnichat::option(...).
-#define OMNICHAT_PROVIDER_PLUGIN(Class, name, version, options)                                                       \
+// Emits the two C entry points of a provider plugin:
+//   OMNICHAT_PROVIDER_PLUGIN(Class, "name", "version"[, options])
+// `Class` derives from omnichat::Provider and is constructible from an
+// omnichat::Host; `options`, when the plugin has any, is a static array of
+// omnichat::option(...).
+#define OMNICHAT_PROVIDER_PLUGIN(Class, ...)                                                                          \
+    static_assert(std::is_base_of_v<::omnichat::Provider, Class>, #Class " must derive from omnichat::Provider");     \
     extern "C" OMNICHAT_EXPORT uint32_t omnichat_plugin_abi_version(void) { return OMNICHAT_ABI_VERSION; }            \
     extern "C" OMNICHAT_EXPORT const omnichat_plugin_descriptor_t* omnichat_plugin_init(const omnichat_host_api_t*) { \
-        return ::omnichat::detail::providerDescriptor<Class>(name, version, options);                                 \
+        return ::omnichat::detail::descriptor<Class>(__VA_ARGS__);                                                    \
     }
 
 // The same for a storage plugin; `Class` derives from omnichat::Storage.
-#define OMNICHAT_STORAGE_PLUGIN(Class, name, version, options)                                                        \
+#define OMNICHAT_STORAGE_PLUGIN(Class, ...)                                                                           \
+    static_assert(std::is_base_of_v<::omnichat::Storage, Class>, #Class " must derive from omnichat::Storage");       \
     extern "C" OMNICHAT_EXPORT uint32_t omnichat_plugin_abi_version(void) { return OMNICHAT_ABI_VERSION; }            \
     extern "C" OMNICHAT_EXPORT const omnichat_plugin_descriptor_t* omnichat_plugin_init(const omnichat_host_api_t*) { \
-        return ::omnichat::detail::storageDescriptor<Class>(name, version, options);                                  \
+        return ::omnichat::detail::descriptor<Class>(__VA_ARGS__);                                                    \
     }

@@ -76,8 +76,9 @@ public:
     int64_t nowUnixMs() const { return api_->now_unix_ms(); }
 
     // Starts an HTTP exchange on the host's client. Returns the handle for
-    // cancelHttp (valid until onComplete begins), or nullptr when the host
-    // refused it (no handler then runs).
+    // cancelHttp (valid until onComplete has returned), or nullptr when the
+    // host refused it (no handler then runs). UpstreamCall
+    // (omnichat/upstream_call.hpp) uses it with cancellation made safe.
     omnichat_http_exchange_t* http(const HttpRequest& request, HttpHandlers handlers) const {
         std::vector<omnichat_http_header_t> headers;
         headers.reserve(request.headers.size());

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -70,6 +72,19 @@ inline void appendJsonString(std::string& out, std::string_view text) {
     out += '"';
     appendJsonStringContents(out, text);
     out += '"';
+}
+
+// Appends `value` as a JSON number, in the shortest form that reads back
+// as the same double; JSON has no infinity or NaN, so those are written as
+// null.
+inline void appendJsonNumber(std::string& out, double value) {
+    if (!std::isfinite(value)) {
+        out += "null";
+        return;
+    }
+    char buffer[32];
+    auto written = std::to_chars(buffer, buffer + sizeof buffer, value);
+    out.append(buffer, written.ptr);
 }
 
 }  // namespace omnichat

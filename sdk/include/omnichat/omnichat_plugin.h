@@ -353,7 +353,8 @@ typedef struct omnichat_host_api {
      * returning. `callbacks` must stay valid (static storage is typical) and
      * `user_data` must stay valid until on_complete has returned. The
      * returned handle belongs to the host and is valid until on_complete
-     * begins. THREADING: any thread. */
+     * has returned (a cancel while on_complete runs does nothing).
+     * THREADING: any thread. */
     omnichat_http_exchange_t* (*http_start)(const omnichat_http_request_t* request,
                                             const omnichat_http_callbacks_t* callbacks, void* user_data);
     /* Asks the host to abort an exchange; on_complete follows with
@@ -385,7 +386,11 @@ typedef struct omnichat_provider_vtable {
      * any thread (possibly before start_chat returns).
      * OWNERSHIP: `request` and everything it points to are valid only
      * until start_chat returns: copy what the call needs later. `call`
-     * belongs to the host. THREADING: any thread, concurrently. */
+     * belongs to the host. THREADING: any thread, concurrently.
+     * ERRORS: nothing may be thrown across it. If a C++ exception comes
+     * through anyway, the host completes the call as failed with
+     * OMNICHAT_ERR_INTERNAL (the client gets 502 provider_error), unless it
+     * was completed before the throw; `call` is then invalid. */
     void (*start_chat)(void* instance, const omnichat_chat_request_t* request, omnichat_call_t* call);
     /* Optional (may be NULL). Asks the plugin to abandon a call (client
      * gone, a timeout in the host); the plugin still completes it, usually

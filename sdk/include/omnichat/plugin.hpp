@@ -8,9 +8,14 @@
 //   basics.hpp    strings, struct sizes, errors, option declarations
 //   host.hpp      the host's services: options, log, clock, HTTP client
 //   records.hpp   messages, results, conversations, stored messages
-//   provider.hpp  omnichat::Provider, omnichat::Call
+//   call.hpp      a call's request and omnichat::Call
+//   upstream_call.hpp, upstream_errors.hpp
+//                 a call carried to an HTTP upstream; failures as categories
+//   provider.hpp  omnichat::Provider
 //   storage.hpp   omnichat::Storage
 //   glue.hpp      the entry points: OMNICHAT_PROVIDER_PLUGIN, OMNICHAT_STORAGE_PLUGIN
+// and, included on their own: json_reader.hpp (reading JSON), json_text.hpp
+// (writing it), sse.hpp (event streams), utf8.hpp.
 #pragma once
 
 #include <omnichat/glue.hpp>

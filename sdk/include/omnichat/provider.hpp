@@ -1,115 +1,46 @@
 // Writing a provider: derive from omnichat::Provider and answer each call
-// through an omnichat::Call.
+// through an omnichat::Call; callUpstream carries a call to an HTTP upstream
+// with cancellation handled (omnichat/upstream_call.hpp).
 #pragma once
 
-#include <omnichat/host.hpp>
-#include <omnichat/records.hpp>
+#include <omnichat/call.hpp>
+#include <omnichat/upstream_call.hpp>
 
+#include <functional>
+#include <map>
 #include <memory>
-#include <optional>
-#include <string>
+#include <mutex>
 #include <utility>
-#include <vector>
 
 namespace omnichat {
 
-struct ChatRequest;
-
-// omnichat_chat_request_t read where the host put it: nothing is copied, so
-// it is valid only until Provider::startChatInPlace returns (start_chat's
-// OWNERSHIP). For providers that turn the request into bytes at once; a
-// history is copied message by message otherwise.
-class ChatRequestView {
+// The calls a provider is running, each with how to abandon it, for
+// cancelChat. A call's handle may be reused by the host for the next call
+// once the call completed, so each entry names its owner, and only the
+// owner removes it. Thread-safe.
+class RunningCalls {
 public:
-    explicit ChatRequestView(const omnichat_chat_request_t& raw) : raw_(raw) {}
-    std::string_view model() const { return view(raw_.model); }
-    size_t messageCount() const { return raw_.message_count; }
-    omnichat_role_t role(size_t i) const { return raw_.messages[i]->role; }
-    std::string_view content(size_t i) const { return view(raw_.messages[i]->content); }
-    std::optional<double> temperature() const {
-        return raw_.has_temperature ? std::optional<double>(raw_.temperature) : std::nullopt;
+    void add(omnichat_call_t* raw, const void* owner, std::function<void()> cancel) {
+        std::lock_guard lock(mutex_);
+        cancels_[raw] = {owner, std::move(cancel)};
     }
-    std::optional<int64_t> maxTokens() const {
-        return raw_.has_max_tokens ? std::optional<int64_t>(raw_.max_tokens) : std::nullopt;
+    void remove(omnichat_call_t* raw, const void* owner) {
+        std::lock_guard lock(mutex_);
+        if (auto it = cancels_.find(raw); it != cancels_.end() && it->second.first == owner) cancels_.erase(it);
     }
-    int64_t deadlineUnixMs() const { return raw_.deadline_unix_ms; }
-    bool stream() const { return raw_.stream; }
-    // 0: the plugin's own setting (and from hosts before 1.1).
-    int64_t connectTimeoutMs() const { return OMNICHAT_HOLDS(raw_, connect_timeout_ms) ? raw_.connect_timeout_ms : 0; }
-    inline ChatRequest copy() const;
-
-private:
-    const omnichat_chat_request_t& raw_;
-};
-
-// An owning copy of omnichat_chat_request_t, safe to keep after start_chat.
-struct ChatRequest {
-    std::string model;
-    std::vector<Message> messages;
-    std::optional<double> temperature;
-    std::optional<int64_t> maxTokens;
-    int64_t deadlineUnixMs = 0;
-    bool stream = false;
-    int64_t connectTimeoutMs = 0;  // 0: the plugin's own setting
-
-    static ChatRequest fromC(const omnichat_chat_request_t& r) { return ChatRequestView(r).copy(); }
-};
-
-inline ChatRequest ChatRequestView::copy() const {
-    ChatRequest out;
-    out.model = std::string(model());
-    out.messages.reserve(messageCount());
-    for (size_t i = 0; i < messageCount(); ++i) out.messages.push_back({role(i), std::string(content(i))});
-    out.temperature = temperature();
-    out.maxTokens = maxTokens();
-    out.deadlineUnixMs = deadlineUnixMs();
-    out.stream = stream();
-    out.connectTimeoutMs = connectTimeoutMs();
-    return out;
-}
-
-// One chat call. Completes exactly once; a Call destroyed without completing
-// fails the call, so no code path can leave the host waiting forever.
-class Call {
-public:
-    Call(const omnichat_host_api_t* api, omnichat_call_t* call) : api_(api), call_(call) {}
-    Call(Call&& o) noexcept : api_(o.api_), call_(std::exchange(o.call_, nullptr)) {}
-    Call& operator=(Call&&) = delete;
-    Call(const Call&) = delete;
-    ~Call() {
-        if (call_) fail(OMNICHAT_ERR_INTERNAL, "provider dropped the call without completing it");
-    }
-
-    // Returns false once the call is cancelled: stop, then fail(CANCELLED).
-    bool emit(std::string_view text) { return call_ && api_->call_emit_delta(call_, toC(text)); }
-    bool cancelled() const { return !call_ || api_->call_is_cancelled(call_); }
-    bool done() const { return call_ == nullptr; }
-    omnichat_call_t* raw() const { return call_; }
-
-    void complete(const ChatResult& r) {
-        if (!call_) return;
-        omnichat_chat_result_t c{};
-        c.struct_size = sizeof c;
-        c.finish_reason = toC(r.finishReason);
-        c.model = toC(r.model);
-        c.usage.struct_size = sizeof c.usage;
-        c.usage.prompt_tokens = r.usage.promptTokens;
-        c.usage.completion_tokens = r.usage.completionTokens;
-        c.usage.cached_tokens = r.usage.cachedTokens;
-        c.usage.reasoning_tokens = r.usage.reasoningTokens;
-        c.usage.has_cost = r.usage.cost.has_value();
-        c.usage.cost = r.usage.cost.value_or(0.0);
-        api_->call_complete(std::exchange(call_, nullptr), &c, nullptr);
-    }
-    void fail(omnichat_status_t status, std::string_view message, int32_t httpStatus = 0, int64_t retryAfterMs = -1) {
-        if (!call_) return;
-        omnichat_error_t e = makeError(status, message, httpStatus, retryAfterMs);
-        api_->call_complete(std::exchange(call_, nullptr), nullptr, &e);
+    // Outside the lock: cancelling may complete the call, which removes it.
+    void cancel(omnichat_call_t* raw) {
+        std::function<void()> cancel;
+        {
+            std::lock_guard lock(mutex_);
+            if (auto it = cancels_.find(raw); it != cancels_.end()) cancel = it->second.second;
+        }
+        if (cancel) cancel();
     }
 
 private:
-    const omnichat_host_api_t* api_;
-    omnichat_call_t* call_;
+    std::mutex mutex_;
+    std::map<omnichat_call_t*, std::pair<const void*, std::function<void()>>> cancels_;
 };
 
 class Provider {
@@ -129,13 +60,33 @@ public:
         startChat(request.copy(), std::move(call));
     }
     // The host asks to abandon the call `raw` (Call::raw()); it must still
-    // be completed. Must not block.
-    virtual void cancelChat(omnichat_call_t* raw) { (void)raw; }
+    // be completed. Must not block. By default the call's upstream exchange
+    // (callUpstream) is cancelled; a provider that runs calls otherwise
+    // overrides it.
+    virtual void cancelChat(omnichat_call_t* raw) { running_->cancel(raw); }
 
     const Host& host() const { return host_; }
 
+protected:
+    // Sends `request` to the upstream for `call` and reads the answer with
+    // `reader` (see UpstreamCall): cancelChat reaches it until it ends.
+    void callUpstream(std::shared_ptr<Call> call, const HttpRequest& request, UpstreamReader reader) {
+        omnichat_call_t* raw = call->raw();
+        auto upstream = std::make_shared<UpstreamCall>(host_, std::move(call), std::move(reader));
+        std::weak_ptr<UpstreamCall> weak = upstream;
+        const void* owner = upstream.get();
+        running_->add(raw, owner, [weak] {
+            if (auto u = weak.lock()) u->cancel();
+        });
+        // The registry, not the provider: an exchange whose call completed
+        // may still be reading its answer when the host destroys the
+        // provider.
+        upstream->start(request, [running = running_, raw, owner] { running->remove(raw, owner); });
+    }
+
 private:
     Host host_;
+    std::shared_ptr<RunningCalls> running_ = std::make_shared<RunningCalls>();
 };
 
 }  // namespace omnichat
