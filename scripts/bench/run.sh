@@ -135,6 +135,10 @@ server:
   max_connections_per_address: 0
 auth:
   jwt_secret: bench-secret
+limits:                            # one user fills the same conversations for the whole run:
+  max_conversations_per_user: 0    # the per-user caps would answer 409 after a few minutes
+  max_messages_per_conversation: 0 # and the run would measure refusals
+  max_conversation_bytes: 0
 storage:
   plugin: postgres
   options:
