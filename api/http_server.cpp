@@ -71,6 +71,8 @@ RouteTable publicRoutes(bool withMetrics) {
         {"DELETE", "/conversations/{id}", &deleteConversation},
         {"GET", "/conversations/{id}/messages", &listMessages},
         {"POST", "/conversations/{id}/messages", &sendMessage, true, true},
+        {"POST", "/v1/chat/completions", &chatCompletions, true, true},
+        {"GET", "/v1/models", &listModels},
         // For probes and scrapers, which hold no token.
         {"GET", "/healthz", &healthz, false},
         {"GET", "/readyz", &readyz, false},

@@ -224,8 +224,22 @@ ApiError apiError(const domain::Failure& f) {
     return error(500, "internal_error", "internal error");
 }
 
+// OpenAI's error types, by status: with them every error body is also in
+// the shape the OpenAI client libraries read.
+const char* errorType(int status) {
+    switch (status) {
+        case 401: return "authentication_error";
+        case 403: return "permission_error";
+        case 429: return "rate_limit_error";
+        default: return status < 500 ? "invalid_request_error" : "server_error";
+    }
+}
+
 std::string Responder::errorBody(const ApiError& e) const {
-    return nlohmann::json{{"error", {{"code", e.code}, {"message", e.message}, {"request_id", record_.id}}}}.dump();
+    return nlohmann::json{
+        {"error",
+         {{"code", e.code}, {"message", e.message}, {"type", errorType(e.status)}, {"request_id", record_.id}}}}
+        .dump();
 }
 
 std::string Responder::failureBody(const domain::Failure& f) { return logged(f, apiError(f)); }

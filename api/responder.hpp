@@ -21,6 +21,8 @@ struct ApiError {
     std::string message;
     int retryAfterSeconds = -1;
 };
+// OpenAI's error `type` for an HTTP status (invalid_request_error, ...).
+const char* errorType(int status);
 // The HTTP status and code of a domain failure.
 ApiError apiError(const domain::Failure& f);
 

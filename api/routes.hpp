@@ -56,6 +56,10 @@ void listProjectConversations(RouteContext& ctx);
 void listMessages(RouteContext& ctx);
 void sendMessage(RouteContext& ctx);
 
+// openai_chat.cpp: OpenAI's chat completions API, stateless.
+void chatCompletions(RouteContext& ctx);
+void listModels(RouteContext& ctx);
+
 // operations.cpp: probes, metrics and the API description; no token.
 void healthz(RouteContext& ctx);
 void readyz(RouteContext& ctx);

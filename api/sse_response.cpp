@@ -9,9 +9,39 @@
 #include "json_mapping.hpp"
 
 namespace omnichat {
+namespace {
 
-SseResponse::SseResponse(ResponderPtr responder, Timer& timer, int64_t heartbeatMs)
-    : responder_(std::move(responder)), timer_(timer), heartbeatMs_(heartbeatMs) {}
+class OmnichatEvents : public SseEvents {
+public:
+    std::string delta(std::string_view text) override {
+        // The host passes whole UTF-8 characters only (see callEmitDelta).
+        std::string event = "event: delta\ndata: {\"content\":";
+        event.reserve(event.size() + text.size() + 8);
+        appendJsonString(event, text);
+        return event += "}\n\n";
+    }
+    std::string done(const domain::StoredMessage& m) override {
+        auto tokens = [](int64_t v) { return v < 0 ? nlohmann::json(nullptr) : nlohmann::json(v); };
+        nlohmann::json done = {{"message_id", m.id},
+                               {"response", m.content},
+                               {"created_at", formatIsoMillis(m.createdAtMs)},
+                               {"finish_reason", m.finishReason},
+                               {"provider", m.provider},
+                               {"model", m.model},
+                               {"usage",
+                                {{"prompt_tokens", tokens(m.usage.promptTokens)},
+                                 {"completion_tokens", tokens(m.usage.completionTokens)}}}};
+        return "event: done\ndata: " + done.dump() + "\n\n";
+    }
+    std::string error(const std::string& body) override { return "event: error\ndata: " + body + "\n\n"; }
+};
+
+}  // namespace
+
+std::unique_ptr<SseEvents> omnichatEvents() { return std::make_unique<OmnichatEvents>(); }
+
+SseResponse::SseResponse(ResponderPtr responder, Timer& timer, int64_t heartbeatMs, std::unique_ptr<SseEvents> events)
+    : responder_(std::move(responder)), events_(std::move(events)), timer_(timer), heartbeatMs_(heartbeatMs) {}
 
 SseResponse::~SseResponse() { timer_.cancel(heartbeatTimer_); }
 
@@ -50,12 +80,7 @@ bool SseResponse::writeChunk(const std::string& payload, bool last) {
 bool SseResponse::delta(std::string_view text) {
     std::lock_guard lock(mutex_);
     if (closed_) return false;
-    // The host passes whole UTF-8 characters only (see callEmitDelta).
-    std::string payload = "event: delta\ndata: {\"content\":";
-    payload.reserve(payload.size() + text.size() + 8);
-    appendJsonString(payload, text);
-    payload += "}\n\n";
-    return writeChunk(payload);
+    return writeChunk(events_->delta(text));
 }
 
 void SseResponse::heartbeat() {
@@ -86,22 +111,10 @@ void SseResponse::complete(const domain::Outcome<domain::StoredMessage>& outcome
     closed_ = true;
     timer_.cancel(heartbeatTimer_);
     std::string event;
-    if (auto* f = std::get_if<domain::Failure>(&outcome)) {
-        event = "event: error\ndata: " + responder_->failureBody(*f) + "\n\n";
-    } else {
-        const auto& m = std::get<domain::StoredMessage>(outcome);
-        auto tokens = [](int64_t v) { return v < 0 ? nlohmann::json(nullptr) : nlohmann::json(v); };
-        nlohmann::json done = {{"message_id", m.id},
-                               {"response", m.content},
-                               {"created_at", formatIsoMillis(m.createdAtMs)},
-                               {"finish_reason", m.finishReason},
-                               {"provider", m.provider},
-                               {"model", m.model},
-                               {"usage",
-                                {{"prompt_tokens", tokens(m.usage.promptTokens)},
-                                 {"completion_tokens", tokens(m.usage.completionTokens)}}}};
-        event = "event: done\ndata: " + done.dump() + "\n\n";
-    }
+    if (auto* f = std::get_if<domain::Failure>(&outcome))
+        event = events_->error(responder_->failureBody(*f));
+    else
+        event = events_->done(std::get<domain::StoredMessage>(outcome));
     bool delivered = writeChunk(event) && writeChunk("", true);  // "0\r\n\r\n" ends the chunked body
     // A stream's status is 200 once started; 499 records a client that left.
     responder_->finished(delivered ? 200 : 499);

@@ -10,14 +10,27 @@
 
 namespace omnichat {
 
-// A reply streamed as Server-Sent Events: `event: delta` per piece of text,
-// then one `event: done` (or `event: error`), with heartbeat comments in
-// long silences. Pistache 0.0.5's ResponseStream crashes when written from
+// What a stream's events say: omnichat's own (`event: delta` per piece of
+// text, then `event: done` or `event: error`), or another API's. Each
+// returns the text of whole events.
+class SseEvents {
+public:
+    virtual ~SseEvents() = default;
+    virtual std::string delta(std::string_view text) = 0;
+    virtual std::string done(const domain::StoredMessage& reply) = 0;
+    // `body`: the error's JSON body, as a response without a stream has it.
+    virtual std::string error(const std::string& body) = 0;
+};
+std::unique_ptr<SseEvents> omnichatEvents();
+
+// A reply streamed as Server-Sent Events, with heartbeat comments in long
+// silences. Pistache 0.0.5's ResponseStream crashes when written from
 // other threads, so the status line, headers and chunked framing are
 // written by hand, through the Responder.
 class SseResponse : public StreamSink, public std::enable_shared_from_this<SseResponse> {
 public:
-    SseResponse(ResponderPtr responder, Timer& timer, int64_t heartbeatMs);
+    SseResponse(ResponderPtr responder, Timer& timer, int64_t heartbeatMs,
+                std::unique_ptr<SseEvents> events = omnichatEvents());
     ~SseResponse() override;
 
     void started(std::function<void()> abort) override;
@@ -33,6 +46,7 @@ private:
     void heartbeat();
 
     ResponderPtr responder_;
+    std::unique_ptr<SseEvents> events_;
     Timer& timer_;
     int64_t heartbeatMs_;
     std::mutex mutex_;

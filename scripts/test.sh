@@ -16,6 +16,9 @@ git ls-files '*.cpp' '*.hpp' '*.h' '*.c' | xargs clang-format --dry-run --Werror
 echo "== OpenAPI lint (Redocly)"
 scripts/lint-openapi.sh
 
+echo "== the npm clients the tests drive (pinned)"
+npm install --prefix build/npm --no-audit --no-fund --loglevel=error openai@5.23.2 >/dev/null
+
 echo "== build"
 scripts/build.sh
 

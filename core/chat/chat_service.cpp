@@ -27,8 +27,9 @@ struct ChatService::Send {
     std::shared_ptr<StreamSink> sink;
     Reply<domain::StoredMessage> reply;  // ends the admission too
     std::function<bool()> clientGone;    // empty: the client is always there
-    std::mutex mutex;                    // exchange
-    std::weak_ptr<Exchange> exchange;    // the latest one started
+    domain::Sampling sampling;
+    std::mutex mutex;                  // exchange
+    std::weak_ptr<Exchange> exchange;  // the latest one started
 };
 
 ChatService::ChatService(const Config& config, StoragePort& storage, ProviderPort& providers, WorkerPool& pool,
@@ -224,6 +225,43 @@ bool ChatService::sendMessage(std::string userId, std::string conversationId, st
     return queued;
 }
 
+bool ChatService::complete(std::string userId, domain::Completion completion, std::shared_ptr<StreamSink> sink,
+                           Reply<domain::StoredMessage> reply, std::function<bool()> clientGone) {
+    if (inFlight_.fetch_add(1) >= config_.maxInFlight) {
+        inFlight_.fetch_sub(1);
+        return false;
+    }
+    auto send = std::make_shared<Send>();
+    send->userId = userId;
+    send->user.id = newUuid();
+    send->user.role = OMNICHAT_ROLE_USER;
+    send->user.content = std::move(completion.question);
+    send->sink = std::move(sink);
+    send->clientGone = std::move(clientGone);
+    send->sampling = completion.sampling;
+    {
+        std::lock_guard lock(liveMutex_);
+        live_[send.get()] = send;
+    }
+    send->reply = [this, key = send.get(), reply = std::move(reply)](Outcome<domain::StoredMessage> out) {
+        {
+            std::lock_guard lock(liveMutex_);
+            live_.erase(key);
+        }
+        inFlight_.fetch_sub(1);
+        reply(std::move(out));
+    };
+    domain::Conversation conversation;
+    conversation.userId = std::move(userId);
+    conversation.provider = completion.route.provider;
+    conversation.model = completion.route.model;
+    conversation.systemPrompt = std::move(completion.systemPrompt);
+    exchange(send, conversation, HistoryCache::historyOf(std::move(completion.history)), true,
+             [](const domain::StoredMessage&, const domain::StoredMessage&) { return StoragePort::Appended::Yes; })
+        ->start();
+    return true;
+}
+
 size_t ChatService::cancelSends(Cancel which) {
     std::vector<std::pair<std::shared_ptr<Exchange>, Exchange::Why>> cancel;
     {
@@ -261,7 +299,7 @@ std::shared_ptr<Exchange> ChatService::exchange(
                           }};
     auto made = std::make_shared<Exchange>(config_, Exchange::Ports{providers_, timer_, pool_, &metrics_}, conversation,
                                            std::move(history), std::move(routes), send->user, send->sink,
-                                           std::move(owner), confirmed);
+                                           std::move(owner), confirmed, send->sampling);
     std::lock_guard lock(send->mutex);
     send->exchange = made;
     return made;

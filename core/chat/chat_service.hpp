@@ -65,6 +65,15 @@ public:
     bool sendMessage(std::string userId, std::string conversationId, std::string content,
                      std::shared_ptr<StreamSink> sink, domain::Reply<domain::StoredMessage> reply,
                      std::function<bool()> clientGone = {});
+    // A stateless exchange: the provider is called as a send's is (limits,
+    // retries, fallbacks, timeouts, metrics, cancel) and nothing is read or
+    // stored. Replies with the reply as a message of no conversation.
+    bool complete(std::string userId, domain::Completion completion, std::shared_ptr<StreamSink> sink,
+                  domain::Reply<domain::StoredMessage> reply, std::function<bool()> clientGone = {});
+    // Every model a completion may name (ModelPolicy::allowed).
+    std::vector<domain::Route> models() const { return policy_.allowed(); }
+    // The route of a model as a completion names it, or nullopt.
+    std::optional<domain::Route> resolveModel(const std::string& name) const { return policy_.resolve(name); }
     // Sends admitted and not yet answered.
     size_t sendsInFlight() const { return inFlight_.load(); }
     // Cancels the provider calls of sends in flight (a draining server):

@@ -59,7 +59,7 @@ size_t contextStart(const HistoryCache::Messages& history, size_t newChars, size
 
 Exchange::Exchange(const Config& config, Ports ports, domain::Conversation conversation, HistoryCache::History history,
                    std::vector<domain::Route> routes, domain::StoredMessage user, std::shared_ptr<StreamSink> sink,
-                   Owner owner, bool confirmed)
+                   Owner owner, bool confirmed, domain::Sampling sampling)
     : config_(config),
       ports_(ports),
       conversation_(std::move(conversation)),
@@ -68,6 +68,7 @@ Exchange::Exchange(const Config& config, Ports ports, domain::Conversation conve
       user_(std::move(user)),
       sink_(std::move(sink)),
       owner_(std::move(owner)),
+      sampling_(sampling),
       confirmed_(confirmed),
       jitter_(static_cast<std::minstd_rand::result_type>(randomBits())) {}
 
@@ -224,6 +225,7 @@ ProviderRequest Exchange::request(const std::string& model) const {
     request.deadlineUnixMs = startedMs_ + config_.totalTimeoutMs;
     request.stream = sink_ != nullptr;
     request.connectTimeoutMs = config_.connectTimeoutMs;
+    request.sampling = sampling_;
     return request;
 }
 

@@ -89,7 +89,7 @@ public:
     // ModelPolicy::routes).
     Exchange(const Config& config, Ports ports, domain::Conversation conversation, HistoryCache::History history,
              std::vector<domain::Route> routes, domain::StoredMessage user, std::shared_ptr<StreamSink> sink,
-             Owner owner, bool confirmed = true);
+             Owner owner, bool confirmed = true, domain::Sampling sampling = {});
     ~Exchange();
 
     void start();
@@ -144,6 +144,7 @@ private:
     domain::StoredMessage user_;
     const std::shared_ptr<StreamSink> sink_;
     Owner owner_;
+    const domain::Sampling sampling_;
 
     mutable std::mutex mutex_;
     State state_ = State::Idle;

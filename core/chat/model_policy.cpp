@@ -37,4 +37,27 @@ std::variant<std::vector<domain::Route>, std::string> ModelPolicy::routes(const 
     return out;
 }
 
+std::optional<domain::Route> ModelPolicy::resolve(const std::string& name) const {
+    if (name.empty()) return std::nullopt;
+    if (auto slash = name.find('/'); slash != std::string::npos) {
+        domain::Route route{name.substr(0, slash), name.substr(slash + 1)};
+        if (providers_.has(route.provider) && !route.model.empty() && !check(route.provider, route.model)) return route;
+    }
+    if (!check(config_.defaultProvider, name)) return domain::Route{config_.defaultProvider, name};
+    return std::nullopt;
+}
+
+std::vector<domain::Route> ModelPolicy::allowed() const {
+    std::vector<domain::Route> out;
+    for (const auto& [name, instance] : config_.providers) {
+        if (!providers_.has(name)) continue;
+        if (instance.models.empty()) {
+            if (auto model = configuredModel(name); !model.empty()) out.push_back({name, model});
+        } else {
+            for (const auto& model : instance.models) out.push_back({name, model});
+        }
+    }
+    return out;
+}
+
 }  // namespace omnichat

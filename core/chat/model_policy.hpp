@@ -31,6 +31,13 @@ public:
     // why its stored choice is no longer allowed.
     std::variant<std::vector<domain::Route>, std::string> routes(const std::string& provider,
                                                                  const std::string& model) const;
+    // A model named as the OpenAI-compatible API names one: `instance/model`,
+    // or a bare model of the default instance (a model whose own name has
+    // a slash, like OpenRouter's `openai/gpt-4o-mini`, is a bare one unless
+    // its first part names an instance). nullopt: not an allowed model.
+    std::optional<domain::Route> resolve(const std::string& name) const;
+    // Every allowed model, by instance: what resolve() accepts.
+    std::vector<domain::Route> allowed() const;
 
 private:
     const Config& config_;

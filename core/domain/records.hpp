@@ -46,10 +46,27 @@ struct ConversationSettings {
     std::string provider, model, systemPrompt;
 };
 
+// How a reply is sampled, when the client says; unset: the provider's
+// default.
+struct Sampling {
+    std::optional<double> temperature;
+    std::optional<int64_t> maxTokens;
+};
+
 // A provider instance and the model to ask it for.
 struct Route {
     std::string provider;
     std::string model;
+};
+
+// A stateless exchange (the OpenAI-compatible API): the messages as the
+// client sent them, the question last; nothing is read or stored.
+struct Completion {
+    Route route;               // then the fallbacks
+    std::string systemPrompt;  // the client's leading system messages
+    std::vector<StoredMessage> history;
+    std::string question;
+    Sampling sampling;
 };
 
 // What one provider call ended with.

@@ -96,6 +96,10 @@ std::shared_ptr<ProviderPort::Call> PluginProviders::start(const std::string& pr
     raw.deadline_unix_ms = request.deadlineUnixMs;
     raw.stream = request.stream;
     raw.connect_timeout_ms = request.connectTimeoutMs;
+    raw.has_temperature = request.sampling.temperature.has_value();
+    raw.temperature = request.sampling.temperature.value_or(0);
+    raw.has_max_tokens = request.sampling.maxTokens.has_value();
+    raw.max_tokens = request.sampling.maxTokens.value_or(0);
 
     auto* call = new omnichat_call{{}, control};
     control->call = call;

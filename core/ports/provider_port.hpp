@@ -25,6 +25,7 @@ struct ProviderRequest {
     int64_t deadlineUnixMs = 0;           // 0: none
     bool stream = false;                  // the client reads deltas as they come
     int64_t connectTimeoutMs = 0;         // 0: the plugin's own
+    domain::Sampling sampling;
 };
 
 // What the chat domain asks of providers. Implemented over provider plugins

@@ -1,10 +1,11 @@
-// Fuzzes the JSON bodies clients send: parsing, then both routes' checks.
+// Fuzzes the JSON bodies clients send: parsing, then every route's checks.
 // A body the checks accept must be one the service can store and answer
 // with (valid UTF-8, so the JSON it is echoed in can be written).
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 
+#include "api/openai_requests.hpp"
 #include "api/request_bodies.hpp"
 #include "common/ids.hpp"
 
@@ -42,6 +43,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (s->title) require(isStorableText(*s->title));
     } else {
         require(std::get<ApiError>(settings).status == 400);
+    }
+
+    // An accepted completion has a question, text the providers can take,
+    // and sampling within OpenAI's ranges.
+    auto completion = parseChatCompletionBody(object);
+    if (auto* c = std::get_if<ChatCompletionBody>(&completion)) {
+        require(!c->model.empty());
+        require(isStorableText(c->completion.question) && isStorableText(c->completion.systemPrompt));
+        for (const auto& m : c->completion.history) require(isStorableText(m.content));
+        if (auto t = c->completion.sampling.temperature) require(*t >= 0 && *t <= 2);
+        if (auto n = c->completion.sampling.maxTokens) require(*n >= 1);
+    } else {
+        require(std::get<ApiError>(completion).status == 400);
     }
     return 0;
 }
