@@ -12,34 +12,27 @@ constexpr size_t kMaxMessages = 10000;
 
 ApiError badRequest(std::string code, std::string message) { return {400, std::move(code), std::move(message)}; }
 
+// Parameters read here and passed to the provider.
+const std::set<std::string> kPassed = {
+    "model", "messages", "stream", "stream_options",  "temperature", "max_tokens", "max_completion_tokens",
+    "top_p", "stop",     "seed",   "response_format", "user"};
 // Parameters that change nothing omnichat does: read and let be.
-const std::set<std::string> kIgnored = {"user",         "metadata",         "store",
-                                        "service_tier", "prompt_cache_key", "safety_identifier"};
+const std::set<std::string> kIgnored = {"metadata", "store", "service_tier", "prompt_cache_key", "safety_identifier"};
 // Parameters accepted at their default value only.
 bool atDefault(const std::string& name, const nlohmann::json& value) {
     if (value.is_null()) return true;
     if (name == "n") return value == 1;
-    if (name == "top_p") return value.is_number() && value.get<double>() == 1.0;
     if (name == "frequency_penalty" || name == "presence_penalty")
         return value.is_number() && value.get<double>() == 0.0;
     if (name == "logprobs" || name == "parallel_tool_calls") return value.is_boolean() && !value.get<bool>();
-    if (name == "response_format") return value.is_object() && value.value("type", "") == "text";
-    if (name == "tools" || name == "functions" || name == "stop") return value.is_array() && value.empty();
+    if (name == "tools" || name == "functions") return value.is_array() && value.empty();
     return false;
 }
-const std::set<std::string> kDefaultOnly = {"n",
-                                            "top_p",
-                                            "frequency_penalty",
-                                            "presence_penalty",
-                                            "logprobs",
-                                            "parallel_tool_calls",
-                                            "response_format",
-                                            "tools",
-                                            "functions",
-                                            "stop"};
-const std::set<std::string> kUnsupported = {
-    "seed",  "logit_bias", "top_logprobs",     "tool_choice",        "function_call", "modalities",
-    "audio", "prediction", "reasoning_effort", "web_search_options", "verbosity"};
+const std::set<std::string> kDefaultOnly = {
+    "n", "frequency_penalty", "presence_penalty", "logprobs", "parallel_tool_calls", "tools", "functions"};
+const std::set<std::string> kUnsupported = {"logit_bias",         "top_logprobs", "tool_choice", "function_call",
+                                            "modalities",         "audio",        "prediction",  "reasoning_effort",
+                                            "web_search_options", "verbosity"};
 
 // A message's text: a string, or an array of text parts joined.
 std::optional<std::string> textOf(const nlohmann::json& content) {
@@ -60,9 +53,7 @@ std::optional<std::string> textOf(const nlohmann::json& content) {
 BodyOutcome<ChatCompletionBody> parseChatCompletionBody(const nlohmann::json& body) {
     ChatCompletionBody out;
     for (const auto& [name, value] : body.items()) {
-        if (name == "model" || name == "messages" || name == "stream" || name == "stream_options" ||
-            name == "temperature" || name == "max_tokens" || name == "max_completion_tokens" || kIgnored.count(name))
-            continue;
+        if (kPassed.count(name) || kIgnored.count(name)) continue;
         if (kDefaultOnly.count(name)) {
             if (atDefault(name, value)) continue;
             return badRequest("unsupported_parameter", "'" + name + "' is not supported (only its default value)");
@@ -141,6 +132,40 @@ BodyOutcome<ChatCompletionBody> parseChatCompletionBody(const nlohmann::json& bo
         if (!t->is_number_integer() || t->get<int64_t>() < 1)
             return badRequest("invalid_max_tokens", std::string(name) + " must be a positive integer");
         completion.sampling.maxTokens = t->get<int64_t>();
+    }
+    if (auto p = body.find("top_p"); p != body.end() && !p->is_null()) {
+        if (!p->is_number() || p->get<double>() < 0 || p->get<double>() > 1)
+            return badRequest("invalid_top_p", "top_p must be a number from 0 to 1");
+        completion.sampling.topP = p->get<double>();
+    }
+    if (auto s = body.find("stop"); s != body.end() && !s->is_null()) {
+        auto stop = s->is_string() ? nlohmann::json::array({*s}) : *s;
+        if (!stop.is_array() || stop.size() > 4)
+            return badRequest("invalid_stop", "stop must be a string or up to 4 strings");
+        for (const auto& one : stop) {
+            if (!one.is_string() || one.get_ref<const std::string&>().empty() ||
+                !isStorableText(one.get_ref<const std::string&>()))
+                return badRequest("invalid_stop", "stop must be a string or up to 4 strings");
+            completion.sampling.stop.push_back(one.get<std::string>());
+        }
+    }
+    if (auto s = body.find("seed"); s != body.end() && !s->is_null()) {
+        if (!s->is_number_integer()) return badRequest("invalid_seed", "seed must be an integer");
+        completion.sampling.seed = s->get<int64_t>();
+    }
+    if (auto f = body.find("response_format"); f != body.end() && !f->is_null()) {
+        auto type = f->is_object() ? f->find("type") : f->end();
+        const std::string name = type != f->end() && type->is_string() ? type->get<std::string>() : "";
+        if (name != "text" && name != "json_object" && name != "json_schema")
+            return badRequest("invalid_response_format",
+                              "response_format must be an object whose type is text, json_object or json_schema");
+        if (name != "text") completion.sampling.responseFormat = f->dump();
+    }
+    if (auto u = body.find("user"); u != body.end() && !u->is_null()) {
+        if (!u->is_string() || u->get_ref<const std::string&>().size() > kMaxModelBytes ||
+            !isStorableText(u->get_ref<const std::string&>()))
+            return badRequest("invalid_user", "user must be a string of at most 256 bytes");
+        completion.sampling.endUser = u->get<std::string>();
     }
     return out;
 }

@@ -49,8 +49,11 @@ struct ConversationSettings {
 // How a reply is sampled, when the client says; unset: the provider's
 // default.
 struct Sampling {
-    std::optional<double> temperature;
-    std::optional<int64_t> maxTokens;
+    std::optional<double> temperature, topP;
+    std::optional<int64_t> maxTokens, seed;
+    std::vector<std::string> stop;
+    std::string responseFormat;  // JSON text; empty: plain text
+    std::string endUser;         // the client's name for its end user
 };
 
 // A provider instance and the model to ask it for.

@@ -100,6 +100,16 @@ std::shared_ptr<ProviderPort::Call> PluginProviders::start(const std::string& pr
     raw.temperature = request.sampling.temperature.value_or(0);
     raw.has_max_tokens = request.sampling.maxTokens.has_value();
     raw.max_tokens = request.sampling.maxTokens.value_or(0);
+    raw.has_top_p = request.sampling.topP.has_value();
+    raw.top_p = request.sampling.topP.value_or(0);
+    std::vector<omnichat_str_t> stop;
+    for (const auto& s : request.sampling.stop) stop.push_back({s.data(), s.size()});
+    raw.stop = stop.data();
+    raw.stop_count = stop.size();
+    raw.has_seed = request.sampling.seed.has_value();
+    raw.seed = request.sampling.seed.value_or(0);
+    raw.response_format = {request.sampling.responseFormat.data(), request.sampling.responseFormat.size()};
+    raw.end_user = {request.sampling.endUser.data(), request.sampling.endUser.size()};
 
     auto* call = new omnichat_call{{}, control};
     control->call = call;

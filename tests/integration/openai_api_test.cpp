@@ -34,7 +34,12 @@ TEST_P(OpenAiApiTest, ACompletionAnswersInOpenAisShapeAndStoresNothing) {
                               {"messages", messages("and now?")},
                               {"temperature", 0.25},
                               {"max_completion_tokens", 40},
-                              {"user", "ignored"}});
+                              {"top_p", 0.5},
+                              {"stop", {"END", "STOP"}},
+                              {"seed", 7},
+                              {"response_format", {{"type", "json_object"}}},
+                              {"user", "end-user-1"},
+                              {"metadata", {{"ignored", "yes"}}}});
     ASSERT_EQ(r.status, 200) << r.body;
     auto j = r.json();
     EXPECT_EQ(j["object"], "chat.completion");
@@ -51,6 +56,12 @@ TEST_P(OpenAiApiTest, ACompletionAnswersInOpenAisShapeAndStoresNothing) {
     EXPECT_EQ(sent["model"], "test-model");
     EXPECT_DOUBLE_EQ(sent["temperature"].get<double>(), 0.25);
     EXPECT_EQ(sent["max_tokens"], 40);
+    EXPECT_DOUBLE_EQ(sent["top_p"].get<double>(), 0.5);
+    EXPECT_EQ(sent["stop"], nlohmann::json::array({"END", "STOP"}));
+    EXPECT_EQ(sent["seed"], 7);
+    EXPECT_EQ(sent["response_format"], nlohmann::json({{"type", "json_object"}}));
+    EXPECT_EQ(sent["user"], "end-user-1");
+    EXPECT_FALSE(sent.contains("metadata"));
     ASSERT_EQ(sent["messages"].size(), 4u);
     EXPECT_EQ(sent["messages"][0]["role"], "system");
     EXPECT_EQ(sent["messages"][0]["content"], "Be brief.");
@@ -143,6 +154,13 @@ TEST_P(OpenAiApiTest, BadRequestsGetOpenAisErrorShape) {
          "invalid_content"},
         {{{"model", "test-model"}, {"messages", ok}, {"temperature", 3}}, 400, "invalid_temperature"},
         {{{"model", "test-model"}, {"messages", ok}, {"n", 2}}, 400, "unsupported_parameter"},
+        {{{"model", "test-model"}, {"messages", ok}, {"top_p", 1.5}}, 400, "invalid_top_p"},
+        {{{"model", "test-model"}, {"messages", ok}, {"stop", {"a", "b", "c", "d", "e"}}}, 400, "invalid_stop"},
+        {{{"model", "test-model"}, {"messages", ok}, {"seed", 1.5}}, 400, "invalid_seed"},
+        {{{"model", "test-model"}, {"messages", ok}, {"response_format", {{"type", "xml"}}}},
+         400,
+         "invalid_response_format"},
+        {{{"model", "test-model"}, {"messages", ok}, {"logit_bias", {{"1", 2}}}}, 400, "unsupported_parameter"},
         {{{"model", "test-model"}, {"messages", ok}, {"tools", {{{"type", "function"}}}}},
          400,
          "unsupported_parameter"},

@@ -86,6 +86,28 @@ TEST_P(PluginsTest, AnthropicRepliesPlainAndStreamed) {
 }
 
 // Anthropic's errors reach the client as the README's codes.
+// Through the OpenAI-compatible API, the sampling parameters Anthropic's API
+// knows reach it in its own names.
+TEST_P(PluginsTest, AnthropicGetsTheSamplingItKnows) {
+    auto r = call("POST", "/v1/chat/completions", token(user("alice")),
+                  nlohmann::json{{"model", "claude/claude-test"},
+                                 {"messages", {{{"role", "user"}, {"content", "hi"}}}},
+                                 {"temperature", 0.5},
+                                 {"top_p", 0.25},
+                                 {"max_tokens", 33},
+                                 {"stop", {"END"}},
+                                 {"seed", 4}}
+                      .dump());
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.json()["choices"][0]["message"]["content"], "reply to: hi");
+    auto sent = nlohmann::json::parse(anthropic_.requests().back().body);
+    EXPECT_DOUBLE_EQ(sent["temperature"].get<double>(), 0.5);
+    EXPECT_DOUBLE_EQ(sent["top_p"].get<double>(), 0.25);
+    EXPECT_EQ(sent["max_tokens"], 33);
+    EXPECT_EQ(sent["stop_sequences"], nlohmann::json::array({"END"}));
+    EXPECT_FALSE(sent.contains("seed"));
+}
+
 TEST_P(PluginsTest, AnthropicErrorsHaveTheirCodes) {
     auto alice = token(user("alice"));
     auto id = conversationOf(alice, "claude", "claude-test");

@@ -272,6 +272,42 @@ TEST(SdkChatRequest, ReadInPlaceAsCopied) {
     EXPECT_EQ(omnichat::ChatRequest::fromC(req).connectTimeoutMs, 0);
 }
 
+// The 1.7 parameters read as set, and as unset from a host before 1.7,
+// whatever its struct's bytes beyond its size hold.
+TEST(SdkChatRequest, ParametersSince17ReadOnlyFromAHostThatSendsThem) {
+    std::string stop1 = "END", stop2 = "STOP", format = R"({"type":"json_object"})", user = "u-1";
+    omnichat_str_t stops[] = {{stop1.data(), stop1.size()}, {stop2.data(), stop2.size()}};
+    omnichat_chat_request_t req{};
+    req.struct_size = sizeof req;
+    req.has_top_p = true;
+    req.top_p = 0.5;
+    req.stop = stops;
+    req.stop_count = 2;
+    req.has_seed = true;
+    req.seed = -3;
+    req.response_format = {format.data(), format.size()};
+    req.end_user = {user.data(), user.size()};
+    omnichat::ChatRequestView view(req);
+    EXPECT_EQ(view.topP(), 0.5);
+    ASSERT_EQ(view.stopCount(), 2u);
+    EXPECT_EQ(view.stop(1), "STOP");
+    EXPECT_EQ(view.seed(), -3);
+    EXPECT_EQ(view.responseFormat(), format);
+    EXPECT_EQ(view.endUser(), "u-1");
+    auto copy = view.copy();
+    EXPECT_EQ(copy.stop, (std::vector<std::string>{"END", "STOP"}));
+    EXPECT_EQ(copy.seed, -3);
+    EXPECT_EQ(copy.responseFormat, format);
+
+    req.struct_size = offsetof(omnichat_chat_request_t, has_top_p);  // a 1.6 host's struct
+    EXPECT_EQ(view.topP(), std::nullopt);
+    EXPECT_EQ(view.stopCount(), 0u);
+    EXPECT_EQ(view.seed(), std::nullopt);
+    EXPECT_TRUE(view.responseFormat().empty());
+    EXPECT_TRUE(view.endUser().empty());
+    EXPECT_TRUE(view.copy().stop.empty());
+}
+
 // A provider that overrides neither way to start a call fails each call
 // instead of recursing or leaving it open.
 TEST(SdkProvider, OverridingNeitherStartFailsTheCall) {

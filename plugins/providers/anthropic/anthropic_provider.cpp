@@ -139,6 +139,15 @@ private:
             out += ",\"temperature\":";
             omnichat::appendJsonNumber(out, *t);
         }
+        if (auto p = request.topP()) {
+            out += ",\"top_p\":";
+            omnichat::appendJsonNumber(out, *p);
+        }
+        for (size_t i = 0; i < request.stopCount(); ++i) {
+            out += i ? "," : ",\"stop_sequences\":[";
+            omnichat::appendJsonString(out, request.stop(i));
+            if (i + 1 == request.stopCount()) out += ']';
+        }
         return out + ",\"stream\":true,\"messages\":[" + messages + "]}";
     }
 

@@ -57,6 +57,22 @@ inline std::string requestBody(const omnichat::ChatRequestView& request, std::st
         omnichat::appendJsonNumber(out, *temperature);
     }
     if (auto maxTokens = request.maxTokens()) out += ",\"max_tokens\":" + std::to_string(*maxTokens);
+    if (auto topP = request.topP()) {
+        out += ",\"top_p\":";
+        omnichat::appendJsonNumber(out, *topP);
+    }
+    for (size_t i = 0; i < request.stopCount(); ++i) {
+        out += i ? "," : ",\"stop\":[";
+        omnichat::appendJsonString(out, request.stop(i));
+        if (i + 1 == request.stopCount()) out += ']';
+    }
+    if (auto seed = request.seed()) out += ",\"seed\":" + std::to_string(*seed);
+    // JSON text the host checked: it goes as it came.
+    if (!request.responseFormat().empty()) out.append(",\"response_format\":").append(request.responseFormat());
+    if (!request.endUser().empty()) {
+        out += ",\"user\":";
+        omnichat::appendJsonString(out, request.endUser());
+    }
     out += '}';
     return out;
 }

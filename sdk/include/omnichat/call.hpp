@@ -36,6 +36,21 @@ public:
     bool stream() const { return raw_.stream; }
     // 0: the plugin's own setting (and from hosts before 1.1).
     int64_t connectTimeoutMs() const { return OMNICHAT_HOLDS(raw_, connect_timeout_ms) ? raw_.connect_timeout_ms : 0; }
+    // Since 1.7; nullopt or empty from older hosts, or when the client set none.
+    std::optional<double> topP() const {
+        return OMNICHAT_HOLDS(raw_, end_user) && raw_.has_top_p ? std::optional<double>(raw_.top_p) : std::nullopt;
+    }
+    size_t stopCount() const { return OMNICHAT_HOLDS(raw_, end_user) ? raw_.stop_count : 0; }
+    std::string_view stop(size_t i) const { return view(raw_.stop[i]); }
+    std::optional<int64_t> seed() const {
+        return OMNICHAT_HOLDS(raw_, end_user) && raw_.has_seed ? std::optional<int64_t>(raw_.seed) : std::nullopt;
+    }
+    std::string_view responseFormat() const {
+        return OMNICHAT_HOLDS(raw_, end_user) ? view(raw_.response_format) : std::string_view();
+    }
+    std::string_view endUser() const {
+        return OMNICHAT_HOLDS(raw_, end_user) ? view(raw_.end_user) : std::string_view();
+    }
     inline ChatRequest copy() const;
 
 private:
@@ -51,6 +66,11 @@ struct ChatRequest {
     int64_t deadlineUnixMs = 0;
     bool stream = false;
     int64_t connectTimeoutMs = 0;  // 0: the plugin's own setting
+    // Since 1.7 (see ChatRequestView).
+    std::optional<double> topP;
+    std::vector<std::string> stop;
+    std::optional<int64_t> seed;
+    std::string responseFormat, endUser;
 
     static ChatRequest fromC(const omnichat_chat_request_t& r) { return ChatRequestView(r).copy(); }
 };
@@ -65,6 +85,11 @@ inline ChatRequest ChatRequestView::copy() const {
     out.deadlineUnixMs = deadlineUnixMs();
     out.stream = stream();
     out.connectTimeoutMs = connectTimeoutMs();
+    out.topP = topP();
+    for (size_t i = 0; i < stopCount(); ++i) out.stop.emplace_back(stop(i));
+    out.seed = seed();
+    out.responseFormat = std::string(responseFormat());
+    out.endUser = std::string(endUser());
     return out;
 }
 

@@ -41,7 +41,7 @@ extern "C" {
 /* A host loads a plugin when the majors are equal and the plugin's minor is
  * not newer than its own. Minor bumps only append fields and functions. */
 #define OMNICHAT_ABI_MAJOR 1
-#define OMNICHAT_ABI_MINOR 6
+#define OMNICHAT_ABI_MINOR 7
 #define OMNICHAT_ABI_VERSION ((uint32_t)((OMNICHAT_ABI_MAJOR << 16) | OMNICHAT_ABI_MINOR))
 
 #if defined(_WIN32)
@@ -173,6 +173,24 @@ typedef struct omnichat_chat_request {
     /* Since 1.1. Time allowed to open the upstream connection; 0: the
      * plugin's own setting. */
     int64_t connect_timeout_ms;
+    /* Since 1.7. More of what the client asked, all optional: has_* false,
+     * an empty list or an empty string means "provider default". A host
+     * before 1.7 sends none of them: read them only when struct_size holds
+     * them (OMNICHAT_HOLDS in C++). A provider that cannot honour one may
+     * ignore it. OWNERSHIP: borrowed like `messages`, until start_chat
+     * returns. */
+    bool has_top_p;
+    double top_p;
+    const omnichat_str_t* stop; /* stop sequences */
+    size_t stop_count;
+    bool has_seed;
+    int64_t seed;
+    /* OpenAI's response_format as JSON text, e.g. {"type":"json_object"};
+     * empty: plain text. */
+    omnichat_str_t response_format;
+    /* The end user as the client names them (OpenAI's `user`), for the
+     * provider's abuse monitoring; empty when the client named none. */
+    omnichat_str_t end_user;
 } omnichat_chat_request_t;
 
 typedef struct omnichat_usage {
