@@ -130,7 +130,8 @@ void chatCompletions(RouteContext& ctx) {
 }
 
 // The default instance's models by their bare names, the others' as
-// `instance/model`: every listed id is one a completion accepts.
+// `instance/model`, then the aliases: every listed id is one a completion
+// accepts.
 void listModels(RouteContext& ctx) {
     nlohmann::json data = nlohmann::json::array();
     for (const auto& route : ctx.chat.models()) {
@@ -140,6 +141,8 @@ void listModels(RouteContext& ctx) {
                         {"created", 0},
                         {"owned_by", route.provider}});
     }
+    for (const auto& [alias, route] : ctx.chat.modelAliases())
+        data.push_back({{"id", alias}, {"object", "model"}, {"created", 0}, {"owned_by", route.provider}});
     ctx.respond->json(200, nlohmann::json{{"object", "list"}, {"data", data}}.dump());
 }
 

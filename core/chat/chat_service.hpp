@@ -72,6 +72,7 @@ public:
                   domain::Reply<domain::StoredMessage> reply, std::function<bool()> clientGone = {});
     // Every model a completion may name (ModelPolicy::allowed).
     std::vector<domain::Route> models() const { return policy_.allowed(); }
+    std::vector<std::pair<std::string, domain::Route>> modelAliases() const { return policy_.aliases(); }
     // The route of a model as a completion names it, or nullopt.
     std::optional<domain::Route> resolveModel(const std::string& name) const { return policy_.resolve(name); }
     // Sends admitted and not yet answered.

@@ -39,12 +39,23 @@ std::variant<std::vector<domain::Route>, std::string> ModelPolicy::routes(const 
 
 std::optional<domain::Route> ModelPolicy::resolve(const std::string& name) const {
     if (name.empty()) return std::nullopt;
+    if (auto alias = config_.aliases.find(name); alias != config_.aliases.end()) {
+        if (config_.aliases.count(alias->second)) return std::nullopt;  // aliases do not chain
+        return resolve(alias->second);
+    }
     if (auto slash = name.find('/'); slash != std::string::npos) {
         domain::Route route{name.substr(0, slash), name.substr(slash + 1)};
         if (providers_.has(route.provider) && !route.model.empty() && !check(route.provider, route.model)) return route;
     }
     if (!check(config_.defaultProvider, name)) return domain::Route{config_.defaultProvider, name};
     return std::nullopt;
+}
+
+std::vector<std::pair<std::string, domain::Route>> ModelPolicy::aliases() const {
+    std::vector<std::pair<std::string, domain::Route>> out;
+    for (const auto& [name, target] : config_.aliases)
+        if (auto route = resolve(name)) out.emplace_back(name, *route);
+    return out;
 }
 
 std::vector<domain::Route> ModelPolicy::allowed() const {

@@ -34,10 +34,14 @@ public:
     // A model named as the OpenAI-compatible API names one: `instance/model`,
     // or a bare model of the default instance (a model whose own name has
     // a slash, like OpenRouter's `openai/gpt-4o-mini`, is a bare one unless
-    // its first part names an instance). nullopt: not an allowed model.
+    // its first part names an instance), or an alias of chat.aliases.
+    // nullopt: not an allowed model.
     std::optional<domain::Route> resolve(const std::string& name) const;
-    // Every allowed model, by instance: what resolve() accepts.
+    // Every allowed model, by instance: what resolve() accepts besides the
+    // aliases.
     std::vector<domain::Route> allowed() const;
+    // The aliases whose target is an allowed model, with their route.
+    std::vector<std::pair<std::string, domain::Route>> aliases() const;
 
 private:
     const Config& config_;

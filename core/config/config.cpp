@@ -104,7 +104,7 @@ void store(Config& c, const Setting& setting, const std::string& value, const st
 // Keys of a section that are not settings of the table.
 const std::map<std::string, std::set<std::string>>& structuredKeys() {
     static const std::map<std::string, std::set<std::string>> keys{
-        {"", {"providers", "plugins"}}, {"storage.", {"plugin", "options"}}, {"chat.", {"fallbacks"}}};
+        {"", {"providers", "plugins"}}, {"storage.", {"plugin", "options"}}, {"chat.", {"fallbacks", "aliases"}}};
     return keys;
 }
 
@@ -185,6 +185,11 @@ void readStructured(const std::string& file, const std::string& path, const YAML
         if (!list || list.IsNull()) return;
         if (!list.IsSequence()) throw ConfigError(where(file, list) + ": 'plugins.path' must be a list of directories");
         for (const auto& directory : list) c.pluginPath.push_back(scalar(file, directory, "path"));
+    } else if (path == "chat.aliases") {
+        if (node.IsNull()) return;
+        if (!node.IsMap())
+            throw ConfigError(where(file, node) + ": 'chat.aliases' must map names to models (instance/model)");
+        for (const auto& kv : node) c.aliases[keyName(file, kv.first)] = scalar(file, kv.second, "alias");
     } else if (path == "chat.fallbacks") {
         if (!node.IsSequence()) throw ConfigError(where(file, node) + ": 'chat.fallbacks' must be a list");
         for (const auto& item : node) {

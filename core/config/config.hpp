@@ -114,6 +114,10 @@ struct Config {
     std::string defaultModel;     // empty: the provider's own default
     std::string systemPrompt;
     std::vector<domain::Route> fallbacks;  // tried in order after the default fails
+    // Names the OpenAI-compatible API accepts for models: each names an
+    // allowed model as that API does (`instance/model` or a bare model of
+    // the default instance).
+    std::map<std::string, std::string> aliases;
     RetrySettings retry;
     int64_t connectTimeoutMs = 0;
     int64_t firstTokenTimeoutMs = 0;

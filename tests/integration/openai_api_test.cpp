@@ -17,6 +17,11 @@ protected:
         return "  other:\n    plugin: openai\n    options:\n      api_key: " + std::string(kApiKey) +
                "\n      base_url: " + upstream_.baseUrl() + "\n      model: other-model\n";
     }
+    // An alias of the second instance's model, and one of a model no
+    // instance offers.
+    std::string extraChatYaml() const override {
+        return "  aliases:\n    fast: other/other-model\n    broken: nowhere/some-model\n";
+    }
     HttpResponse complete(const std::string& tok, const nlohmann::json& body) {
         return call("POST", "/v1/chat/completions", tok, body.dump());
     }
@@ -116,13 +121,17 @@ TEST_P(OpenAiApiTest, ModelsAreTheAllowedOnesAndNameTheirInstance) {
     std::set<std::string> ids;
     const auto list = models.json();
     for (const auto& m : list["data"]) ids.insert(m["id"].get<std::string>());
-    EXPECT_EQ(ids, (std::set<std::string>{"test-model", "other/other-model"}));
+    EXPECT_EQ(ids, (std::set<std::string>{"test-model", "other/other-model", "fast"}));
 
     auto other = complete(alice, {{"model", "other/other-model"}, {"messages", messages("hi")}});
     ASSERT_EQ(other.status, 200) << other.body;
     EXPECT_EQ(other.json()["model"], "other/other-model");
     EXPECT_EQ(nlohmann::json::parse(upstream_.requests().back().body)["model"], "other-model");
     EXPECT_EQ(complete(alice, {{"model", "fake/test-model"}, {"messages", messages("hi")}}).status, 200);
+    auto alias = complete(alice, {{"model", "fast"}, {"messages", messages("hi")}});
+    ASSERT_EQ(alias.status, 200) << alias.body;
+    EXPECT_EQ(alias.json()["model"], "fast");
+    EXPECT_EQ(nlohmann::json::parse(upstream_.requests().back().body)["model"], "other-model");
 
     // A model the operator did not allow is not billed: 404, upstream untouched.
     const size_t before = upstream_.requestCount();
@@ -131,6 +140,7 @@ TEST_P(OpenAiApiTest, ModelsAreTheAllowedOnesAndNameTheirInstance) {
     EXPECT_EQ(expensive.json()["error"]["code"], "model_not_found");
     EXPECT_EQ(expensive.json()["error"]["type"], "invalid_request_error");
     EXPECT_EQ(complete(alice, {{"model", "other/test-model"}, {"messages", messages("hi")}}).status, 404);
+    EXPECT_EQ(complete(alice, {{"model", "broken"}, {"messages", messages("hi")}}).status, 404);
     EXPECT_EQ(upstream_.requestCount(), before);
 }
 

@@ -67,6 +67,12 @@ TEST_F(ConfigTest, MetricsListenIsAnAddressOfItsOwn) {
     EXPECT_THROW(loadConfig(write("server:\n  metrics_listen: nowhere\nauth:\n  jwt_secret: abc\n"), {}), ConfigError);
 }
 
+TEST_F(ConfigTest, ModelAliasesAreAMapping) {
+    auto c = loadConfig(write("auth:\n  jwt_secret: abc\nchat:\n  aliases:\n    fast: openai/gpt-4o-mini\n"), {});
+    EXPECT_EQ(c.aliases.at("fast"), "openai/gpt-4o-mini");
+    EXPECT_THROW(loadConfig(write("auth:\n  jwt_secret: abc\nchat:\n  aliases: [fast]\n"), {}), ConfigError);
+}
+
 TEST_F(ConfigTest, OperationsKeysAreRead) {
     auto c = loadConfig(write("server:\n  shutdown_grace_seconds: 5\nauth:\n  jwt_secret: abc\nlimits:\n"
                               "  requests_per_minute: 120\n  burst: 7\n  concurrent_streams: 2\n"),
