@@ -56,12 +56,8 @@ void sendMessage(RouteContext& ctx) {
         if (auto* f = std::get_if<domain::Failure>(&out)) return respond->failure(*f);
         respond->json(200, replyJson(std::get<domain::StoredMessage>(out)));
     };
-    auto clientGone = [weak = std::weak_ptr<Responder>(respond)] {
-        auto responder = weak.lock();
-        return !responder || responder->clientGone();
-    };
     if (!ctx.chat.sendMessage(ctx.userId, ctx.params[0], std::move(content), sse, std::move(reply),
-                              std::move(clientGone)))
+                              respond->goneCheck()))
         overloaded(ctx);
 }
 

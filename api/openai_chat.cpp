@@ -121,11 +121,7 @@ void chatCompletions(RouteContext& ctx) {
         if (auto* f = std::get_if<domain::Failure>(&out)) return respond->failure(*f);
         respond->json(200, completionJson(id, created, naming, std::get<domain::StoredMessage>(out)));
     };
-    auto clientGone = [weak = std::weak_ptr<Responder>(respond)] {
-        auto responder = weak.lock();
-        return !responder || responder->clientGone();
-    };
-    if (!ctx.chat.complete(ctx.userId, std::move(request.completion), sse, std::move(reply), std::move(clientGone)))
+    if (!ctx.chat.complete(ctx.userId, std::move(request.completion), sse, std::move(reply), respond->goneCheck()))
         overloaded(ctx);
 }
 

@@ -76,6 +76,14 @@ public:
     bool keepAlive() const;
     // The client closed its connection: no one reads the answer.
     bool clientGone() const;
+    // clientGone() as a function for ChatService, holding this weakly: a
+    // responder already gone means its client is too.
+    std::function<bool()> goneCheck() {
+        return [weak = weak_from_this()] {
+            auto self = weak.lock();
+            return !self || self->clientGone();
+        };
+    }
     // Ask the client to close the connection (the server is draining).
     void closeAfterResponse() { closeAfter_ = true; }
     RequestRecord& record() { return record_; }

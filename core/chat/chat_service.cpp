@@ -155,20 +155,20 @@ bool ChatService::listMessages(std::string userId, std::string id, std::string a
                                              });
 }
 
-bool ChatService::sendMessage(std::string userId, std::string conversationId, std::string content,
-                              std::shared_ptr<StreamSink> sink, Reply<domain::StoredMessage> reply,
-                              std::function<bool()> clientGone) {
-    // Admission: a bound on provider calls in flight keeps memory bounded
-    // however slow the provider is.
+std::shared_ptr<ChatService::Send> ChatService::admit(std::string userId, std::string conversationId,
+                                                      std::string content, std::shared_ptr<StreamSink> sink,
+                                                      Reply<domain::StoredMessage> reply,
+                                                      std::function<bool()> clientGone, std::function<void()> release) {
+    // A bound on provider calls in flight keeps memory bounded however slow
+    // the provider is.
     if (inFlight_.fetch_add(1) >= config_.maxInFlight) {
         inFlight_.fetch_sub(1);
-        return false;
+        return nullptr;
     }
-    const auto begun = beginSend(conversationId);
     auto send = std::make_shared<Send>();
     send->userId = std::move(userId);
     send->user.id = newUuid();
-    send->user.conversationId = conversationId;
+    send->user.conversationId = std::move(conversationId);
     send->user.role = OMNICHAT_ROLE_USER;
     send->user.content = std::move(content);
     send->sink = std::move(sink);
@@ -177,16 +177,30 @@ bool ChatService::sendMessage(std::string userId, std::string conversationId, st
         std::lock_guard lock(liveMutex_);
         live_[send.get()] = send;
     }
-    send->reply = [this, conversationId, key = send.get(),
-                   reply = std::move(reply)](Outcome<domain::StoredMessage> out) {
-        {
-            std::lock_guard lock(liveMutex_);
-            live_.erase(key);
-        }
-        endSend(conversationId);
-        inFlight_.fetch_sub(1);
+    send->reply = [this, key = send.get(), reply = std::move(reply),
+                   release = std::move(release)](Outcome<domain::StoredMessage> out) {
+        retire(key);
+        if (release) release();
         reply(std::move(out));
     };
+    return send;
+}
+
+void ChatService::retire(const Send* send) {
+    {
+        std::lock_guard lock(liveMutex_);
+        live_.erase(send);
+    }
+    inFlight_.fetch_sub(1);
+}
+
+bool ChatService::sendMessage(std::string userId, std::string conversationId, std::string content,
+                              std::shared_ptr<StreamSink> sink, Reply<domain::StoredMessage> reply,
+                              std::function<bool()> clientGone) {
+    auto send = admit(std::move(userId), conversationId, std::move(content), std::move(sink), std::move(reply),
+                      std::move(clientGone), [this, conversationId] { endSend(conversationId); });
+    if (!send) return false;
+    const auto begun = beginSend(conversationId);
     // Held here, of this user, and no other send of it in flight here: the
     // call may start from the held history before storage confirms it.
     auto held = begun.alone ? store_.held(conversationId, send->userId) : std::nullopt;
@@ -215,42 +229,18 @@ bool ChatService::sendMessage(std::string userId, std::string conversationId, st
     }
     bool queued = pool_.trySubmit([this, send, held]() mutable { sendFromStorage(send, std::move(held)); });
     if (!queued) {
-        {
-            std::lock_guard lock(liveMutex_);
-            live_.erase(send.get());
-        }
+        retire(send.get());
         endSend(conversationId);
-        inFlight_.fetch_sub(1);
     }
     return queued;
 }
 
 bool ChatService::complete(std::string userId, domain::Completion completion, std::shared_ptr<StreamSink> sink,
                            Reply<domain::StoredMessage> reply, std::function<bool()> clientGone) {
-    if (inFlight_.fetch_add(1) >= config_.maxInFlight) {
-        inFlight_.fetch_sub(1);
-        return false;
-    }
-    auto send = std::make_shared<Send>();
-    send->userId = userId;
-    send->user.id = newUuid();
-    send->user.role = OMNICHAT_ROLE_USER;
-    send->user.content = std::move(completion.question);
-    send->sink = std::move(sink);
-    send->clientGone = std::move(clientGone);
+    auto send =
+        admit(userId, "", std::move(completion.question), std::move(sink), std::move(reply), std::move(clientGone), {});
+    if (!send) return false;
     send->sampling = completion.sampling;
-    {
-        std::lock_guard lock(liveMutex_);
-        live_[send.get()] = send;
-    }
-    send->reply = [this, key = send.get(), reply = std::move(reply)](Outcome<domain::StoredMessage> out) {
-        {
-            std::lock_guard lock(liveMutex_);
-            live_.erase(key);
-        }
-        inFlight_.fetch_sub(1);
-        reply(std::move(out));
-    };
     domain::Conversation conversation;
     conversation.userId = std::move(userId);
     conversation.provider = completion.route.provider;

@@ -92,6 +92,13 @@ public:
 
 private:
     struct Send;
+    // Admits a send and registers it for cancelSends; nullptr when too many
+    // are in flight. Its reply ends both, then runs `release` (if any).
+    std::shared_ptr<Send> admit(std::string userId, std::string conversationId, std::string content,
+                                std::shared_ptr<StreamSink> sink, domain::Reply<domain::StoredMessage> reply,
+                                std::function<bool()> clientGone, std::function<void()> release);
+    // Ends an admitted send's admission and registration.
+    void retire(const Send* send);
     template <class T, class F>
     bool runStorage(domain::Reply<T> reply, F body);
     // Why a send may not go ahead: its provider or model is no longer

@@ -83,14 +83,14 @@ std::shared_ptr<ProviderPort::Call> PluginProviders::start(const std::string& pr
     std::vector<omnichat_message_t> messages;
     messages.reserve(request.messages.size());
     for (const auto& m : request.messages)
-        messages.push_back({sizeof(omnichat_message_t), m.role, {m.content.data(), m.content.size()}});
+        messages.push_back({sizeof(omnichat_message_t), m.role, omnichat::toC(m.content)});
     std::vector<const omnichat_message_t*> pointers;
     pointers.reserve(messages.size());
     for (const auto& m : messages) pointers.push_back(&m);
 
     omnichat_chat_request_t raw{};
     raw.struct_size = sizeof raw;
-    raw.model = {request.model.data(), request.model.size()};
+    raw.model = omnichat::toC(request.model);
     raw.messages = pointers.data();
     raw.message_count = pointers.size();
     raw.deadline_unix_ms = request.deadlineUnixMs;
@@ -103,13 +103,13 @@ std::shared_ptr<ProviderPort::Call> PluginProviders::start(const std::string& pr
     raw.has_top_p = request.sampling.topP.has_value();
     raw.top_p = request.sampling.topP.value_or(0);
     std::vector<omnichat_str_t> stop;
-    for (const auto& s : request.sampling.stop) stop.push_back({s.data(), s.size()});
+    for (const auto& s : request.sampling.stop) stop.push_back(omnichat::toC(s));
     raw.stop = stop.data();
     raw.stop_count = stop.size();
     raw.has_seed = request.sampling.seed.has_value();
     raw.seed = request.sampling.seed.value_or(0);
-    raw.response_format = {request.sampling.responseFormat.data(), request.sampling.responseFormat.size()};
-    raw.end_user = {request.sampling.endUser.data(), request.sampling.endUser.size()};
+    raw.response_format = omnichat::toC(request.sampling.responseFormat);
+    raw.end_user = omnichat::toC(request.sampling.endUser);
 
     auto* call = new omnichat_call{{}, control};
     control->call = call;

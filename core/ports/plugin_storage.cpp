@@ -23,7 +23,6 @@ bool check(omnichat_status_t status, const ErrorBox& box, const char* what) {
         status, std::string(what) + ": " + std::string(box.e.message, strnlen(box.e.message, sizeof box.e.message)));
 }
 
-omnichat_str_t str(const std::string& s) { return {s.data(), s.size()}; }
 std::string text(omnichat_str_t s) { return std::string(view(s)); }
 
 // The ABI's records and the domain's. A plugin's struct may be older and
@@ -51,16 +50,16 @@ domain::Conversation toDomain(const omnichat_conversation_t& c) {
 omnichat_conversation_t toAbi(const domain::Conversation& c) {
     omnichat_conversation_t out{};
     out.struct_size = sizeof out;
-    out.id = str(c.id);
-    out.project_id = str(c.projectId);
-    out.user_id = str(c.userId);
+    out.id = omnichat::toC(c.id);
+    out.project_id = omnichat::toC(c.projectId);
+    out.user_id = omnichat::toC(c.userId);
     out.has_title = c.title.has_value();
-    if (c.title) out.title = str(*c.title);
+    if (c.title) out.title = omnichat::toC(*c.title);
     out.created_at_ms = c.createdAtMs;
     out.updated_at_ms = c.updatedAtMs;
-    out.provider = str(c.provider);
-    out.model = str(c.model);
-    out.system_prompt = str(c.systemPrompt);
+    out.provider = omnichat::toC(c.provider);
+    out.model = omnichat::toC(c.model);
+    out.system_prompt = omnichat::toC(c.systemPrompt);
     out.message_count = c.messageCount;
     out.prompt_tokens = c.promptTokens;
     out.completion_tokens = c.completionTokens;
@@ -92,14 +91,14 @@ domain::StoredMessage toDomain(const omnichat_stored_message_t& m) {
 omnichat_stored_message_t toAbi(const domain::StoredMessage& m) {
     omnichat_stored_message_t out{};
     out.struct_size = sizeof out;
-    out.id = str(m.id);
-    out.conversation_id = str(m.conversationId);
+    out.id = omnichat::toC(m.id);
+    out.conversation_id = omnichat::toC(m.conversationId);
     out.role = m.role;
-    out.content = str(m.content);
+    out.content = omnichat::toC(m.content);
     out.created_at_ms = m.createdAtMs;
-    out.provider = str(m.provider);
-    out.model = str(m.model);
-    out.finish_reason = str(m.finishReason);
+    out.provider = omnichat::toC(m.provider);
+    out.model = omnichat::toC(m.model);
+    out.finish_reason = omnichat::toC(m.finishReason);
     out.prompt_tokens = m.usage.promptTokens;
     out.completion_tokens = m.usage.completionTokens;
     out.latency_ms = m.latencyMs;
@@ -166,8 +165,9 @@ std::optional<domain::Conversation> PluginStorage::getConversation(const std::st
     Timed timed(*this, "get_conversation");
     ErrorBox b;
     std::vector<domain::Conversation> out;
-    if (!check(vt_.conversation_get(instance_->handle(), str(id), str(userId), &collectConversation, &out, &b.e), b,
-               "get conversation") ||
+    if (!check(vt_.conversation_get(instance_->handle(), omnichat::toC(id), omnichat::toC(userId), &collectConversation,
+                                    &out, &b.e),
+               b, "get conversation") ||
         out.empty())
         return std::nullopt;
     return std::move(out.front());
@@ -178,15 +178,17 @@ std::vector<domain::Conversation> PluginStorage::listConversations(const std::st
     Timed timed(*this, "list_conversations");
     ErrorBox b;
     std::vector<domain::Conversation> out;
-    check(vt_.conversation_list(instance_->handle(), str(userId), str(projectId), &collectConversation, &out, &b.e), b,
-          "list conversations");
+    check(vt_.conversation_list(instance_->handle(), omnichat::toC(userId), omnichat::toC(projectId),
+                                &collectConversation, &out, &b.e),
+          b, "list conversations");
     return out;
 }
 
 bool PluginStorage::deleteConversation(const std::string& id, const std::string& userId) {
     Timed timed(*this, "delete_conversation");
     ErrorBox b;
-    return check(vt_.conversation_delete(instance_->handle(), str(id), str(userId), &b.e), b, "delete conversation");
+    return check(vt_.conversation_delete(instance_->handle(), omnichat::toC(id), omnichat::toC(userId), &b.e), b,
+                 "delete conversation");
 }
 
 std::optional<std::vector<domain::StoredMessage>> PluginStorage::listMessages(const std::string& conversationId,
@@ -196,8 +198,8 @@ std::optional<std::vector<domain::StoredMessage>> PluginStorage::listMessages(co
     Timed timed(*this, "list_messages");
     ErrorBox b;
     std::vector<domain::StoredMessage> out;
-    if (!check(vt_.messages_list(instance_->handle(), str(conversationId), str(userId), str(afterId), limit,
-                                 &collectMessage, &out, &b.e),
+    if (!check(vt_.messages_list(instance_->handle(), omnichat::toC(conversationId), omnichat::toC(userId),
+                                 omnichat::toC(afterId), limit, &collectMessage, &out, &b.e),
                b, "list messages"))
         return std::nullopt;
     return out;
@@ -226,10 +228,11 @@ std::optional<StoragePort::Loaded> PluginStorage::loadConversation(const std::st
     auto onMessage = [](void* ud, const omnichat_stored_message_t* m) {
         static_cast<Collected*>(ud)->messages.push_back(toDomain(*m));
     };
-    auto status = loadsSince() ? vt_.conversation_load_since(instance_->handle(), str(id), str(userId), knownCount,
-                                                             onConversation, onMessage, &out, &b.e)
-                               : vt_.conversation_load(instance_->handle(), str(id), str(userId), onConversation,
-                                                       onMessage, &out, &b.e);
+    auto status = loadsSince()
+                      ? vt_.conversation_load_since(instance_->handle(), omnichat::toC(id), omnichat::toC(userId),
+                                                    knownCount, onConversation, onMessage, &out, &b.e)
+                      : vt_.conversation_load(instance_->handle(), omnichat::toC(id), omnichat::toC(userId),
+                                              onConversation, onMessage, &out, &b.e);
     if (!check(status, b, "load conversation") || out.conversations.empty()) return std::nullopt;
     return Loaded{std::move(out.conversations.front()), std::move(out.messages)};
 }
@@ -248,7 +251,7 @@ StoragePort::Appended PluginStorage::appendExchangeIfUnchanged(const domain::Sto
     ErrorBox b;
     auto u = toAbi(user), a = toAbi(assistant);
     auto status = vt_.exchange_append_if_unchanged(instance_->handle(), &u, &a, expectedCount,
-                                                   {expectedLastId.data(), expectedLastId.size()}, &b.e);
+                                                   omnichat::toC(expectedLastId), &b.e);
     if (status == OMNICHAT_ERR_CONFLICT) return Appended::Changed;
     return check(status, b, "append exchange") ? Appended::Yes : Appended::Gone;
 }
@@ -258,7 +261,8 @@ std::optional<int64_t> PluginStorage::countConversations(const std::string& user
     Timed timed(*this, "count_conversations");
     ErrorBox b;
     int64_t count = 0;
-    if (!check(vt_.conversation_count(instance_->handle(), str(userId), &count, &b.e), b, "count conversations"))
+    if (!check(vt_.conversation_count(instance_->handle(), omnichat::toC(userId), &count, &b.e), b,
+               "count conversations"))
         return 0;
     return count;
 }
